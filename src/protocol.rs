@@ -1,0 +1,237 @@
+//! What the parent and a worker say to each other, and how it is framed.
+//!
+//! The two talk only over the worker's standard input (parent to worker: one
+//! [`TaskRequest`], then nothing until the parent closes it) and standard
+//! output (worker to parent: [`WorkerMessage`]s). Each message is a
+//! little-endian `u32` length followed by that many bytes of postcard.
+
+use std::io::{self, Read};
+
+use serde::{Deserialize, Serialize};
+
+/// Bumped whenever a message changes shape.
+pub(crate) const PROTOCOL_VERSION: u32 = 1;
+
+/// The first argument of a worker's command line.
+pub(crate) const WORKER_FLAG: &str = "__dummymp_worker__";
+
+/// Frames larger than this are taken as a broken stream.
+pub(crate) const MAX_FRAME_LEN: usize = 1 << 30;
+
+/// Everything a worker needs to run one call.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct TaskRequest {
+    /// [`PROTOCOL_VERSION`] of the parent.
+    pub protocol: u32,
+    /// Identity of the parent's executable; the worker refuses to run if
+    /// its own differs.
+    pub executable: Vec<u8>,
+    /// The task's call index.
+    pub task_id: u64,
+    /// Where the typed entry point is, relative to the address anchor.
+    pub entry: u64,
+    /// Where the user's function is, relative to the address anchor.
+    pub function: u64,
+    /// The function's name, for messages.
+    pub function_name: String,
+    /// The parent's `log::max_level()`, so that records nobody wants are
+    /// never sent.
+    pub log_level: u8,
+    /// The postcard-encoded argument.
+    pub args: Vec<u8>,
+}
+
+/// A `log` record, as it travels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct LogRecord {
+    pub level: u8,
+    pub target: String,
+    pub module_path: Option<String>,
+    pub file: Option<String>,
+    pub line: Option<u32>,
+    pub message: String,
+}
+
+/// Which of the task's output streams a line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// How the call ended, as the worker saw it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) enum TaskResult {
+    /// The function returned; its postcard-encoded value.
+    Returned(Vec<u8>),
+    /// The function panicked.
+    Panicked {
+        message: String,
+        location: Option<String>,
+    },
+    /// The worker could not run the call or deliver its value.
+    Failed(String),
+}
+
+/// One message from a worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) enum WorkerMessage {
+    Log(LogRecord),
+    /// Whole lines (each ending in a newline), except for a task's very
+    /// last bytes without one, or a piece of an overlong line.
+    Output {
+        stream: Stream,
+        data: Vec<u8>,
+    },
+    Finished(TaskResult),
+}
+
+/// Encodes one framed message.
+pub(crate) fn encode_frame<T: Serialize>(message: &T) -> Result<Vec<u8>, postcard::Error> {
+    let mut frame = postcard::to_extend(message, vec![0u8; 4])?;
+    let len = u32::try_from(frame.len() - 4).map_err(|_| postcard::Error::SerializeBufferFull)?;
+    frame[..4].copy_from_slice(&len.to_le_bytes());
+    Ok(frame)
+}
+
+/// Reads one framed message, blocking.
+pub(crate) fn read_frame(reader: &mut impl Read) -> io::Result<Vec<u8>> {
+    let mut len = [0u8; 4];
+    reader.read_exact(&mut len)?;
+    let len = u32::from_le_bytes(len) as usize;
+    if len > MAX_FRAME_LEN {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("frame of {len} bytes"),
+        ));
+    }
+    let mut payload = vec![0u8; len];
+    reader.read_exact(&mut payload)?;
+    Ok(payload)
+}
+
+/// Reassembles frames from bytes that arrive in pieces.
+#[derive(Debug, Default)]
+pub(crate) struct FrameBuffer {
+    bytes: Vec<u8>,
+    start: usize,
+}
+
+impl FrameBuffer {
+    /// Room to read into: the caller fills some of the returned slice and
+    /// reports how much with [`FrameBuffer::filled`].
+    pub(crate) fn spare(&mut self, at_least: usize) -> &mut [u8] {
+        if self.start > 0 && self.start == self.bytes.len() {
+            self.bytes.clear();
+            self.start = 0;
+        } else if self.start > self.bytes.len() / 2 {
+            self.bytes.drain(..self.start);
+            self.start = 0;
+        }
+        let len = self.bytes.len();
+        self.bytes.resize(len + at_least, 0);
+        &mut self.bytes[len..]
+    }
+
+    /// Keeps `n` bytes of the last [`FrameBuffer::spare`] slice.
+    pub(crate) fn filled(&mut self, at_least: usize, n: usize) {
+        let len = self.bytes.len();
+        self.bytes.truncate(len - at_least + n);
+    }
+
+    /// The next complete frame's payload, if one is in.
+    pub(crate) fn next_frame(&mut self) -> io::Result<Option<&[u8]>> {
+        let available = &self.bytes[self.start..];
+        if available.len() < 4 {
+            return Ok(None);
+        }
+        let len = u32::from_le_bytes(available[..4].try_into().expect("four bytes")) as usize;
+        if len > MAX_FRAME_LEN {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("frame of {len} bytes"),
+            ));
+        }
+        if available.len() < 4 + len {
+            return Ok(None);
+        }
+        let begin = self.start + 4;
+        self.start = begin + len;
+        Ok(Some(&self.bytes[begin..begin + len]))
+    }
+
+    /// Whether bytes of an incomplete frame are held.
+    pub(crate) fn has_partial(&self) -> bool {
+        self.start < self.bytes.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_survive_any_split() {
+        let messages = vec![
+            WorkerMessage::Output {
+                stream: Stream::Stdout,
+                data: b"hello\n".to_vec(),
+            },
+            WorkerMessage::Log(LogRecord {
+                level: 3,
+                target: "t".into(),
+                module_path: Some("m".into()),
+                file: None,
+                line: Some(7),
+                message: "x".repeat(1000),
+            }),
+            WorkerMessage::Finished(TaskResult::Returned(vec![1, 2, 3])),
+        ];
+        let stream: Vec<u8> = messages
+            .iter()
+            .flat_map(|m| encode_frame(m).unwrap())
+            .collect();
+        for chunk in [1, 3, 7, 100, stream.len()] {
+            let mut buffer = FrameBuffer::default();
+            let mut decoded = Vec::new();
+            for piece in stream.chunks(chunk) {
+                let room = buffer.spare(piece.len());
+                room[..piece.len()].copy_from_slice(piece);
+                buffer.filled(piece.len(), piece.len());
+                while let Some(frame) = buffer.next_frame().unwrap() {
+                    decoded.push(postcard::from_bytes::<WorkerMessage>(frame).unwrap());
+                }
+            }
+            assert_eq!(decoded, messages, "chunk size {chunk}");
+            assert!(!buffer.has_partial());
+        }
+    }
+
+    #[test]
+    fn blocking_reader_reads_one_frame() {
+        let request = TaskRequest {
+            protocol: PROTOCOL_VERSION,
+            executable: vec![9; 20],
+            task_id: 4,
+            entry: 1,
+            function: 2,
+            function_name: "f".into(),
+            log_level: 5,
+            args: vec![1],
+        };
+        let frame = encode_frame(&request).unwrap();
+        let payload = read_frame(&mut &frame[..]).unwrap();
+        let back: TaskRequest = postcard::from_bytes(&payload).unwrap();
+        assert_eq!(back.task_id, 4);
+        assert_eq!(back.executable, vec![9; 20]);
+    }
+
+    #[test]
+    fn absurd_lengths_are_refused() {
+        let mut buffer = FrameBuffer::default();
+        let room = buffer.spare(4);
+        room.copy_from_slice(&u32::MAX.to_le_bytes());
+        buffer.filled(4, 4);
+        assert!(buffer.next_frame().is_err());
+    }
+}

@@ -1,0 +1,195 @@
+//! The scheduling decision: how many more tasks may start right now.
+//!
+//! [`Scheduler`] is shared by the library's task runner and by the
+//! `dummymp` command-line tool: both ask it for free slots and poll its
+//! wake-up descriptor, so the priority modes, the foreign-load measurement,
+//! the usable CPU count and the process cap behave the same everywhere.
+
+use std::os::fd::BorrowedFd;
+use std::time::Instant;
+
+use crate::cpus::CpuInfo;
+use crate::load::monitor::LoadMonitor;
+use crate::load::{LoadMeasurement, OwnProcesses};
+use crate::priority::Priority;
+
+/// Decides how many tasks may run at once, from the priority mode, the
+/// foreign load, the usable CPUs and the process cap.
+///
+/// The scheduler never blocks: measurements run on a background thread. A
+/// caller that waits for events should include [`Scheduler::wake_fd`] in its
+/// `poll` set and wake up at [`Scheduler::next_deadline`] at the latest, then
+/// ask [`Scheduler::free_slots`] again.
+///
+/// ```
+/// use dummymp::{Priority, Scheduler};
+/// let mut scheduler = Scheduler::new(Priority::Nuclear, 1);
+/// // Nuclear uses every usable CPU, but the cap is one process.
+/// assert_eq!(scheduler.free_slots(0, 10), 1);
+/// assert_eq!(scheduler.free_slots(1, 9), 0);
+/// ```
+pub struct Scheduler {
+    priority: Priority,
+    max_processes: usize,
+    cpu: CpuInfo,
+    own: OwnProcesses,
+    monitor: LoadMonitor,
+}
+
+impl std::fmt::Debug for Scheduler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scheduler")
+            .field("priority", &self.priority)
+            .field("max_processes", &self.max_processes)
+            .field("cpu", &self.cpu)
+            .field("measurement", &self.monitor.current())
+            .finish()
+    }
+}
+
+impl Scheduler {
+    /// A scheduler for `priority` with at most `max_processes` tasks at once
+    /// (0: no cap beyond the CPUs).
+    pub fn new(priority: Priority, max_processes: usize) -> Scheduler {
+        let own = OwnProcesses::new();
+        let monitor = LoadMonitor::new(priority, own.clone());
+        Scheduler {
+            priority,
+            max_processes,
+            cpu: CpuInfo::current(),
+            own,
+            monitor,
+        }
+    }
+
+    /// The priority mode.
+    pub fn priority(&self) -> Priority {
+        self.priority
+    }
+
+    /// Changes the priority mode; measurements made under another mode are
+    /// dropped, and the next decision starts from a new measurement.
+    pub fn set_priority(&mut self, priority: Priority) {
+        self.priority = priority;
+        self.monitor.set_priority(priority);
+    }
+
+    /// The process cap (0: none).
+    pub fn max_processes(&self) -> usize {
+        self.max_processes
+    }
+
+    /// Sets the process cap (0: none).
+    pub fn set_max_processes(&mut self, max_processes: usize) {
+        self.max_processes = max_processes;
+    }
+
+    /// The processes that never count as foreign load. Register the process
+    /// group of every task you start with [`OwnProcesses::add_group`].
+    pub fn own_processes(&self) -> &OwnProcesses {
+        &self.own
+    }
+
+    /// The CPU facts the scheduler works with (read when it was created,
+    /// refreshed with every sampled measurement).
+    pub fn cpu_info(&self) -> &CpuInfo {
+        &self.cpu
+    }
+
+    /// The measurement decisions are based on now, if any.
+    pub fn measurement(&self) -> Option<&LoadMeasurement> {
+        self.monitor.current()
+    }
+
+    /// How many more tasks may start now, with `running` of ours running and
+    /// `waiting` ready to start. Never blocks; starts a measurement in the
+    /// background when the last one is stale and tasks are waiting.
+    ///
+    /// The budget is every usable CPU in `Nuclear`, else the CPUs the
+    /// current measurement leaves free; the cap limits it in every mode.
+    /// When the budget is used up and none of our tasks runs, every mode but
+    /// `Generous` starts one task anyway.
+    pub fn free_slots(&mut self, running: usize, waiting: usize) -> usize {
+        self.monitor.collect();
+        if waiting > 0 {
+            self.monitor.refresh_if_stale(Instant::now());
+        }
+        if let Some(m) = self.monitor.current() {
+            self.cpu.usable = m.usable_cpus;
+        }
+        let budget = match (self.priority, self.monitor.current()) {
+            (Priority::Nuclear, _) => self.cpu.usable,
+            (_, Some(m)) => m.available_cpus,
+            (_, None) => 0,
+        };
+        let budget = match self.max_processes {
+            0 => budget,
+            cap => budget.min(cap),
+        };
+        let mut slots = budget.saturating_sub(running);
+        if slots == 0 && running == 0 && self.priority.forces_one() {
+            slots = 1;
+        }
+        slots.min(waiting)
+    }
+
+    /// Readable when a background measurement has a result: include it in
+    /// your `poll` set and call [`Scheduler::free_slots`] when it fires.
+    /// `None` until the first measurement starts.
+    pub fn wake_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.monitor.wake_fd()
+    }
+
+    /// When [`Scheduler::free_slots`] should be asked again even if nothing
+    /// else happens (the current measurement goes stale then). `None` when
+    /// only an event can change the answer.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.monitor.next_deadline()
+    }
+
+    /// CPUs available to us under the mode: every usable CPU in `Nuclear`,
+    /// else the usable CPUs left free by foreign load. Blocks for one
+    /// sampling interval unless a fresh measurement exists.
+    pub fn available_cpus(&mut self) -> usize {
+        let m = self.monitor.measure_blocking();
+        self.cpu.usable = m.usable_cpus;
+        m.available_cpus
+    }
+
+    /// Forgets every measurement and re-reads the CPU facts.
+    pub fn reset_measurements(&mut self) {
+        self.monitor.forget();
+        self.cpu = CpuInfo::current();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nuclear_uses_every_usable_cpu_and_the_cap_limits_it() {
+        let mut s = Scheduler::new(Priority::Nuclear, 0);
+        let usable = s.cpu_info().usable;
+        assert_eq!(s.free_slots(0, 1000), usable);
+        assert_eq!(s.free_slots(usable, 1000), 0);
+        assert_eq!(s.free_slots(0, 1), 1, "never more than is waiting");
+        s.set_max_processes(1);
+        assert_eq!(s.free_slots(0, 1000), 1);
+        assert!(s.next_deadline().is_none(), "nuclear never re-measures");
+    }
+
+    #[test]
+    fn normal_forces_one_before_anything_is_measured() {
+        let mut s = Scheduler::new(Priority::Normal, 0);
+        assert!(s.measurement().is_none());
+        assert!(s.free_slots(0, 5) >= 1);
+    }
+
+    #[test]
+    fn generous_waits_for_its_first_sample() {
+        let mut s = Scheduler::new(Priority::Generous, 0);
+        assert_eq!(s.free_slots(0, 5), 0);
+        assert!(s.next_deadline().is_none(), "a measurement is in flight");
+    }
+}

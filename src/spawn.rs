@@ -1,0 +1,172 @@
+//! Starting a worker process, and the parent's handle on it.
+//!
+//! A worker is this same program started again with [`WORKER_FLAG`] as its
+//! first argument, in a process group of its own (so that ending the task
+//! ends everything it started), with pipes as standard input and output.
+//! Its standard error stays the parent's until the worker has captured it,
+//! so that a worker that cannot even start can still say why.
+
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{ChildStdin, ChildStdout, Command, Stdio};
+
+use rustix::process::Signal;
+
+use crate::platform::{self, ExitInfo};
+use crate::protocol::{FrameBuffer, WORKER_FLAG, WorkerMessage};
+
+/// A running worker, seen from the parent.
+pub(crate) struct WorkerProcess {
+    pid: u32,
+    pidfd: OwnedFd,
+    stdin: Option<ChildStdin>,
+    stdout: ChildStdout,
+    frames: FrameBuffer,
+    eof: bool,
+}
+
+/// Starts `program` as a worker and sends it `request` (a framed
+/// [`TaskRequest`](crate::protocol::TaskRequest)).
+pub(crate) fn spawn_worker(program: &Path, request: &[u8]) -> io::Result<WorkerProcess> {
+    let mut child = Command::new(program)
+        .arg(WORKER_FLAG)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .process_group(0)
+        .spawn()?;
+    let pid = child.id();
+    let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        unreachable!("both were asked to be piped");
+    };
+    let pidfd = match platform::open_pidfd(pid) {
+        Ok(fd) => fd,
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e);
+        }
+    };
+    // A worker that dies before reading its request is reported through its
+    // exit status; nothing else to do about a broken pipe here.
+    match stdin.write_all(request) {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e);
+        }
+        _ => {}
+    }
+    rustix::io::ioctl_fionbio(&stdout, true)?;
+    Ok(WorkerProcess {
+        pid,
+        pidfd,
+        stdin: Some(stdin),
+        stdout,
+        frames: FrameBuffer::default(),
+        eof: false,
+    })
+}
+
+impl WorkerProcess {
+    /// The worker's process id, which is also its process group id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Readable when the worker has exited.
+    pub(crate) fn pidfd(&self) -> BorrowedFd<'_> {
+        self.pidfd.as_fd()
+    }
+
+    /// Readable when messages arrive; `None` once the stream has ended.
+    pub(crate) fn messages_fd(&self) -> Option<BorrowedFd<'_>> {
+        (!self.eof).then(|| self.stdout.as_fd())
+    }
+
+    /// Reads every message that has arrived, without blocking. Returns an
+    /// error message when the stream is broken (and then stops reading it).
+    pub(crate) fn read_messages(
+        &mut self,
+        mut on_message: impl FnMut(WorkerMessage),
+    ) -> Result<(), String> {
+        const CHUNK: usize = 64 * 1024;
+        while !self.eof {
+            let room = self.frames.spare(CHUNK);
+            let (n, at_end) = match self.stdout.read(room) {
+                Ok(0) => (0, true),
+                Ok(n) => (n, false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => (0, false),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.frames.filled(CHUNK, 0);
+                    return Ok(());
+                }
+                Err(e) => {
+                    self.frames.filled(CHUNK, 0);
+                    self.eof = true;
+                    return Err(format!("reading from the worker failed: {e}"));
+                }
+            };
+            self.frames.filled(CHUNK, n);
+            loop {
+                let frame = match self.frames.next_frame() {
+                    Ok(Some(frame)) => frame,
+                    Ok(None) => break,
+                    Err(e) => {
+                        self.eof = true;
+                        return Err(format!("the worker's message stream is broken: {e}"));
+                    }
+                };
+                match postcard::from_bytes::<WorkerMessage>(frame) {
+                    Ok(message) => on_message(message),
+                    Err(e) => {
+                        self.eof = true;
+                        return Err(format!("the worker sent an unreadable message: {e}"));
+                    }
+                }
+            }
+            if at_end {
+                self.eof = true;
+                if self.frames.has_partial() {
+                    return Err("the worker's last message was cut short".to_string());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// How the worker exited, if it has; the worker stays a zombie (its
+    /// process group stays reserved) until [`WorkerProcess::release`].
+    pub(crate) fn exited(&self) -> io::Result<Option<ExitInfo>> {
+        platform::peek_exit(&self.pidfd, false)
+    }
+
+    /// Waits until the worker has exited; see [`WorkerProcess::exited`].
+    pub(crate) fn wait_exited(&self) -> io::Result<ExitInfo> {
+        loop {
+            match platform::peek_exit(&self.pidfd, true) {
+                Ok(Some(info)) => return Ok(info),
+                Ok(None) => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Sends `signal` to the worker and every process in its group.
+    pub(crate) fn signal(&self, signal: Signal) {
+        if let Err(e) = platform::signal_group(self.pid, signal) {
+            log::debug!(target: "dummymp", "cannot signal process group {}: {e}", self.pid);
+        }
+    }
+
+    /// After the worker exited: kills what is left in its process group,
+    /// reaps the worker and closes its input.
+    pub(crate) fn release(&mut self) {
+        self.signal(Signal::KILL);
+        let _ = platform::reap_exited(&self.pidfd);
+        self.stdin = None;
+    }
+}

@@ -1,0 +1,204 @@
+//! Capturing a task's standard output and error inside the worker, and
+//! watching the parent.
+//!
+//! The worker's descriptors 1 and 2 are pipes whose read ends a relay
+//! thread polls. It sends what arrives to the parent as whole lines (several
+//! per message when they come together); a line longer than
+//! [`MAX_LINE_LEN`] is sent in pieces. The same thread polls the worker's
+//! private copy of its standard input: end of file there means the parent
+//! died, and the worker then kills its whole process group.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::OwnedFd;
+use std::thread::JoinHandle;
+
+use rustix::event::{PollFd, PollFlags};
+use rustix::pipe::PipeFlags;
+use rustix::process::Signal;
+
+use super::Channel;
+use crate::protocol::{Stream, WorkerMessage};
+
+/// The relay thread's stack: it only polls, reads and sends.
+const RELAY_STACK_SIZE: usize = 256 * 1024;
+
+/// A line is sent in pieces once it grows past this many bytes.
+pub(crate) const MAX_LINE_LEN: usize = 1 << 20;
+
+/// The read ends of the pipes installed as descriptors 1 and 2.
+pub(super) struct Capture {
+    stdout: File,
+    stderr: File,
+}
+
+impl Capture {
+    /// Makes descriptors 1 and 2 pipes to this process.
+    pub(super) fn install() -> io::Result<Capture> {
+        let (out_read, out_write) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC)?;
+        let (err_read, err_write) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC)?;
+        rustix::stdio::dup2_stdout(&out_write)?;
+        rustix::stdio::dup2_stderr(&err_write)?;
+        rustix::io::ioctl_fionbio(&out_read, true)?;
+        rustix::io::ioctl_fionbio(&err_read, true)?;
+        Ok(Capture {
+            stdout: File::from(out_read),
+            stderr: File::from(err_read),
+        })
+    }
+
+    /// Starts relaying, and watching `parent` (the worker's standard input).
+    pub(super) fn start(self, channel: Channel, parent: File) -> io::Result<Relay> {
+        let (stop_read, stop_write) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC)?;
+        let thread = std::thread::Builder::new()
+            .name("dummymp-relay".into())
+            .stack_size(RELAY_STACK_SIZE)
+            .spawn(move || relay(self, channel, parent, stop_read))?;
+        Ok(Relay {
+            stop: stop_write,
+            thread,
+        })
+    }
+}
+
+/// The running relay thread.
+pub(super) struct Relay {
+    stop: OwnedFd,
+    thread: JoinHandle<()>,
+}
+
+impl Relay {
+    /// Relays what the task wrote so far and stops the thread.
+    pub(super) fn finish(self) {
+        let _ = rustix::io::write(&self.stop, &[1]);
+        let _ = self.thread.join();
+    }
+}
+
+/// Cuts a byte stream into chunks of whole lines.
+struct Lines {
+    stream: Stream,
+    pending: Vec<u8>,
+}
+
+impl Lines {
+    fn new(stream: Stream) -> Lines {
+        Lines {
+            stream,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Takes in `data` and sends every line it completes.
+    fn push(&mut self, data: &[u8], channel: &Channel) {
+        match data.iter().rposition(|&b| b == b'\n') {
+            Some(last_newline) => {
+                let mut chunk = std::mem::take(&mut self.pending);
+                chunk.extend_from_slice(&data[..=last_newline]);
+                self.send(chunk, channel);
+                self.pending.extend_from_slice(&data[last_newline + 1..]);
+            }
+            None => self.pending.extend_from_slice(data),
+        }
+        if self.pending.len() >= MAX_LINE_LEN {
+            self.flush(channel);
+        }
+    }
+
+    /// Sends an unfinished last line as it is.
+    fn flush(&mut self, channel: &Channel) {
+        if !self.pending.is_empty() {
+            let chunk = std::mem::take(&mut self.pending);
+            self.send(chunk, channel);
+        }
+    }
+
+    fn send(&self, data: Vec<u8>, channel: &Channel) {
+        channel.send(&WorkerMessage::Output {
+            stream: self.stream,
+            data,
+        });
+    }
+}
+
+/// Reads what `file` holds now; false at end of file.
+fn pump(file: &mut File, lines: &mut Lines, buf: &mut [u8], channel: &Channel) -> bool {
+    loop {
+        match file.read(buf) {
+            Ok(0) => return false,
+            Ok(n) => lines.push(&buf[..n], channel),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
+fn relay(mut capture: Capture, channel: Channel, mut parent: File, stop: OwnedFd) {
+    let mut out_lines = Lines::new(Stream::Stdout);
+    let mut err_lines = Lines::new(Stream::Stderr);
+    let mut out_open = true;
+    let mut err_open = true;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let (stop_ready, parent_ready, out_ready, err_ready) = {
+            let mut fds = vec![
+                PollFd::new(&stop, PollFlags::IN),
+                PollFd::new(&parent, PollFlags::IN),
+            ];
+            if out_open {
+                fds.push(PollFd::new(&capture.stdout, PollFlags::IN));
+            }
+            if err_open {
+                fds.push(PollFd::new(&capture.stderr, PollFlags::IN));
+            }
+            match rustix::event::poll(&mut fds, None) {
+                Ok(_) => {}
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(_) => break,
+            }
+            let ready = |i: usize| fds.get(i).is_some_and(|fd| !fd.revents().is_empty());
+            let out_index = 2;
+            let err_index = if out_open { 3 } else { 2 };
+            (
+                ready(0),
+                ready(1),
+                out_open && ready(out_index),
+                err_open && ready(err_index),
+            )
+        };
+        if stop_ready {
+            break;
+        }
+        if parent_ready {
+            let mut byte = [0u8; 64];
+            match parent.read(&mut byte) {
+                Ok(n) if n > 0 => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                _ => parent_gone(),
+            }
+        }
+        if out_ready {
+            out_open = pump(&mut capture.stdout, &mut out_lines, &mut buf, &channel);
+        }
+        if err_ready {
+            err_open = pump(&mut capture.stderr, &mut err_lines, &mut buf, &channel);
+        }
+    }
+    // The task has returned and flushed: what it wrote is in the pipes.
+    pump(&mut capture.stdout, &mut out_lines, &mut buf, &channel);
+    pump(&mut capture.stderr, &mut err_lines, &mut buf, &channel);
+    out_lines.flush(&channel);
+    err_lines.flush(&channel);
+}
+
+/// The parent closed our standard input: it died or gave up on us. End this
+/// worker and everything its task started.
+fn parent_gone() -> ! {
+    let me = rustix::process::getpid();
+    if rustix::process::getpgrp() == me {
+        let _ = rustix::process::kill_process_group(me, Signal::KILL);
+    }
+    let _ = rustix::process::kill_process(me, Signal::KILL);
+    std::process::exit(137)
+}

@@ -1,0 +1,44 @@
+//! The `log` logger of a worker: every record goes to the parent, which
+//! hands it to its own logger.
+
+use log::{LevelFilter, Log, Metadata, Record};
+
+use super::Channel;
+use crate::protocol::{LogRecord, WorkerMessage};
+
+struct ForwardingLogger {
+    channel: Channel,
+}
+
+impl Log for ForwardingLogger {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        metadata.level() <= log::max_level()
+    }
+
+    fn log(&self, record: &Record<'_>) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        self.channel.send(&WorkerMessage::Log(LogRecord {
+            level: record.level() as u8,
+            target: record.target().to_string(),
+            module_path: record.module_path().map(str::to_string),
+            file: record.file().map(str::to_string),
+            line: record.line(),
+            message: record.args().to_string(),
+        }));
+    }
+
+    fn flush(&self) {}
+}
+
+/// Installs the forwarding logger, passing on records up to `level` (the
+/// parent's `log::max_level()`, as a number).
+pub(super) fn install(channel: Channel, level: u8) {
+    let level = LevelFilter::iter()
+        .find(|l| *l as u8 == level)
+        .unwrap_or(LevelFilter::Trace);
+    if log::set_boxed_logger(Box::new(ForwardingLogger { channel })).is_ok() {
+        log::set_max_level(level);
+    }
+}
