@@ -31,6 +31,7 @@ use crate::priority::Priority;
 pub struct Scheduler {
     priority: Priority,
     max_processes: usize,
+    capacity: Option<usize>,
     cpu: CpuInfo,
     own: OwnProcesses,
     monitor: LoadMonitor,
@@ -41,6 +42,7 @@ impl std::fmt::Debug for Scheduler {
         f.debug_struct("Scheduler")
             .field("priority", &self.priority)
             .field("max_processes", &self.max_processes)
+            .field("capacity", &self.capacity)
             .field("cpu", &self.cpu)
             .field("measurement", &self.monitor.current())
             .finish()
@@ -56,6 +58,7 @@ impl Scheduler {
         Scheduler {
             priority,
             max_processes,
+            capacity: None,
             cpu: CpuInfo::current(),
             own,
             monitor,
@@ -84,6 +87,21 @@ impl Scheduler {
         self.max_processes = max_processes;
     }
 
+    /// How many tasks may run when no foreign load is counted (`None`: one
+    /// per usable CPU, the default).
+    pub fn capacity(&self) -> Option<usize> {
+        self.capacity
+    }
+
+    /// Sets how many tasks may run when no foreign load is counted. The
+    /// default (`None`) is one per usable CPU, right for CPU-bound tasks; a
+    /// larger capacity suits tasks that mostly wait (the command-line tool
+    /// sets it from `-j`). Counted foreign CPUs are subtracted from it in
+    /// every mode but `Nuclear`, and the process cap still applies.
+    pub fn set_capacity(&mut self, capacity: Option<usize>) {
+        self.capacity = capacity;
+    }
+
     /// The processes that never count as foreign load. Register the process
     /// group of every task you start with [`OwnProcesses::add_group`].
     pub fn own_processes(&self) -> &OwnProcesses {
@@ -105,8 +123,9 @@ impl Scheduler {
     /// `waiting` ready to start. Never blocks; starts a measurement in the
     /// background when the last one is stale and tasks are waiting.
     ///
-    /// The budget is every usable CPU in `Nuclear`, else the CPUs the
-    /// current measurement leaves free; the cap limits it in every mode.
+    /// The budget is the capacity (one task per usable CPU unless set) in
+    /// `Nuclear`, else the capacity minus the foreign CPUs of the current
+    /// measurement; the cap limits it in every mode.
     /// When the budget is used up and none of our tasks runs, every mode but
     /// `Generous` starts one task anyway.
     pub fn free_slots(&mut self, running: usize, waiting: usize) -> usize {
@@ -117,9 +136,10 @@ impl Scheduler {
         if let Some(m) = self.monitor.current() {
             self.cpu.usable = m.usable_cpus;
         }
+        let base = self.capacity.unwrap_or(self.cpu.usable);
         let budget = match (self.priority, self.monitor.current()) {
-            (Priority::Nuclear, _) => self.cpu.usable,
-            (_, Some(m)) => m.available_cpus,
+            (Priority::Nuclear, _) => base,
+            (_, Some(m)) => base.saturating_sub(m.foreign_cpus),
             (_, None) => 0,
         };
         let budget = match self.max_processes {
@@ -177,6 +197,15 @@ mod tests {
         s.set_max_processes(1);
         assert_eq!(s.free_slots(0, 1000), 1);
         assert!(s.next_deadline().is_none(), "nuclear never re-measures");
+    }
+
+    #[test]
+    fn capacity_replaces_the_cpu_count() {
+        let mut s = Scheduler::new(Priority::Nuclear, 0);
+        s.set_capacity(Some(16));
+        assert_eq!(s.free_slots(3, 1000), 13);
+        s.set_max_processes(8);
+        assert_eq!(s.free_slots(3, 1000), 5);
     }
 
     #[test]
