@@ -1,0 +1,256 @@
+//! killall, reset, drop and a dying parent leave no process behind.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::Duration;
+
+use dummymp::{DummyMp, Outcome, OutputMode, Priority};
+use rustix::process::Signal;
+
+dummymp::enable_test_support!();
+
+#[ctor::ctor(unsafe)]
+fn role_dispatch() {
+    dummymp::init();
+    let Some(role) = std::env::var_os("DUMMYMP_TEST_ROLE") else {
+        return;
+    };
+    if role != "parent-to-kill" {
+        std::process::exit(99);
+    }
+    // Starts two tasks that never end, says who runs them, and waits.
+    let mut mp = DummyMp::new();
+    mp.set_priority_mode(Priority::Nuclear);
+    mp.set_max_processes(2);
+    mp.set_output_mode(OutputMode::Untagged);
+    mp.run(stuck, "tagged".to_string()).unwrap();
+    mp.run(stuck, "tagged".to_string()).unwrap();
+    mp.process_process().unwrap();
+    for pid in mp.running_pids() {
+        println!("worker {pid}");
+    }
+    let _ = mp.process_until_done();
+    std::process::exit(1);
+}
+
+/// Starts a grandchild that ignores SIGTERM, says its pid (on stdout and
+/// through `log`), and never returns (so the grandchild is never waited for).
+#[allow(clippy::zombie_processes)]
+fn stuck(_: String) -> u8 {
+    let child = std::process::Command::new("sh")
+        .args(["-c", "trap '' TERM; while :; do sleep 1; done"])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    println!("grandchild {}", child.id());
+    log::info!(target: "keep-lifecycle", "{}", child.id());
+    loop {
+        std::thread::sleep(Duration::from_secs(1000));
+    }
+}
+
+fn quick(x: u8) -> u8 {
+    x
+}
+
+/// Pids of the grandchildren the `stuck` tasks of `mp` started, once they
+/// all did (`count` of them), read from their log records.
+fn grandchildren(mp: &mut DummyMp, count: usize, before: usize) -> Vec<u32> {
+    loop {
+        let records = common::kept_records("keep-lifecycle");
+        if records.len() >= before + count {
+            return records[before..]
+                .iter()
+                .map(|r| r.message.rsplit(' ').next().unwrap().parse().unwrap())
+                .collect();
+        }
+        assert!(!mp.wait(None).unwrap(), "stuck tasks cannot end");
+    }
+}
+
+/// Serialises the tests that read `keep-lifecycle` records.
+static RECORDS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+#[test]
+fn killall_ends_every_task_and_its_children_and_keeps_returns() {
+    let _records = RECORDS.lock().unwrap_or_else(|e| e.into_inner());
+    common::install_logger();
+    let before = common::kept_records("keep-lifecycle").len();
+    let mut mp = DummyMp::new();
+    mp.set_priority_mode(Priority::Nuclear);
+    mp.set_max_processes(3);
+    mp.set_output_mode(OutputMode::Captured);
+    mp.set_kill_grace(Duration::from_millis(200));
+    let done = mp.run(quick, 7).unwrap();
+    mp.run(stuck, String::new()).unwrap();
+    mp.run(stuck, String::new()).unwrap();
+    let later = mp.run(quick, 8).unwrap();
+    let stuck_pids = grandchildren(&mut mp, 2, before);
+    while mp.value(done).is_none() {
+        mp.wait(None).unwrap();
+    }
+    let workers = mp.running_pids();
+    assert_eq!(workers.len(), 2);
+
+    mp.killall();
+
+    assert_eq!(mp.value(done), Some(&7), "returns received are kept");
+    let killed: Vec<_> = mp
+        .reports()
+        .filter(|r| r.outcome == Outcome::Killed)
+        .map(|r| r.id.index())
+        .collect();
+    assert_eq!(killed, [1, 2]);
+    assert!(mp.running_pids().is_empty());
+    for worker in &workers {
+        assert!(!common::is_alive(*worker), "worker {worker} is reaped");
+    }
+    // The grandchildren ignore SIGTERM; the SIGKILL sent to their group
+    // ends them a moment later.
+    for pid in &stuck_pids {
+        assert!(
+            common::wait_gone(*pid, Duration::from_secs(20)),
+            "{pid} survived killall"
+        );
+    }
+    // Queued tasks stay queued and run later.
+    assert_eq!(mp.queued(), 1);
+    mp.process_until_done().unwrap();
+    assert_eq!(mp.value(later), Some(&8));
+}
+
+#[test]
+fn reset_kills_everything_and_restores_the_defaults() {
+    let _records = RECORDS.lock().unwrap_or_else(|e| e.into_inner());
+    common::install_logger();
+    let before = common::kept_records("keep-lifecycle").len();
+    let mut mp = DummyMp::new();
+    mp.set_priority_mode(Priority::Nuclear);
+    mp.set_max_processes(1);
+    mp.set_output_mode(OutputMode::Captured);
+    mp.set_kill_grace(Duration::from_millis(100));
+    mp.set_start_callback(|_| {});
+    let first = mp.run(quick, 1).unwrap();
+    mp.process_until_done().unwrap();
+    assert_eq!(mp.value(first), Some(&1));
+    mp.run(stuck, String::new()).unwrap();
+    mp.run(quick, 2).unwrap();
+    let stuck_pids = grandchildren(&mut mp, 1, before);
+    let workers = mp.running_pids();
+
+    mp.reset();
+
+    for worker in &workers {
+        assert!(!common::is_alive(*worker), "worker {worker} is reaped");
+    }
+    for pid in &stuck_pids {
+        assert!(
+            common::wait_gone(*pid, Duration::from_secs(20)),
+            "{pid} survived reset"
+        );
+    }
+    assert!(mp.returns::<u8>().is_empty(), "returns are dropped");
+    assert_eq!(mp.queued(), 0, "the queue is dropped");
+    assert_eq!(mp.progress(), dummymp::Progress::default());
+    assert_eq!(mp.priority_mode(), Priority::Normal);
+    assert_eq!(mp.max_processes(), 0);
+    assert_eq!(mp.output_mode(), OutputMode::Tagged);
+    assert_eq!(mp.kill_grace(), dummymp::DEFAULT_KILL_GRACE);
+    assert_eq!(mp.run(quick, 3).unwrap().index(), 0, "ids start again");
+}
+
+#[test]
+fn dropping_an_instance_kills_what_it_runs() {
+    let _records = RECORDS.lock().unwrap_or_else(|e| e.into_inner());
+    common::install_logger();
+    let before = common::kept_records("keep-lifecycle").len();
+    let (workers, stuck_pids) = {
+        let mut mp = DummyMp::new();
+        mp.set_priority_mode(Priority::Nuclear);
+        mp.set_output_mode(OutputMode::Captured);
+        mp.set_kill_grace(Duration::from_millis(100));
+        mp.run(stuck, String::new()).unwrap();
+        let stuck_pids = grandchildren(&mut mp, 1, before);
+        (mp.running_pids(), stuck_pids)
+    };
+    assert_eq!(workers.len(), 1);
+    for worker in &workers {
+        assert!(!common::is_alive(*worker), "worker {worker} is reaped");
+    }
+    for pid in &stuck_pids {
+        assert!(
+            common::wait_gone(*pid, Duration::from_secs(20)),
+            "{pid} survived the drop"
+        );
+    }
+}
+
+/// Ignores SIGTERM (through a handler that only notes it), says so, and
+/// never returns.
+fn deaf((): ()) -> u8 {
+    let noted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGTERM, noted).unwrap();
+    log::info!(target: "keep-deaf", "deaf");
+    loop {
+        std::thread::sleep(Duration::from_secs(1000));
+    }
+}
+
+#[test]
+fn killall_kills_a_task_that_ignores_sigterm_after_the_grace_period() {
+    common::install_logger();
+    let mut mp = DummyMp::new();
+    mp.set_priority_mode(Priority::Nuclear);
+    mp.set_kill_grace(Duration::from_millis(100));
+    let task = mp.run(deaf, ()).unwrap();
+    while common::kept_records("keep-deaf").is_empty() {
+        assert!(!mp.wait(None).unwrap());
+    }
+    let worker = mp.running_pids()[0];
+    mp.killall();
+    assert_eq!(mp.outcome(task), Some(&Outcome::Killed));
+    assert!(!common::is_alive(worker));
+}
+
+#[test]
+fn a_parent_killed_with_sigkill_leaves_no_worker() {
+    let mut parent = common::role_command("parent-to-kill")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(parent.stdout.take().unwrap()).lines();
+    let (mut workers, mut grandchildren) = (Vec::new(), Vec::new());
+    while workers.len() < 2 || grandchildren.len() < 2 {
+        let line = lines
+            .next()
+            .expect("the parent reports its workers")
+            .unwrap();
+        let (kind, pid) = line.split_once(' ').unwrap();
+        let pid: u32 = pid.parse().unwrap();
+        match kind {
+            "worker" => workers.push(pid),
+            "grandchild" => grandchildren.push(pid),
+            other => panic!("unexpected line {other}"),
+        }
+    }
+    assert!(
+        workers
+            .iter()
+            .chain(&grandchildren)
+            .all(|&p| common::is_alive(p))
+    );
+
+    common::send_signal(parent.id(), Signal::KILL);
+    parent.wait().unwrap();
+
+    for pid in workers.iter().chain(&grandchildren) {
+        assert!(
+            common::wait_gone(*pid, Duration::from_secs(20)),
+            "{pid} outlived its parent"
+        );
+    }
+}

@@ -1,0 +1,329 @@
+//! Considerate scheduling: the cap, the priority modes, foreign load and
+//! usable CPUs.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::ForeignLoad;
+use dummymp::{DummyMp, OwnProcesses, Priority, Progress};
+
+dummymp::enable_test_support!();
+
+#[ctor::ctor(unsafe)]
+fn role_dispatch() {
+    dummymp::init();
+    let Some(role) = std::env::var_os("DUMMYMP_TEST_ROLE") else {
+        return;
+    };
+    match role.to_str() {
+        Some("print-cpus") => {
+            println!("{} {}", dummymp::usable_cpus(), dummymp::total_cpus());
+        }
+        Some("print-counted") => {
+            let m = dummymp::measure_foreign_load(Priority::Normal, &OwnProcesses::new()).unwrap();
+            let pids: Vec<String> = m.counted.iter().map(|p| p.pid.to_string()).collect();
+            println!("{}", pids.join(" "));
+        }
+        _ => std::process::exit(99),
+    }
+    std::process::exit(0);
+}
+
+/// Holds a marker file in `dir` for 50 ms and returns how many markers
+/// (tasks running at that moment, its own included) it saw.
+fn occupy(dir: PathBuf) -> usize {
+    let marker = dir.join(std::process::id().to_string());
+    std::fs::write(&marker, b"").unwrap();
+    let seen = std::fs::read_dir(&dir).unwrap().count();
+    std::thread::sleep(Duration::from_millis(50));
+    std::fs::remove_file(&marker).unwrap();
+    seen
+}
+
+fn most_at_once(mp: &DummyMp) -> usize {
+    mp.returns::<usize>().into_values().max().unwrap()
+}
+
+#[test]
+fn the_cap_is_never_exceeded() {
+    for (priority, cap) in [
+        (Priority::Nuclear, 1),
+        (Priority::Extreme, 1),
+        (Priority::Nuclear, 2),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut mp = DummyMp::new();
+        mp.set_priority_mode(priority);
+        mp.set_max_processes(cap);
+        let seen = Arc::new(Mutex::new(Vec::<Progress>::new()));
+        let log = Arc::clone(&seen);
+        mp.set_start_callback(move |p| log.lock().unwrap().push(p));
+        for _ in 0..8 {
+            mp.run(occupy, dir.path().to_path_buf()).unwrap();
+        }
+        mp.process_until_done().unwrap();
+        assert_eq!(mp.returns::<usize>().len(), 8);
+        assert!(
+            most_at_once(&mp) <= cap,
+            "{priority}: {}",
+            most_at_once(&mp)
+        );
+        let starts = seen.lock().unwrap();
+        assert_eq!(starts.len(), 8);
+        assert!(starts.iter().all(|p| p.running <= cap), "{starts:?}");
+    }
+}
+
+#[test]
+fn callbacks_receive_completed_running_total() {
+    let mut mp = DummyMp::new();
+    mp.set_priority_mode(Priority::Nuclear);
+    mp.set_max_processes(1);
+    let ends = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&ends);
+    mp.set_end_callback(move |p| log.lock().unwrap().push(p));
+    for x in 0..3u8 {
+        mp.run(|x: u8| x, x).unwrap();
+    }
+    mp.process_until_done().unwrap();
+    let ends = ends.lock().unwrap();
+    let expected: Vec<Progress> = (1..=3)
+        .map(|completed| Progress {
+            completed,
+            running: 0,
+            total: 3,
+        })
+        .collect();
+    assert_eq!(*ends, expected);
+}
+
+fn nap(ms: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(ms));
+    ms
+}
+
+#[test]
+fn generous_waits_while_every_cpu_is_busy_and_nuclear_does_not() {
+    let usable = dummymp::usable_cpus();
+    let mut load = ForeignLoad::start(usable, None);
+
+    let mut generous = DummyMp::new();
+    generous.set_priority_mode(Priority::Generous);
+    generous.run(nap, 1).unwrap();
+    generous.run(nap, 1).unwrap();
+    assert_eq!(generous.cpu_avail(), 0, "{:?}", generous.scheduler());
+    assert!(!generous.process_process().unwrap());
+    assert_eq!(generous.progress().running, 0, "Generous must wait");
+    assert_eq!(generous.queued(), 2);
+
+    let mut nuclear = DummyMp::new();
+    nuclear.set_priority_mode(Priority::Nuclear);
+    for _ in 0..usable + 1 {
+        nuclear.run(nap, 300).unwrap();
+    }
+    assert!(!nuclear.process_process().unwrap());
+    assert_eq!(
+        nuclear.progress().running,
+        usable,
+        "Nuclear uses every usable CPU at once"
+    );
+    nuclear.process_until_done().unwrap();
+    assert_eq!(nuclear.returns::<u64>().len(), usable + 1);
+
+    // Generous still has not started anything; once the load is gone it
+    // runs everything (at its next measurement) instead of giving up.
+    assert!(!generous.process_process().unwrap());
+    assert_eq!(generous.progress().completed, 0);
+    load.stop();
+    generous.process_until_done().unwrap();
+    assert_eq!(generous.returns::<u64>().len(), 2);
+}
+
+#[test]
+fn normal_runs_one_task_at_a_time_when_no_cpu_is_free() {
+    let usable = dummymp::usable_cpus();
+    let _load = ForeignLoad::start(usable, None);
+    let dir = tempfile::tempdir().unwrap();
+    let mut mp = DummyMp::new();
+    mp.set_priority_mode(Priority::Normal);
+    assert_eq!(mp.cpu_avail(), 0, "{:?}", mp.scheduler());
+    for _ in 0..4 {
+        mp.run(occupy, dir.path().to_path_buf()).unwrap();
+    }
+    assert!(!mp.process_process().unwrap());
+    assert_eq!(mp.progress().running, 1, "one task is forced");
+    mp.process_until_done().unwrap();
+    assert_eq!(mp.returns::<usize>().len(), 4);
+    assert_eq!(most_at_once(&mp), 1);
+}
+
+/// Busy for `ms` milliseconds, with a busy child and a busy orphan left in
+/// the task's process group (both ended with the task); returns their pids.
+#[allow(clippy::zombie_processes)]
+fn busy_family(ms: u64) -> (u32, u32, u32) {
+    let child = std::process::Command::new("sh")
+        .args(["-c", "while :; do :; done"])
+        .spawn()
+        .unwrap();
+    let orphan = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "sh -c 'while :; do :; done' >/dev/null 2>&1 & echo $!",
+        ])
+        .output()
+        .unwrap();
+    let orphan: u32 = String::from_utf8_lossy(&orphan.stdout)
+        .trim()
+        .parse()
+        .unwrap();
+    log::info!(target: "keep-family", "child {} and orphan {orphan} are busy", child.id());
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_millis(ms) {
+        std::hint::black_box(0u64);
+    }
+    (std::process::id(), child.id(), orphan)
+}
+
+#[test]
+fn our_workers_and_everything_they_start_are_never_foreign() {
+    let _cpus = common::cpu_heavy_section();
+    let mut mp = DummyMp::new();
+    mp.set_priority_mode(Priority::Nuclear);
+    mp.set_max_processes(1);
+    common::install_logger();
+    mp.run(busy_family, 1500).unwrap();
+    // Measure once the whole family is busy, with the instance's own view of
+    // what is ours.
+    while common::kept_records("keep-family").is_empty() {
+        assert!(!mp.wait(None).unwrap(), "the task ended too early");
+    }
+    let measurement =
+        dummymp::measure_foreign_load(Priority::Normal, mp.scheduler().own_processes()).unwrap();
+    mp.process_until_done().unwrap();
+    let (worker, child, orphan) = mp.returns::<(u32, u32, u32)>()[&0];
+    let counted: Vec<i32> = measurement.counted.iter().map(|p| p.pid).collect();
+    for pid in [worker, child, orphan] {
+        assert!(
+            !counted.contains(&(pid as i32)),
+            "{pid} counted: {measurement:?}"
+        );
+    }
+    // The task's leftovers were ended with it.
+    assert!(common::wait_gone(orphan, Duration::from_secs(10)));
+    assert!(common::wait_gone(child, Duration::from_secs(10)));
+    // A fresh view that does not know the task's group sees nothing of it
+    // either now.
+    let after = dummymp::measure_foreign_load(Priority::Normal, &OwnProcesses::new()).unwrap();
+    assert!(!after.counted.iter().any(|p| p.pid == orphan as i32));
+}
+
+#[test]
+fn usable_cpus_follow_taskset() {
+    let exe = std::env::current_exe().unwrap();
+    let output = common::role_command("print-cpus")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let all = String::from_utf8(output.stdout).unwrap();
+    let total: usize = all.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let output = std::process::Command::new("taskset")
+        .arg("-c")
+        .arg("0")
+        .arg(&exe)
+        .env("DUMMYMP_TEST_ROLE", "print-cpus")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap().trim(),
+        format!("1 {total}")
+    );
+}
+
+#[test]
+fn load_that_cannot_reach_our_cpus_does_not_count() {
+    if dummymp::total_cpus() < 2 {
+        eprintln!("skipped: needs two CPUs");
+        return;
+    }
+    let mut load = ForeignLoad::start(1, Some("1"));
+    let pinned = load.pids[0];
+    let anywhere = load.add(1, None)[0];
+    let output = std::process::Command::new("taskset")
+        .args(["-c", "0"])
+        .arg(std::env::current_exe().unwrap())
+        .env("DUMMYMP_TEST_ROLE", "print-counted")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let counted: Vec<u32> = String::from_utf8(output.stdout)
+        .unwrap()
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert!(!counted.contains(&pinned), "{counted:?}");
+    assert!(counted.contains(&anywhere), "{counted:?}");
+}
+
+/// A cgroup with a CPU quota of one CPU, if this machine lets us make one.
+struct QuotaCgroup {
+    dir: PathBuf,
+}
+
+impl QuotaCgroup {
+    fn create() -> Option<QuotaCgroup> {
+        let name = format!("dummymp-test-{}", std::process::id());
+        let v1 = Path::new("/sys/fs/cgroup/cpu");
+        if v1.join("cpu.cfs_quota_us").exists() {
+            let dir = v1.join(&name);
+            std::fs::create_dir(&dir).ok()?;
+            let group = QuotaCgroup { dir };
+            std::fs::write(group.dir.join("cpu.cfs_period_us"), "100000").ok()?;
+            std::fs::write(group.dir.join("cpu.cfs_quota_us"), "100000").ok()?;
+            return Some(group);
+        }
+        let v2 = Path::new("/sys/fs/cgroup");
+        let controllers = std::fs::read_to_string(v2.join("cgroup.subtree_control")).ok()?;
+        if !controllers.split_whitespace().any(|c| c == "cpu") {
+            return None;
+        }
+        let dir = v2.join(&name);
+        std::fs::create_dir(&dir).ok()?;
+        let group = QuotaCgroup { dir };
+        std::fs::write(group.dir.join("cpu.max"), "100000 100000").ok()?;
+        Some(group)
+    }
+}
+
+impl Drop for QuotaCgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+#[test]
+fn usable_cpus_follow_a_cgroup_quota() {
+    let Some(group) = QuotaCgroup::create() else {
+        eprintln!("skipped: no cgroup CPU controller we may configure here");
+        return;
+    };
+    // The shell moves itself into the cgroup, then becomes the role program.
+    let output = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("echo $$ > \"$1/cgroup.procs\" && exec \"$0\"")
+        .arg(std::env::current_exe().unwrap())
+        .arg(&group.dir)
+        .env("DUMMYMP_TEST_ROLE", "print-cpus")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(text.split_whitespace().next(), Some("1"), "{text}");
+}
