@@ -103,6 +103,7 @@ pub use global::{
 pub use instance::{DEFAULT_KILL_GRACE, DummyMp};
 pub use load::{
     ForeignProcess, LoadMeasurement, MeasurementKind, OwnProcesses, measure_foreign_load,
+    measure_foreign_load_over,
 };
 pub use priority::Priority;
 pub use scheduler::Scheduler;

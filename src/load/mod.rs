@@ -300,17 +300,28 @@ fn summarize(
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn measure_foreign_load(priority: Priority, own: &OwnProcesses) -> io::Result<LoadMeasurement> {
-    let cpu = CpuInfo::current();
-    let Some(interval) = priority.sample_interval() else {
-        return Ok(summarize(
+    match priority.sample_interval() {
+        Some(interval) => measure_foreign_load_over(priority, own, interval),
+        None => Ok(summarize(
             priority,
             MeasurementKind::Sampled,
             std::iter::empty(),
-            &cpu,
+            &CpuInfo::current(),
             &system_affinity,
             Instant::now(),
-        ));
-    };
+        )),
+    }
+}
+
+/// Measures foreign load with the thresholds of `priority` over a sampling
+/// interval of your choice (blocking for it). A zero interval measures the
+/// cost of two scans of the process table, nothing more meaningful.
+pub fn measure_foreign_load_over(
+    priority: Priority,
+    own: &OwnProcesses,
+    interval: Duration,
+) -> io::Result<LoadMeasurement> {
+    let cpu = CpuInfo::current();
     let before = Snapshot::take()?;
     std::thread::sleep(interval);
     let after = Snapshot::take()?;
