@@ -120,23 +120,26 @@ impl Scheduler {
     }
 
     /// How many more tasks may start now, with `running` of ours running and
-    /// `waiting` ready to start. Never blocks; starts a measurement in the
-    /// background when the last one is stale and tasks are waiting.
+    /// `waiting` ready to start. Never blocks.
     ///
     /// The budget is the capacity (one task per usable CPU unless set) in
     /// `Nuclear`, else the capacity minus the foreign CPUs of the current
-    /// measurement; the cap limits it in every mode.
-    /// When the budget is used up and none of our tasks runs, every mode but
-    /// `Generous` starts one task anyway.
+    /// measurement; the cap limits it in every mode. When the budget is used
+    /// up and none of our tasks runs, every mode but `Generous` starts one
+    /// task anyway.
+    ///
+    /// When more tasks wait than may start and the last measurement is
+    /// stale, a new one starts in the background; when this call grants a
+    /// task before anything was measured (the forced first task), the
+    /// measurement starts at the next call instead, so that the task gets
+    /// the CPU first. Call again once [`Scheduler::next_deadline`] passes.
     pub fn free_slots(&mut self, running: usize, waiting: usize) -> usize {
         self.monitor.collect();
-        if waiting > 0 {
-            self.monitor.refresh_if_stale(Instant::now());
-        }
         if let Some(m) = self.monitor.current() {
             self.cpu.usable = m.usable_cpus;
         }
         let base = self.capacity.unwrap_or(self.cpu.usable);
+        let measured = self.monitor.current().is_some();
         let budget = match (self.priority, self.monitor.current()) {
             (Priority::Nuclear, _) => base,
             (_, Some(m)) => base.saturating_sub(m.foreign_cpus),
@@ -150,7 +153,12 @@ impl Scheduler {
         if slots == 0 && running == 0 && self.priority.forces_one() {
             slots = 1;
         }
-        slots.min(waiting)
+        let slots = slots.min(waiting);
+        let forced_before_measuring = !measured && slots > 0;
+        if waiting > slots && !forced_before_measuring {
+            self.monitor.refresh_if_stale(Instant::now());
+        }
+        slots
     }
 
     /// Readable when a background measurement has a result: include it in
@@ -209,10 +217,16 @@ mod tests {
     }
 
     #[test]
-    fn normal_forces_one_before_anything_is_measured() {
+    fn normal_forces_one_before_anything_is_measured_then_measures() {
         let mut s = Scheduler::new(Priority::Normal, 0);
         assert!(s.measurement().is_none());
-        assert!(s.free_slots(0, 5) >= 1);
+        assert_eq!(s.free_slots(0, 5), 1);
+        assert!(s.wake_fd().is_none(), "the forced task goes first");
+        assert!(s.next_deadline().is_some_and(|d| d <= Instant::now()));
+        assert_eq!(s.free_slots(1, 4), 0);
+        assert!(s.next_deadline().is_none(), "now measuring");
+        s.available_cpus();
+        assert!(s.measurement().is_some());
     }
 
     #[test]
