@@ -170,3 +170,8 @@ macro_rules! enable_test_support {
 pub mod __private {
     pub use ctor;
 }
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
