@@ -26,6 +26,15 @@ pub enum Error {
     )]
     UnknownPriority(String),
 
+    /// A setting that cannot work; the previous value is kept.
+    #[error("invalid {setting}: {reason}")]
+    InvalidSetting {
+        /// Which setting.
+        setting: &'static str,
+        /// Why it cannot work.
+        reason: String,
+    },
+
     /// The operating system refused something the scheduler itself needs
     /// (waiting for events, reading a worker's messages).
     #[error("{context}: {source}")]

@@ -356,8 +356,26 @@ impl DummyMp {
     /// same build as this one, for instance a copy on a shared file system:
     /// a worker from any other executable refuses to run, and its task ends
     /// with [`Outcome::Failed`].
-    pub fn set_worker_program(&mut self, program: Option<PathBuf>) {
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidSetting`] when `program` is not an executable file;
+    /// the setting is left as it was.
+    pub fn set_worker_program(&mut self, program: Option<PathBuf>) -> Result<(), Error> {
+        if let Some(path) = &program {
+            let invalid = |reason: String| Error::InvalidSetting {
+                setting: "worker program",
+                reason: format!("{}: {reason}", path.display()),
+            };
+            let metadata = std::fs::metadata(path).map_err(|e| invalid(e.to_string()))?;
+            let executable =
+                std::os::unix::fs::PermissionsExt::mode(&metadata.permissions()) & 0o111;
+            if !metadata.is_file() || executable == 0 {
+                return Err(invalid("not an executable file".to_string()));
+            }
+        }
         self.worker_program = program;
+        Ok(())
     }
 
     /// Ends every running task and what it started: `SIGTERM` to each task's

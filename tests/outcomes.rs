@@ -85,9 +85,39 @@ fn a_sigkill_is_reported() {
 }
 
 #[test]
-fn a_worker_that_cannot_start_ends_its_task_with_the_os_error() {
+fn a_worker_program_that_is_not_executable_is_refused() {
     let mut mp = nuclear();
-    mp.set_worker_program(Some(PathBuf::from("/nonexistent/dummymp-worker")));
+    let error = mp
+        .set_worker_program(Some(PathBuf::from("/nonexistent/dummymp-worker")))
+        .unwrap_err();
+    assert!(
+        matches!(error, dummymp::Error::InvalidSetting { .. }),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains("/nonexistent/dummymp-worker"),
+        "{error}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "not a program").unwrap();
+    let error = mp.set_worker_program(Some(text)).unwrap_err();
+    assert!(error.to_string().contains("not an executable"), "{error}");
+    // The setting is unchanged: tasks still run.
+    let task = mp.run(fine, 4).unwrap();
+    mp.process_until_done().unwrap();
+    assert_eq!(mp.value(task), Some(&4));
+}
+
+#[test]
+fn a_worker_that_cannot_start_ends_its_task_with_the_os_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let program = dir.path().join("worker");
+    std::fs::copy(std::env::current_exe().unwrap(), &program).unwrap();
+    let mut mp = nuclear();
+    mp.set_worker_program(Some(program.clone())).unwrap();
+    // The program goes away after it was chosen.
+    std::fs::remove_file(&program).unwrap();
     let task = mp.run(fine, 1).unwrap();
     let other = mp.run(fine, 2).unwrap();
     mp.process_until_done().unwrap();
@@ -101,10 +131,98 @@ fn a_worker_that_cannot_start_ends_its_task_with_the_os_error() {
     ));
     assert_eq!(mp.progress().completed, 2);
     // Back to our own executable: works again.
-    mp.set_worker_program(None);
+    mp.set_worker_program(None).unwrap();
     let again = mp.run(fine, 3).unwrap();
     mp.process_until_done().unwrap();
     assert_eq!(mp.value(again), Some(&3));
+}
+
+/// Leaves this process only `spare` descriptor numbers: fills the others
+/// below a limit of 64 with `/dev/null` (close-on-exec, so workers do not
+/// inherit them and have room enough) and sets the limit. Keep the
+/// returned files open.
+fn starve_descriptors(spare: usize) -> Vec<std::fs::File> {
+    const LIMIT: u64 = 64;
+    let free = || {
+        (0..LIMIT)
+            .filter(|n| !std::path::Path::new(&format!("/proc/self/fd/{n}")).exists())
+            .count()
+    };
+    let mut padding = Vec::new();
+    while free() > spare {
+        padding.push(std::fs::File::open("/dev/null").unwrap());
+    }
+    let mut rlimit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+    rlimit.current = Some(LIMIT);
+    rustix::process::setrlimit(rustix::process::Resource::Nofile, rlimit).unwrap();
+    padding
+}
+
+/// Role: descriptors for one worker at a time only. Prints one line per
+/// task: its outcome.
+fn fd_starved_parent(spare: usize) -> i32 {
+    let mut mp = nuclear();
+    mp.set_output_mode(dummymp::OutputMode::Captured);
+    // Read the executable identity while descriptors are plentiful.
+    let warm_up = mp.run(fine, 0).unwrap();
+    mp.process_until_done().unwrap();
+    assert_eq!(mp.value(warm_up), Some(&0));
+    let tasks: Vec<_> = (1..=3).map(|x| mp.run(fine, x).unwrap()).collect();
+    let _padding = starve_descriptors(spare);
+    mp.process_until_done().unwrap();
+    for task in tasks {
+        println!("{}", mp.outcome(task).unwrap());
+    }
+    0
+}
+
+#[ctor::ctor(unsafe)]
+fn role_dispatch() {
+    dummymp::init();
+    let Some(role) = std::env::var_os("DUMMYMP_TEST_ROLE") else {
+        return;
+    };
+    let code = match role.to_str() {
+        Some("starved-one-worker") => fd_starved_parent(4),
+        Some("starved-no-worker") => fd_starved_parent(1),
+        _ => 99,
+    };
+    std::process::exit(code);
+}
+
+fn role_lines(role: &str) -> Vec<String> {
+    let output = common::role_command(role)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn a_refused_process_is_retried_when_another_task_ends() {
+    // Room for one worker's pipes: the second start fails with EMFILE while
+    // the first task runs, and succeeds once it has ended.
+    assert_eq!(
+        role_lines("starved-one-worker"),
+        ["returned", "returned", "returned"]
+    );
+}
+
+#[test]
+fn a_refused_process_with_nothing_running_ends_its_task() {
+    let lines = role_lines("starved-no-worker");
+    assert_eq!(lines.len(), 3);
+    for line in lines {
+        assert!(
+            line.starts_with("could not be started:") && line.contains("Too many open files"),
+            "{line}"
+        );
+    }
 }
 
 #[test]
@@ -131,7 +249,7 @@ fn a_worker_from_another_executable_refuses_to_run() {
     std::fs::set_permissions(&other, permissions).unwrap();
 
     let mut mp = nuclear();
-    mp.set_worker_program(Some(other));
+    mp.set_worker_program(Some(other)).unwrap();
     let task = mp.run(fine, 1).unwrap();
     mp.process_until_done().unwrap();
     let Some(Outcome::Failed { reason }) = mp.outcome(task) else {
