@@ -1,0 +1,11 @@
+//! Tests that run the built `dummymp` binary.
+
+mod control;
+mod inputs;
+mod logs;
+mod output;
+mod replacement;
+mod scheduling;
+mod signals;
+mod support;
+mod usage;

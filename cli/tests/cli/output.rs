@@ -1,0 +1,197 @@
+//! How output is printed: grouped, line-buffered, tagged, kept in order.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+
+use crate::support::{binary, lines, make_fifo, nuclear, sorted_lines, wait_for_exit};
+
+/// Each job writes two lines to each stream with a pause in between, so
+/// that the jobs' lines would interleave if they were not grouped.
+const CHATTY_JOB: &str =
+    "echo {}-out-1; echo {}-err-1 >&2; sleep 0.1; echo {}-out-2; echo {}-err-2 >&2";
+
+#[test]
+fn group_mode_prints_each_jobs_output_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = nuclear(dir.path())
+        .args(["-j", "4", CHATTY_JOB, ":::", "a", "b", "c", "d"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    for (stream, kind) in [(&output.stdout, "out"), (&output.stderr, "err")] {
+        let lines = lines(stream);
+        assert_eq!(lines.len(), 8, "{lines:?}");
+        for pair in lines.chunks(2) {
+            let job = &pair[0][..1];
+            assert_eq!(pair[0], format!("{job}-{kind}-1"), "{lines:?}");
+            assert_eq!(pair[1], format!("{job}-{kind}-2"), "{lines:?}");
+        }
+    }
+}
+
+#[test]
+fn line_buffer_prints_lines_while_the_job_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("release");
+    make_fifo(&fifo);
+    let mut child = Command::new(binary())
+        .args([
+            "--priority",
+            "nuclear",
+            "--line-buffer",
+            "echo first {}; read line < release; echo second {}",
+            ":::",
+            "job",
+        ])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line, "first job\n", "printed before the job ended");
+    // The job is still waiting for this write.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&fifo)
+        .unwrap()
+        .write_all(b"go\n")
+        .unwrap();
+    line.clear();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line, "second job\n");
+    assert!(wait_for_exit(&mut child).success());
+}
+
+#[test]
+fn line_buffer_never_mixes_two_jobs_on_a_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = nuclear(dir.path())
+        .args([
+            "--line-buffer",
+            "-j",
+            "3",
+            "printf '%s-start ' {}; sleep 0.1; printf '%s-end\\n' {}; printf 'no newline {}'",
+            ":::",
+            "a",
+            "b",
+            "c",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(
+        sorted_lines(&output),
+        [
+            "a-start a-end",
+            "b-start b-end",
+            "c-start c-end",
+            "no newline a",
+            "no newline b",
+            "no newline c"
+        ]
+    );
+    assert_eq!(
+        output.last(),
+        Some(&b'\n'),
+        "unfinished lines are completed"
+    );
+}
+
+#[test]
+fn tag_prefixes_every_line_with_the_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = nuclear(dir.path())
+        .args([
+            "--tag",
+            "-k",
+            "echo {1}{2}; echo two; echo err >&2",
+            ":::",
+            "a",
+            "b",
+            ":::",
+            "1",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert_eq!(
+        lines(&output.stdout),
+        ["a\t1\ta1", "a\t1\ttwo", "b\t1\tb1", "b\t1\ttwo"]
+    );
+    assert_eq!(lines(&output.stderr), ["a\t1\terr", "b\t1\terr"]);
+}
+
+#[test]
+fn tag_works_with_line_buffer() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = nuclear(dir.path())
+        .args(["--tag", "--line-buffer", "printf 'x\\ny'", ":::", "t"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(output, b"t\tx\nt\ty\n");
+}
+
+#[test]
+fn keep_order_prints_in_input_order_whatever_ends_first() {
+    let dir = tempfile::tempdir().unwrap();
+    for extra in [&[][..], &["--line-buffer"]] {
+        let output = nuclear(dir.path())
+            .args(["-k", "-j", "4"])
+            .args(extra)
+            .args(["sleep 0.{}; echo {}", ":::", "4", "3", "2", "1"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        assert_eq!(lines(&output), ["4", "3", "2", "1"], "{extra:?}");
+    }
+}
+
+#[test]
+fn group_mode_keeps_bytes_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    nuclear(dir.path())
+        .args(["printf", "%s", ":::", "no newline"])
+        .assert()
+        .success()
+        .stdout("no newline");
+}
+
+#[test]
+fn a_closed_output_stops_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    // Every job writes more than a pipe holds, so writes block until the
+    // reader is gone, whatever the timing.
+    let mut child = Command::new(binary())
+        .args([
+            "--priority",
+            "nuclear",
+            "-j",
+            "1",
+            "head -c 200000 /dev/zero | tr '\\0' x; echo {}",
+            ":::",
+        ])
+        .args((1..=50).map(|i| i.to_string()))
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 10];
+    std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+    drop(stdout);
+    let status = wait_for_exit(&mut child);
+    assert_eq!(status.code(), Some(141));
+}
