@@ -2,16 +2,22 @@
 //!
 //! A worker is this same program started again with [`WORKER_FLAG`] as its
 //! first argument, in a process group of its own (so that ending the task
-//! ends everything it started), with pipes as standard input and output.
+//! ends everything it started), with a pipe as standard output and one end
+//! of a Unix socket pair as standard input: writing to a socket can be told
+//! not to raise `SIGPIPE`, so a worker that dies before reading its request
+//! can never take the parent down with it, whatever the parent does with
+//! that signal.
 //! Its standard error stays the parent's until the worker has captured it,
 //! so that a worker that cannot even start can still say why.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{ChildStdout, Command, Stdio};
 
+use rustix::io::Errno;
+use rustix::net::{AddressFamily, SendFlags, SocketFlags, SocketType};
 use rustix::process::Signal;
 
 use crate::platform::{self, ExitInfo};
@@ -21,7 +27,9 @@ use crate::protocol::{FrameBuffer, WORKER_FLAG, WorkerMessage};
 pub(crate) struct WorkerProcess {
     pid: u32,
     pidfd: OwnedFd,
-    stdin: Option<ChildStdin>,
+    /// The parent's end of the worker's standard input; closing it tells
+    /// the worker that its parent is gone.
+    input: Option<OwnedFd>,
     stdout: ChildStdout,
     frames: FrameBuffer,
     eof: bool,
@@ -30,16 +38,22 @@ pub(crate) struct WorkerProcess {
 /// Starts `program` as a worker and sends it `request` (a framed
 /// [`TaskRequest`](crate::protocol::TaskRequest)).
 pub(crate) fn spawn_worker(program: &Path, request: &[u8]) -> io::Result<WorkerProcess> {
+    let (input, worker_input) = rustix::net::socketpair(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )?;
     let mut child = Command::new(program)
         .arg(WORKER_FLAG)
-        .stdin(Stdio::piped())
+        .stdin(Stdio::from(worker_input))
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .process_group(0)
         .spawn()?;
     let pid = child.id();
-    let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-        unreachable!("both were asked to be piped");
+    let Some(stdout) = child.stdout.take() else {
+        unreachable!("stdout was asked to be piped");
     };
     let pidfd = match platform::open_pidfd(pid) {
         Ok(fd) => fd,
@@ -49,25 +63,35 @@ pub(crate) fn spawn_worker(program: &Path, request: &[u8]) -> io::Result<WorkerP
             return Err(e);
         }
     };
-    // A worker that dies before reading its request is reported through its
-    // exit status; nothing else to do about a broken pipe here.
-    match stdin.write_all(request) {
-        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(e);
-        }
-        _ => {}
+    if let Err(e) = send_all(&input, request) {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(e);
     }
     rustix::io::ioctl_fionbio(&stdout, true)?;
     Ok(WorkerProcess {
         pid,
         pidfd,
-        stdin: Some(stdin),
+        input: Some(input),
         stdout,
         frames: FrameBuffer::default(),
         eof: false,
     })
+}
+
+/// Sends all of `data` without ever raising `SIGPIPE`. A worker that died
+/// before reading it is reported through its exit status, so a closed
+/// socket is no error here.
+fn send_all(socket: &OwnedFd, mut data: &[u8]) -> io::Result<()> {
+    while !data.is_empty() {
+        match rustix::net::send(socket, data, SendFlags::NOSIGNAL) {
+            Ok(n) => data = &data[n..],
+            Err(Errno::INTR) => continue,
+            Err(Errno::PIPE | Errno::CONNRESET) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 impl WorkerProcess {
@@ -167,6 +191,6 @@ impl WorkerProcess {
     pub(crate) fn release(&mut self) {
         self.signal(Signal::KILL);
         let _ = platform::reap_exited(&self.pidfd);
-        self.stdin = None;
+        self.input = None;
     }
 }

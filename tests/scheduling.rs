@@ -23,6 +23,8 @@ fn role_dispatch() {
         Some("print-cpus") => {
             println!("{} {}", dummymp::usable_cpus(), dummymp::total_cpus());
         }
+        Some("generous-and-nuclear") => generous_and_nuclear_on_a_busy_cpu(),
+        Some("normal") => normal_on_a_busy_cpu(),
         Some("print-counted") => {
             let m = dummymp::measure_foreign_load(Priority::Normal, &OwnProcesses::new()).unwrap();
             let pids: Vec<String> = m.counted.iter().map(|p| p.pid.to_string()).collect();
@@ -106,59 +108,136 @@ fn nap(ms: u64) -> u64 {
     ms
 }
 
-#[test]
-fn generous_waits_while_every_cpu_is_busy_and_nuclear_does_not() {
-    let usable = dummymp::usable_cpus();
-    let mut load = ForeignLoad::start(usable, None);
-
+/// Role: the Generous/Nuclear scenario, run on one CPU (under `taskset`)
+/// that busy loops keep busy. Reports what it sees, line by line, and waits
+/// for a line on stdin once the test should stop the loops.
+fn generous_and_nuclear_on_a_busy_cpu() {
     let mut generous = DummyMp::new();
     generous.set_priority_mode(Priority::Generous);
     generous.run(nap, 1).unwrap();
     generous.run(nap, 1).unwrap();
-    assert_eq!(generous.cpu_avail(), 0, "{:?}", generous.scheduler());
-    assert!(!generous.process_process().unwrap());
-    assert_eq!(generous.progress().running, 0, "Generous must wait");
-    assert_eq!(generous.queued(), 2);
+    println!("usable {}", dummymp::usable_cpus());
+    println!("generous-available {}", generous.cpu_avail());
+    generous.process_process().unwrap();
+    println!("generous-running {}", generous.progress().running);
+    println!("generous-queued {}", generous.queued());
 
     let mut nuclear = DummyMp::new();
     nuclear.set_priority_mode(Priority::Nuclear);
-    for _ in 0..usable + 1 {
-        nuclear.run(nap, 300).unwrap();
-    }
-    assert!(!nuclear.process_process().unwrap());
-    assert_eq!(
-        nuclear.progress().running,
-        usable,
-        "Nuclear uses every usable CPU at once"
-    );
+    nuclear.run(nap, 300).unwrap();
+    nuclear.run(nap, 300).unwrap();
+    nuclear.process_process().unwrap();
+    println!("nuclear-running {}", nuclear.progress().running);
     nuclear.process_until_done().unwrap();
-    assert_eq!(nuclear.returns::<u64>().len(), usable + 1);
+    println!("nuclear-returns {}", nuclear.returns::<u64>().len());
 
-    // Generous still has not started anything; once the load is gone it
-    // runs everything (at its next measurement) instead of giving up.
-    assert!(!generous.process_process().unwrap());
-    assert_eq!(generous.progress().completed, 0);
-    load.stop();
+    generous.process_process().unwrap();
+    println!("generous-completed {}", generous.progress().completed);
+    println!("stop-the-load");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).unwrap();
     generous.process_until_done().unwrap();
-    assert_eq!(generous.returns::<u64>().len(), 2);
+    println!("generous-returns {}", generous.returns::<u64>().len());
+}
+
+/// Role: Normal on one CPU that busy loops keep busy.
+fn normal_on_a_busy_cpu() {
+    let dir = PathBuf::from(std::env::var_os("DUMMYMP_TEST_DIR").unwrap());
+    let mut mp = DummyMp::new();
+    mp.set_priority_mode(Priority::Normal);
+    println!("normal-available {}", mp.cpu_avail());
+    for _ in 0..4 {
+        mp.run(occupy, dir.clone()).unwrap();
+    }
+    mp.process_process().unwrap();
+    println!("normal-running {}", mp.progress().running);
+    mp.process_until_done().unwrap();
+    println!("normal-returns {}", mp.returns::<usize>().len());
+    println!("normal-most-at-once {}", most_at_once(&mp));
+}
+
+/// Starts the role `role` on CPU 0 only.
+fn on_cpu_zero(role: &str) -> std::process::Command {
+    let mut command = std::process::Command::new("taskset");
+    command
+        .args(["-c", "0"])
+        .arg(std::env::current_exe().unwrap())
+        .env("DUMMYMP_TEST_ROLE", role);
+    command
+}
+
+/// Reads `key value` lines until the line `until` (or the end, when
+/// `until` is empty), into a map.
+fn read_report(
+    lines: &mut impl Iterator<Item = std::io::Result<String>>,
+    until: &str,
+) -> std::collections::HashMap<String, usize> {
+    let mut report = std::collections::HashMap::new();
+    for line in lines {
+        let line = line.unwrap();
+        if line == until {
+            return report;
+        }
+        let (key, value) = line.split_once(' ').expect("key value");
+        report.insert(key.to_string(), value.parse().unwrap());
+    }
+    assert!(
+        until.is_empty(),
+        "the role ended before {until}: {report:?}"
+    );
+    report
+}
+
+// The considerate modes are checked on one CPU (affinity: `taskset`) that
+// two pinned busy loops keep busy: then every free CPU is taken whatever
+// else the machine runs, and the outcome does not depend on it.
+
+#[test]
+fn generous_waits_while_every_cpu_is_busy_and_nuclear_does_not() {
+    use std::io::{BufRead, Write};
+    let mut load = ForeignLoad::start(2, Some("0"));
+    let mut role = on_cpu_zero("generous-and-nuclear")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(role.stdout.take().unwrap()).lines();
+    let report = read_report(&mut lines, "stop-the-load");
+    assert_eq!(report["usable"], 1);
+    assert_eq!(report["generous-available"], 0, "{report:?}");
+    assert_eq!(report["generous-running"], 0, "Generous must wait");
+    assert_eq!(report["generous-queued"], 2);
+    assert_eq!(
+        report["nuclear-running"], 1,
+        "Nuclear takes its CPU at once"
+    );
+    assert_eq!(report["nuclear-returns"], 2);
+    assert_eq!(report["generous-completed"], 0, "Generous still waits");
+    // Once the load is gone, Generous runs everything (at its next
+    // measurement) instead of giving up.
+    load.stop();
+    writeln!(role.stdin.take().unwrap()).unwrap();
+    let report = read_report(&mut lines, "");
+    assert_eq!(report["generous-returns"], 2);
+    assert!(role.wait().unwrap().success());
 }
 
 #[test]
 fn normal_runs_one_task_at_a_time_when_no_cpu_is_free() {
-    let usable = dummymp::usable_cpus();
-    let _load = ForeignLoad::start(usable, None);
+    let _load = ForeignLoad::start(2, Some("0"));
     let dir = tempfile::tempdir().unwrap();
-    let mut mp = DummyMp::new();
-    mp.set_priority_mode(Priority::Normal);
-    assert_eq!(mp.cpu_avail(), 0, "{:?}", mp.scheduler());
-    for _ in 0..4 {
-        mp.run(occupy, dir.path().to_path_buf()).unwrap();
-    }
-    assert!(!mp.process_process().unwrap());
-    assert_eq!(mp.progress().running, 1, "one task is forced");
-    mp.process_until_done().unwrap();
-    assert_eq!(mp.returns::<usize>().len(), 4);
-    assert_eq!(most_at_once(&mp), 1);
+    let output = on_cpu_zero("normal")
+        .env("DUMMYMP_TEST_DIR", dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8(output.stdout).unwrap();
+    let report = read_report(&mut text.lines().map(|l| Ok(l.to_string())), "");
+    assert_eq!(report["normal-available"], 0, "{report:?}");
+    assert_eq!(report["normal-running"], 1, "one task is forced");
+    assert_eq!(report["normal-returns"], 4);
+    assert_eq!(report["normal-most-at-once"], 1);
 }
 
 /// Busy for `ms` milliseconds, with a busy child and a busy orphan left in
