@@ -138,11 +138,10 @@ impl Scheduler {
         if let Some(m) = self.monitor.current() {
             self.cpu.usable = m.usable_cpus;
         }
-        let base = self.capacity.unwrap_or(self.cpu.usable);
         let measured = self.monitor.current().is_some();
         let budget = match (self.priority, self.monitor.current()) {
-            (Priority::Nuclear, _) => base,
-            (_, Some(m)) => base.saturating_sub(m.foreign_cpus),
+            (Priority::Nuclear, _) => self.room(0),
+            (_, Some(m)) => self.room(m.foreign_cpus),
             (_, None) => 0,
         };
         let budget = match self.max_processes {
@@ -175,13 +174,24 @@ impl Scheduler {
         self.monitor.next_deadline()
     }
 
-    /// CPUs available to us under the mode: every usable CPU in `Nuclear`,
-    /// else the usable CPUs left free by foreign load. Blocks for one
-    /// sampling interval unless a fresh measurement exists.
+    /// CPUs available to us under the mode (before the process cap): the
+    /// capacity (every usable CPU unless set) in `Nuclear`, else what
+    /// foreign load leaves of it. Blocks for one sampling interval unless a
+    /// fresh measurement exists.
     pub fn available_cpus(&mut self) -> usize {
         let m = self.monitor.measure_blocking();
         self.cpu.usable = m.usable_cpus;
-        m.available_cpus
+        self.room(m.foreign_cpus)
+    }
+
+    /// What `foreign_cpus` of foreign load leave of the capacity (`Nuclear`
+    /// counts none).
+    fn room(&self, foreign_cpus: usize) -> usize {
+        let capacity = self.capacity.unwrap_or(self.cpu.usable);
+        match self.priority {
+            Priority::Nuclear => capacity,
+            _ => capacity.saturating_sub(foreign_cpus),
+        }
     }
 
     /// Forgets every measurement and re-reads the CPU facts.

@@ -69,14 +69,15 @@ impl LoadMonitor {
     }
 
     fn wake_writer(&mut self) -> io::Result<Arc<PipeWriter>> {
-        if self.wake.is_none() {
-            let (reader, writer) = std::io::pipe()?;
-            rustix::io::ioctl_fionbio(&reader, true)?;
-            rustix::io::ioctl_fionbio(&writer, true)?;
-            self.wake = Some((reader, Arc::new(writer)));
+        if let Some((_, writer)) = &self.wake {
+            return Ok(Arc::clone(writer));
         }
-        let (_, writer) = self.wake.as_ref().expect("just created");
-        Ok(Arc::clone(writer))
+        let (reader, writer) = std::io::pipe()?;
+        rustix::io::ioctl_fionbio(&reader, true)?;
+        rustix::io::ioctl_fionbio(&writer, true)?;
+        let writer = Arc::new(writer);
+        self.wake = Some((reader, Arc::clone(&writer)));
+        Ok(writer)
     }
 
     /// Takes in the results that arrived, without blocking.
@@ -119,18 +120,23 @@ impl LoadMonitor {
                     "cannot measure the load of other processes ({error}); \
                      treating every usable CPU as free"
                 );
-                let cpu = CpuInfo::current();
-                self.sampled = Some(summarize(
-                    self.priority,
-                    MeasurementKind::Sampled,
-                    std::iter::empty(),
-                    &cpu,
-                    &system_affinity,
-                    Instant::now(),
-                ));
+                self.sampled = Some(self.nothing_counted());
                 self.in_flight = None;
             }
         }
+    }
+
+    /// A measurement that counts no foreign load: what `Nuclear` assumes,
+    /// and what is left when measuring is impossible.
+    fn nothing_counted(&self) -> LoadMeasurement {
+        summarize(
+            self.priority,
+            MeasurementKind::Sampled,
+            std::iter::empty(),
+            &CpuInfo::current(),
+            &system_affinity,
+            Instant::now(),
+        )
     }
 
     /// The measurement the scheduler should act on now: the latest sampled
@@ -173,23 +179,18 @@ impl LoadMonitor {
     }
 
     /// Waits for a fresh sampled measurement and returns it.
-    pub(crate) fn measure_blocking(&mut self) -> &LoadMeasurement {
+    pub(crate) fn measure_blocking(&mut self) -> LoadMeasurement {
         self.collect();
         if !self.priority.measures_load() {
-            self.sampled = Some(summarize(
-                self.priority,
-                MeasurementKind::Sampled,
-                std::iter::empty(),
-                &CpuInfo::current(),
-                &system_affinity,
-                Instant::now(),
-            ));
+            let m = self.nothing_counted();
+            self.sampled = Some(m.clone());
+            return m;
         }
-        let fresh = self
-            .next_deadline()
-            .is_some_and(|deadline| Instant::now() < deadline);
-        if fresh || !self.priority.measures_load() {
-            return self.sampled.as_ref().expect("a fresh measurement exists");
+        let remeasure = self.priority.remeasure_interval().unwrap_or_default();
+        if let Some(m) = self.sampled.as_ref().filter(|_| self.in_flight.is_none()) {
+            if Instant::now() < m.taken_at + remeasure {
+                return m.clone();
+            }
         }
         if self.in_flight.is_none() {
             self.start();
@@ -200,14 +201,15 @@ impl LoadMonitor {
                 Err(_) => self.in_flight = None,
             }
         }
-        if self.sampled.is_none() {
-            self.accept(Event::Failed(io::Error::other(
-                "the measurement thread ended",
-            )));
+        match &self.sampled {
+            Some(m) => m.clone(),
+            None => {
+                self.accept(Event::Failed(io::Error::other(
+                    "the measurement thread ended",
+                )));
+                self.nothing_counted()
+            }
         }
-        self.sampled
-            .as_ref()
-            .expect("accept always stores a measurement")
     }
 
     fn start(&mut self) {
@@ -292,7 +294,7 @@ mod tests {
         let mut monitor = LoadMonitor::new(Priority::Extreme, OwnProcesses::new());
         assert!(monitor.current().is_none());
         assert!(monitor.next_deadline().is_some(), "nothing measured yet");
-        let m = monitor.measure_blocking().clone();
+        let m = monitor.measure_blocking();
         assert_eq!(m.kind, MeasurementKind::Sampled);
         assert_eq!(m.priority, Priority::Extreme);
         assert!(monitor.estimate.is_some(), "the estimate came first");
