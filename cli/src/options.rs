@@ -55,6 +55,14 @@ Priority modes (how much room is left to other users of the machine):
   (containers) into account. The load is measured again every 5 to 30 s
   while jobs wait.
 
+Jobs and stopping:
+  Each job runs in a process group of its own, with standard input from
+  /dev/null. A job ends when its command exits; output that processes it
+  left in the background write later is not collected. Ctrl-C (or SIGTERM,
+  SIGHUP) starts no more jobs and ends the running ones' process groups
+  (SIGTERM, then SIGKILL after --grace); a second Ctrl-C kills them at once.
+  Either way dummymp exits only when they are gone, with a complete job log.
+
 Exit status:
   0        every job succeeded (or --halt ...,success=N was reached)
   1-100    that many jobs failed (after their retries)
@@ -143,7 +151,9 @@ pub struct Options {
     /// Skip the jobs that the --joblog FILE already lists, and append to it.
     ///
     /// The log must come from the same command and inputs: a logged job
-    /// whose command differs from what it would run now is an error.
+    /// whose command differs from what it would run now is an error (not
+    /// checked when the command uses {%}, whose value changes from run to
+    /// run).
     #[arg(long, requires = "joblog", conflicts_with = "resume_failed")]
     pub resume: bool,
 
