@@ -1,0 +1,806 @@
+#!/usr/bin/env python3
+"""Runs every benchmark scenario round by round and writes the raw results
+as JSON. Called by bench/run.sh (which builds, installs what is missing and
+then calls bench/report.py); standard library only.
+
+Every contender of a scenario runs once per round; the order rotates from
+round to round so that none always goes first. Each program measures
+itself and prints one JSON line; command-line tools are timed from outside
+(hyperfine when it is there, else this script's own clock).
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+# Sizes of the full run and of --quick.
+SIZES = {
+    "full": {
+        "s1": {"rounds": 5, "tasks": 2000, "original_tasks": 100},
+        "s2": {"rounds": 5, "jobs": 2000},
+        "s3": {"rounds": 4, "reps": 2},
+        "s4": {"rounds": 3, "tasks": 8, "seconds": 0.5},
+        "s5": {"rounds": 3, "seconds": 5.0, "tasks": 2000},
+        "s6": {"rounds": 2, "tasks": 8, "seconds": 0.5, "deadline": 10.0},
+        "s7": {"rounds": 3, "reps": 20, "counts": [50, 2000]},
+        "s8": {"tasks": 64, "seconds": 0.5},
+    },
+    "quick": {
+        "s1": {"rounds": 2, "tasks": 500, "original_tasks": 20},
+        "s2": {"rounds": 2, "jobs": 500},
+        "s3": {"rounds": 2, "reps": 1},
+        "s4": {"rounds": 2, "tasks": 8, "seconds": 0.25},
+        "s5": {"rounds": 1, "seconds": 2.0, "tasks": 2000},
+        "s6": {"rounds": 1, "tasks": 4, "seconds": 0.25, "deadline": 3.0},
+        "s7": {"rounds": 2, "reps": 5, "counts": [50, 2000]},
+        "s8": {"tasks": 64, "seconds": 0.25},
+    },
+}
+
+MODES = ["nuclear", "extreme", "aggressive", "normal", "generous"]
+
+
+def log(message):
+    """Progress, on standard error."""
+    print("[bench %s] %s" % (time.strftime("%H:%M:%S"), message), file=sys.stderr, flush=True)
+
+
+def rotated(items, round_index):
+    """``items`` rotated by the round number: each takes its turn first."""
+    k = round_index % len(items)
+    return items[k:] + items[:k]
+
+
+class Failure(Exception):
+    """A contender did not produce a result."""
+
+
+# ---------------------------------------------------------------- processes
+
+
+def proc_stat(pid):
+    """(comm, state, ppid, CPU ticks) of a process, or None once it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            data = f.read().decode("utf-8", "replace")
+    except OSError:
+        return None
+    lpar, rpar = data.index("("), data.rindex(")")
+    comm = data[lpar + 1 : rpar]
+    fields = data[rpar + 2 :].split()
+    # fields[0] is field 3 (state); utime and stime are fields 14 and 15.
+    return comm, fields[0], int(fields[1]), int(fields[11]) + int(fields[12])
+
+
+def cpu_seconds(pid):
+    """CPU time a process has used (all its threads), in seconds."""
+    st = proc_stat(pid)
+    return None if st is None else st[3] / CLK_TCK
+
+
+def all_pids():
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+
+
+def count_tasks(root, names):
+    """Descendants of ``root`` whose command name is in ``names``."""
+    children = {}
+    comms = {}
+    for pid in all_pids():
+        st = proc_stat(pid)
+        if st is None:
+            continue
+        comms[pid] = st[0]
+        children.setdefault(st[2], []).append(pid)
+    count = 0
+    stack = list(children.get(root, []))
+    while stack:
+        pid = stack.pop()
+        if comms.get(pid) in names:
+            count += 1
+        stack.extend(children.get(pid, []))
+    return count
+
+
+class BusyLoops:
+    """Foreign busy loops (``sh -c 'while :; do :; done'``) in sessions of
+    their own: not descendants of any contender. Their pids are written to
+    ``pid_file`` so that run.sh can kill them whatever happens here."""
+
+    def __init__(self, count, pid_file):
+        self.pid_file = pid_file
+        self.procs = []
+        for _ in range(count):
+            self.procs.append(
+                subprocess.Popen(
+                    ["sh", "-c", "while :; do :; done"],
+                    start_new_session=True,
+                    stdin=subprocess.DEVNULL,
+                )
+            )
+        self._write()
+
+    def pids(self):
+        return [p.pid for p in self.procs]
+
+    def cpu(self):
+        return [cpu_seconds(p.pid) for p in self.procs]
+
+    def stop(self):
+        for p in self.procs:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for p in self.procs:
+            p.wait()
+        self.procs = []
+        self._write()
+
+    def _write(self):
+        with open(self.pid_file, "w") as f:
+            f.write("".join("%d\n" % p for p in self.pids()))
+
+
+def run_json(cmd, timeout=600, env=None):
+    """Runs a benchmark program and returns (its JSON line, wall seconds)."""
+    t0 = time.perf_counter()
+    try:
+        done = subprocess.run(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            timeout=timeout,
+            env=env,
+            cwd=ROOT,
+        )
+    except subprocess.TimeoutExpired:
+        raise Failure("timed out after %d s" % timeout)
+    wall = time.perf_counter() - t0
+    lines = [line for line in done.stdout.decode(errors="replace").splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        tail = done.stderr.decode(errors="replace").strip().splitlines()[-3:]
+        raise Failure("exit %d: %s" % (done.returncode, " / ".join(tail)))
+    return json.loads(lines[-1]), wall
+
+
+def time_shell(cmd, timeout=600):
+    """Wall time of a shell command line, by this script's clock."""
+    t0 = time.perf_counter()
+    done = subprocess.run(
+        ["bash", "-c", cmd],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        timeout=timeout,
+        cwd=ROOT,
+    )
+    wall = time.perf_counter() - t0
+    if done.returncode != 0:
+        tail = done.stderr.decode(errors="replace").strip().splitlines()[-2:]
+        raise Failure("exit %d: %s" % (done.returncode, " / ".join(tail)))
+    return wall
+
+
+# ---------------------------------------------------------------- the runner
+
+
+class Runner:
+    def __init__(self, args):
+        self.args = args
+        self.quick = args.quick
+        self.sizes = SIZES["quick" if args.quick else "full"]
+        self.bin = os.path.abspath(args.bin)
+        self.py = args.python
+        self.cli = args.cli
+        self.cli_skip = args.cli_skip
+        self.parallel = shutil.which("parallel")
+        self.parallel_skip = args.parallel_skip or (None if self.parallel else "GNU parallel is not installed")
+        self.hyperfine = shutil.which("hyperfine")
+        self.loops_file = args.loops_file
+        self.nproc = os.cpu_count() or 1
+        self.at_once = 2
+        # Library contenders are left to their own scheduler on a 2-core
+        # machine; on a larger one they are capped at 2 like the others.
+        self.lib_cap = 0 if self.nproc <= 2 else 2
+        self.env = dict(os.environ)
+        self.env["PATH"] = self.bin + os.pathsep + self.env.get("PATH", "")
+        self.env["PYTHONPATH"] = os.path.join(HERE, "python")
+        self.results = {}
+
+    def b(self, name):
+        return os.path.join(self.bin, name)
+
+    def pyfile(self, name):
+        return os.path.join(HERE, "python", name)
+
+    def json(self, cmd, timeout=600):
+        return run_json(cmd, timeout=timeout, env=self.env)
+
+    # ---- helpers for rounds of independent runs
+
+    def rounds(self, scenario, contenders, n_rounds, measure):
+        """Runs ``measure(contender)`` for each contender, in rotated order,
+        ``n_rounds`` times. Returns per-round dicts name -> value (None on
+        failure) and the errors seen."""
+        per_round = []
+        errors = {}
+        skipped = {c["name"]: c["skip"] for c in contenders if c.get("skip")}
+        active = [c for c in contenders if not c.get("skip")]
+        for r in range(n_rounds):
+            values = {}
+            for c in rotated(active, r):
+                log("%s round %d/%d: %s" % (scenario, r + 1, n_rounds, c["name"]))
+                try:
+                    values[c["name"]] = measure(c)
+                except Failure as e:
+                    values[c["name"]] = None
+                    errors.setdefault(c["name"], str(e))
+                    log("  failed: %s" % e)
+            per_round.append(values)
+        return per_round, errors, skipped
+
+    # ---- scenario 1
+
+    def s1(self):
+        z = self.sizes["s1"]
+        n, no = z["tasks"], z["original_tasks"]
+        true_path = shutil.which("true") or "/bin/true"
+        contenders = [
+            {"name": "floor: Rust spawns /bin/true", "cmd": [self.b("spawn_floor"), true_path, str(n), "2"],
+             "show": "spawn_floor %s %d 2" % (true_path, n), "kind": "floor"},
+            {"name": "floor: Rust spawns an empty Rust program", "cmd": [self.b("spawn_floor"), self.b("empty"), str(n), "2"],
+             "show": "spawn_floor target/release/empty %d 2" % n, "kind": "floor"},
+            {"name": "dummymp (library)", "cmd": [self.b("overhead"), str(n), "2"],
+             "show": "overhead %d 2" % n, "kind": "ours"},
+            {"name": "multiprocessing.Process per task", "cmd": [self.py, self.pyfile("mp_bench.py"), "process", str(n), "2"],
+             "show": "python3 bench/python/mp_bench.py process %d 2" % n, "kind": "peer"},
+            {"name": "multiprocessing.Pool(2), chunksize 1", "cmd": [self.py, self.pyfile("mp_bench.py"), "pool", str(n), "2"],
+             "show": "python3 bench/python/mp_bench.py pool %d 2" % n, "kind": "peer"},
+            {"name": "original DummyMP (port)", "cmd": [self.py, self.pyfile("original_bench.py"), "overhead", str(no), "2"],
+             "show": "python3 bench/python/original_bench.py overhead %d 2" % no, "kind": "original",
+             "note": "%d tasks only (about 54 ms each)" % no},
+        ]
+
+        def measure(c):
+            out, _ = self.json(c["cmd"])
+            if out.get("returned", out.get("tasks")) != out["tasks"] or out.get("failed"):
+                raise Failure("only %s of %s tasks returned" % (out.get("returned"), out["tasks"]))
+            return out["per_task_ms"]
+
+        per_round, errors, skipped = self.rounds("s1", contenders, z["rounds"], measure)
+        self.results["s1"] = {
+            "sizes": z, "unit": "ms per task", "contenders": strip(contenders),
+            "rounds": per_round, "errors": errors, "skipped": skipped,
+            "baseline": "floor: Rust spawns /bin/true",
+            "baselines": ["floor: Rust spawns /bin/true", "floor: Rust spawns an empty Rust program"],
+        }
+
+    # ---- scenario 2
+
+    def s2(self):
+        z = self.sizes["s2"]
+        n = z["jobs"]
+        contenders = [
+            {"name": "xargs -P2 -n1", "shell": "seq %d | xargs -P2 -n1 true" % n, "kind": "peer"},
+            {"name": "dummymp CLI, nuclear", "shell": "seq %d | dummymp -j2 --priority nuclear true" % n,
+             "kind": "ours", "skip": self.cli_skip},
+            {"name": "dummymp CLI, normal (default)", "shell": "seq %d | dummymp -j2 true" % n,
+             "kind": "ours", "skip": self.cli_skip},
+            {"name": "GNU parallel -j2", "shell": "seq %d | parallel --will-cite -j2 true" % n,
+             "kind": "peer", "skip": self.parallel_skip},
+        ]
+        for c in contenders:
+            c["show"] = c["shell"]
+        active = [c for c in contenders if not c.get("skip")]
+        per_round, errors = [], {}
+        for r in range(z["rounds"]):
+            order = rotated(active, r)
+            log("s2 round %d/%d: %s" % (r + 1, z["rounds"], ", ".join(c["name"] for c in order)))
+            values = {}
+            if self.hyperfine:
+                values = self._hyperfine(order, errors)
+            else:
+                for c in order:
+                    try:
+                        values[c["name"]] = time_shell(self._with_path(c["shell"]))
+                    except Failure as e:
+                        values[c["name"]] = None
+                        errors.setdefault(c["name"], str(e))
+            per_round.append({k: (None if v is None else v * 1000.0 / n) for k, v in values.items()})
+        self.results["s2"] = {
+            "sizes": z, "unit": "ms per job", "contenders": strip(contenders),
+            "rounds": per_round, "errors": errors,
+            "skipped": {c["name"]: c["skip"] for c in contenders if c.get("skip")},
+            "baseline": "xargs -P2 -n1",
+            "timer": "hyperfine %s (one run per command per round, shell start-up subtracted)" % hyperfine_version()
+            if self.hyperfine else "this script's clock around bash -c (hyperfine missing)",
+        }
+
+    def _with_path(self, shell):
+        return "PATH=%s:$PATH; %s" % (self.bin, shell)
+
+    def _hyperfine(self, order, errors):
+        with tempfile.NamedTemporaryFile(suffix=".json") as out:
+            cmd = ["hyperfine", "--runs", "1", "--shell", "bash", "--style", "none",
+                   "--export-json", out.name]
+            for c in order:
+                cmd += ["-n", c["name"], c["shell"]]
+            done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                  env=self.env, cwd=ROOT, timeout=600)
+            if done.returncode != 0:
+                msg = done.stderr.decode(errors="replace").strip().splitlines()[-2:]
+                for c in order:
+                    errors.setdefault(c["name"], "hyperfine: " + " / ".join(msg))
+                return {c["name"]: None for c in order}
+            data = json.load(open(out.name))
+        return {res["command"]: res["mean"] for res in data["results"]}
+
+    # ---- scenario 3
+
+    def s3(self):
+        z = self.sizes["s3"]
+        modes = ",".join(MODES)
+        contenders = [
+            {"name": "dummymp (library)", "cmd": [self.b("first_task"), str(z["reps"]), modes],
+             "show": "first_task %d %s" % (z["reps"], modes), "kind": "ours"},
+            {"name": "original DummyMP (port)",
+             "cmd": [self.py, self.pyfile("original_bench.py"), "first-task", str(z["reps"]), modes],
+             "show": "python3 bench/python/original_bench.py first-task %d %s" % (z["reps"], modes),
+             "kind": "original"},
+        ]
+
+        def measure(c):
+            out, _ = self.json(c["cmd"])
+            return out["modes"]
+
+        per_round, errors, skipped = self.rounds("s3", contenders, z["rounds"], measure)
+        self.results["s3"] = {
+            "sizes": z, "unit": "ms", "modes": MODES, "contenders": strip(contenders),
+            "rounds": per_round, "errors": errors, "skipped": skipped,
+        }
+
+    # ---- scenario 4
+
+    def s4(self):
+        z = self.sizes["s4"]
+        n, s = z["tasks"], z["seconds"]
+        cap = str(self.lib_cap)
+        cpus = min(self.nproc, self.at_once)
+        contenders = [
+            {"name": "dummymp (library), normal", "cmd": [self.b("cpu_bound"), "normal", str(n), str(s), cap],
+             "show": "cpu_bound normal %d %s %s" % (n, s, cap), "kind": "ours"},
+            {"name": "dummymp (library), nuclear", "cmd": [self.b("cpu_bound"), "nuclear", str(n), str(s), cap],
+             "show": "cpu_bound nuclear %d %s %s" % (n, s, cap), "kind": "ours"},
+            {"name": "dummymp CLI, normal", "shell": "seq %d | dummymp -j2 burn %s" % (n, s),
+             "kind": "ours", "skip": self.cli_skip},
+            {"name": "dummymp CLI, nuclear", "shell": "seq %d | dummymp -j2 --priority nuclear burn %s" % (n, s),
+             "kind": "ours", "skip": self.cli_skip},
+            {"name": "xargs -P2 -n1", "shell": "seq %d | xargs -P2 -n1 burn %s" % (n, s), "kind": "peer"},
+            {"name": "GNU parallel -j2", "shell": "seq %d | parallel --will-cite -j2 burn %s" % (n, s),
+             "kind": "peer", "skip": self.parallel_skip},
+            {"name": "multiprocessing.Pool(2)", "cmd": [self.py, self.pyfile("mp_bench.py"), "pool-cpu", str(n), str(s), "2"],
+             "show": "python3 bench/python/mp_bench.py pool-cpu %d %s 2" % (n, s), "kind": "peer"},
+            {"name": "original DummyMP (port), normal",
+             "cmd": [self.py, self.pyfile("original_bench.py"), "cpu", "normal", str(n), str(s), cap],
+             "show": "python3 bench/python/original_bench.py cpu normal %d %s %s" % (n, s, cap), "kind": "original"},
+            {"name": "original DummyMP (port), nuclear",
+             "cmd": [self.py, self.pyfile("original_bench.py"), "cpu", "nuclear", str(n), str(s), cap],
+             "show": "python3 bench/python/original_bench.py cpu nuclear %d %s %s" % (n, s, cap), "kind": "original"},
+        ]
+        for c in contenders:
+            c.setdefault("show", c.get("shell"))
+
+        def measure(c):
+            if "shell" in c:
+                wall = time_shell(self._with_path(c["shell"]))
+            else:
+                out, _ = self.json(c["cmd"])
+                if out.get("returned") != n:
+                    raise Failure("only %s of %d tasks returned" % (out.get("returned"), n))
+                wall = out["wall_s"]
+            return wall
+
+        per_round, errors, skipped = self.rounds("s4", contenders, z["rounds"], measure)
+        self.results["s4"] = {
+            "sizes": z, "unit": "s", "ideal_s": n * s / cpus, "cpus": cpus, "lib_cap": self.lib_cap,
+            "contenders": strip(contenders), "rounds": per_round, "errors": errors, "skipped": skipped,
+        }
+
+    # ---- scenario 5
+
+    def s5(self):
+        z = self.sizes["s5"]
+        s, n = z["seconds"], z["tasks"]
+        fd, queued_file = tempfile.mkstemp(prefix="dummymp-bench-", suffix=".txt")
+        with os.fdopen(fd, "w") as f:
+            f.write("%s\n%s\n" % (s, s) + "0\n" * (n - 2))
+        fd, sleep_file = tempfile.mkstemp(prefix="dummymp-bench-", suffix=".txt")
+        with os.fdopen(fd, "w") as f:
+            f.write("%s\n%s\n" % (s, s))
+        try:
+            cases = {}
+            for case in ("sleep", "queued"):
+                if case == "sleep":
+                    lines = "::: %s %s" % (s, s)
+                    stdin_file = sleep_file
+                else:
+                    lines = ":::: %s" % queued_file
+                    stdin_file = queued_file
+                contenders = [
+                    {"name": "dummymp (library)", "cmd": [self.b("parent_cpu"), case, str(s), str(n), "normal"],
+                     "show": "parent_cpu %s %s %d normal" % (case, s, n), "kind": "ours", "internal": True},
+                    {"name": "original DummyMP (port)",
+                     "cmd": [self.py, self.pyfile("original_bench.py"), "parent-cpu", case, str(s), str(n)],
+                     "show": "python3 bench/python/original_bench.py parent-cpu %s %s %d" % (case, s, n),
+                     "kind": "original", "internal": True},
+                    {"name": "dummymp CLI", "cmd": [self.cli or "dummymp", "-j2", "sleep"] + lines.split(),
+                     "show": "dummymp -j2 sleep %s" % lines, "kind": "ours", "skip": self.cli_skip},
+                    {"name": "xargs -P2 -n1", "cmd": ["xargs", "-P2", "-n1", "sleep"], "stdin": stdin_file,
+                     "show": "xargs -P2 -n1 sleep < %s" % ("FILE (%s, %s)" % (s, s) if case == "sleep" else "FILE"),
+                     "kind": "peer"},
+                    {"name": "GNU parallel -j2", "cmd": ["parallel", "--will-cite", "-j2", "sleep"] + lines.split(),
+                     "show": "parallel --will-cite -j2 sleep %s" % lines, "kind": "peer", "skip": self.parallel_skip},
+                ]
+                cases[case] = contenders
+            all_rounds = {"sleep": [], "queued": []}
+            errors = {"sleep": {}, "queued": {}}
+            for r in range(z["rounds"]):
+                for case in ("sleep", "queued"):
+                    values = {}
+                    for c in rotated([c for c in cases[case] if not c.get("skip")], r):
+                        log("s5 round %d/%d, %s: %s" % (r + 1, z["rounds"], case, c["name"]))
+                        try:
+                            values[c["name"]] = self._parent_cpu(c, s)
+                        except Failure as e:
+                            values[c["name"]] = None
+                            errors[case].setdefault(c["name"], str(e))
+                            log("  failed: %s" % e)
+                    all_rounds[case].append(values)
+            self.results["s5"] = {
+                "sizes": z, "unit": "% of one core",
+                "window": [1.0, s - 0.5],
+                "cases": {case: {"contenders": strip(cases[case]), "rounds": all_rounds[case],
+                                 "errors": errors[case],
+                                 "skipped": {c["name"]: c["skip"] for c in cases[case] if c.get("skip")}}
+                          for case in cases},
+            }
+        finally:
+            os.unlink(queued_file)
+            os.unlink(sleep_file)
+
+    def _parent_cpu(self, c, seconds):
+        """Samples the parent's CPU time from /proc over a window while the
+        two sleeping tasks run; for the libraries, also their own report."""
+        start, end = 1.0, seconds - 0.5
+        if end - start < 0.4:
+            start, end = 0.3, seconds - 0.2
+        t0 = time.perf_counter()
+        stdin = open(c["stdin"]) if c.get("stdin") else subprocess.DEVNULL
+        p = subprocess.Popen(c["cmd"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             stdin=stdin, env=self.env, cwd=ROOT, start_new_session=True)
+        if c.get("stdin"):
+            stdin.close()
+        try:
+            time.sleep(max(0.0, t0 + start - time.perf_counter()))
+            c0, w0 = cpu_seconds(p.pid), time.perf_counter()
+            time.sleep(max(0.0, t0 + end - time.perf_counter()))
+            c1, w1 = cpu_seconds(p.pid), time.perf_counter()
+            if c0 is None or c1 is None or p.poll() is not None:
+                raise Failure("it ended before the end of the window")
+            window = (c1 - c0) / (w1 - w0) * 100.0
+            internal = None
+            if c.get("internal"):
+                out, err = p.communicate(timeout=seconds + 120)
+                lines = [x for x in out.decode(errors="replace").splitlines() if x.startswith("{")]
+                if p.returncode != 0 or not lines:
+                    raise Failure("exit %s: %s" % (p.returncode, err.decode(errors="replace")[-300:]))
+                internal = json.loads(lines[-1])["cpu_percent"]
+            return {"window": window, "internal": internal}
+        finally:
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+                try:
+                    p.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    os.killpg(p.pid, signal.SIGKILL)
+                    p.wait()
+            else:
+                p.wait()
+
+    # ---- scenario 6
+
+    def s6(self):
+        z = self.sizes["s6"]
+        n, s, deadline = z["tasks"], z["seconds"], z["deadline"]
+        inputs = [str(i) for i in range(1, n + 1)]
+        contenders = [
+            {"name": "dummymp (library), normal", "cmd": [self.b("cpu_bound"), "normal", str(n), str(s), "0"],
+             "show": "cpu_bound normal %d %s 0" % (n, s), "kind": "ours", "json": True},
+            {"name": "dummymp (library), generous", "cmd": [self.b("cpu_bound"), "generous", str(n), str(s), "0"],
+             "show": "cpu_bound generous %d %s 0" % (n, s), "kind": "ours", "json": True},
+            {"name": "dummymp (library), nuclear", "cmd": [self.b("cpu_bound"), "nuclear", str(n), str(s), "0"],
+             "show": "cpu_bound nuclear %d %s 0" % (n, s), "kind": "ours", "json": True},
+            {"name": "dummymp CLI, normal", "cmd": [self.cli or "dummymp", "burn", str(s), ":::"] + inputs,
+             "show": "dummymp burn %s ::: %s" % (s, " ".join(inputs)), "kind": "ours", "skip": self.cli_skip,
+             "task_comm": "burn"},
+            {"name": "GNU parallel --load 100% -j2",
+             "cmd": ["parallel", "--will-cite", "--load", "100%", "-j2", "burn", str(s), ":::"] + inputs,
+             "show": "parallel --will-cite --load 100%% -j2 burn %s ::: %s" % (s, " ".join(inputs)),
+             "kind": "peer", "skip": self.parallel_skip, "task_comm": "burn"},
+            {"name": "original DummyMP (port), normal",
+             "cmd": [self.py, self.pyfile("original_bench.py"), "cpu", "normal", str(n), str(s), "0"],
+             "show": "python3 bench/python/original_bench.py cpu normal %d %s 0" % (n, s), "kind": "original",
+             "json": True},
+            {"name": "original DummyMP (port), generous",
+             "cmd": [self.py, self.pyfile("original_bench.py"), "cpu", "generous", str(n), str(s), "0"],
+             "show": "python3 bench/python/original_bench.py cpu generous %d %s 0" % (n, s), "kind": "original",
+             "json": True},
+        ]
+        active = [c for c in contenders if not c.get("skip")]
+        cases = []
+        for r in range(z["rounds"]):
+            for loops in (0, 1, 2):
+                for c in rotated(active, r + loops):
+                    log("s6 round %d/%d, %d loop(s): %s" % (r + 1, z["rounds"], loops, c["name"]))
+                    try:
+                        result = self._polite(c, loops, n, deadline)
+                    except Failure as e:
+                        result = {"error": str(e)}
+                        log("  failed: %s" % e)
+                    result.update({"round": r, "loops": loops, "name": c["name"]})
+                    cases.append(result)
+        self.results["s6"] = {
+            "sizes": z, "contenders": strip(contenders), "cases": cases,
+            "skipped": {c["name"]: c["skip"] for c in contenders if c.get("skip")},
+        }
+
+    def _polite(self, c, n_loops, n_tasks, deadline):
+        loops = BusyLoops(n_loops, self.loops_file)
+        p = None
+        try:
+            time.sleep(0.5 if not self.quick else 0.3)
+            l0 = loops.cpu()
+            t0 = time.perf_counter()
+            p = subprocess.Popen(c["cmd"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 stdin=subprocess.DEVNULL, env=self.env, cwd=ROOT, start_new_session=True)
+            # Tasks are the burn processes, or for the libraries the workers:
+            # descendants with the parent's own command name.
+            if c.get("task_comm"):
+                names = {c["task_comm"]}
+            else:
+                root = proc_stat(p.pid)
+                names = {root[0]} if root is not None else set()
+            samples, samples_loaded = [], []
+            released_at = None
+            loop_share = None
+            while p.poll() is None:
+                now = time.perf_counter() - t0
+                if released_at is None and now >= deadline and n_loops:
+                    loop_share = shares(l0, loops.cpu(), now)
+                    loops.stop()
+                    released_at = now
+                if now > deadline + 25:
+                    os.killpg(p.pid, signal.SIGKILL)
+                    break
+                k = count_tasks(p.pid, names)
+                samples.append(k)
+                if released_at is None:
+                    samples_loaded.append(k)
+                time.sleep(0.1)
+            out, err = p.communicate()
+            wall = time.perf_counter() - t0
+            if released_at is None and n_loops:
+                loop_share = shares(l0, loops.cpu(), wall)
+            result = {
+                "wall_s": wall,
+                "exit": p.returncode,
+                "released_at": released_at,
+                "max_running": max(samples_loaded or samples or [0]),
+                "mean_running": statistics.mean(samples_loaded) if samples_loaded else None,
+                "loop_share": loop_share,
+            }
+            if c.get("json"):
+                lines = [x for x in out.decode(errors="replace").splitlines() if x.startswith("{")]
+                if lines:
+                    info = json.loads(lines[-1])
+                    result["returned"] = info.get("returned")
+                    result["max_running_reported"] = info.get("max_running")
+            elif p.returncode == 0:
+                result["returned"] = n_tasks
+            if p.returncode not in (0, None):
+                result["stderr"] = err.decode(errors="replace")[-300:]
+            return result
+        finally:
+            if p is not None and p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+            loops.stop()
+
+    # ---- scenario 7
+
+    def s7(self):
+        z = self.sizes["s7"]
+        contenders = [
+            {"name": "dummymp (library)", "cmd": [self.b("load_cost"), str(z["reps"])],
+             "show": "load_cost %d" % z["reps"], "kind": "ours"},
+            {"name": "original DummyMP (port)",
+             "cmd": [self.py, self.pyfile("original_bench.py"), "scan", str(z["reps"])],
+             "show": "python3 bench/python/original_bench.py scan %d" % z["reps"], "kind": "original"},
+        ]
+        by_count = {}
+        for target in z["counts"]:
+            sleepers = []
+            try:
+                missing = target - len(all_pids())
+                log("s7: %d processes wanted, starting %d sleeping ones" % (target, max(0, missing)))
+                for _ in range(max(0, missing)):
+                    sleepers.append(subprocess.Popen(["sleep", "3600"], stdin=subprocess.DEVNULL,
+                                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                time.sleep(0.5)
+
+                def measure(c):
+                    out, _ = self.json(c["cmd"])
+                    return {"median_us": out["median_us"], "processes": out["processes"],
+                            "per_process_us": out["per_process_us"]}
+
+                per_round, errors, skipped = self.rounds("s7 (%d)" % target, contenders, z["rounds"], measure)
+                by_count[str(target)] = {"rounds": per_round, "errors": errors, "skipped": skipped}
+            finally:
+                for sp in sleepers:
+                    sp.kill()
+                for sp in sleepers:
+                    sp.wait()
+        self.results["s7"] = {"sizes": z, "unit": "µs per measurement", "contenders": strip(contenders),
+                              "counts": by_count}
+
+    # ---- scenario 8
+
+    def s8(self):
+        z = self.sizes["s8"]
+        if self.nproc < 16:
+            self.results["s8"] = {"skipped": "skipped: no 16-core machine was lent to this run",
+                                  "nproc": self.nproc}
+            return
+        n, s = z["tasks"], z["seconds"]
+        cmd = [self.b("cpu_bound"), "nuclear", str(n), str(s), "0"]
+        walls = []
+        for r in range(3):
+            log("s8 round %d/3" % (r + 1))
+            try:
+                out, _ = self.json(cmd)
+                walls.append(out["wall_s"])
+            except Failure as e:
+                log("  failed: %s" % e)
+        self.results["s8"] = {"sizes": z, "nproc": self.nproc, "show": "cpu_bound nuclear %d %s 0" % (n, s),
+                              "walls": walls, "ideal_s": n * s / self.nproc}
+
+
+def shares(before, after, seconds):
+    """Share of one core each loop used between two CPU readings."""
+    out = []
+    for b, a in zip(before, after):
+        out.append(None if a is None or b is None else (a - b) / seconds)
+    return out
+
+
+def strip(contenders):
+    """What the report needs to know of each contender."""
+    return [{k: c.get(k) for k in ("name", "show", "kind", "note", "skip")} for c in contenders]
+
+
+def hyperfine_version():
+    try:
+        return subprocess.run(["hyperfine", "--version"], capture_output=True, text=True).stdout.split()[-1]
+    except (OSError, IndexError):
+        return ""
+
+
+def command_version(cmd):
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        return (out.stdout or out.stderr).strip().splitlines()[0]
+    except (OSError, IndexError, subprocess.TimeoutExpired):
+        return "not available"
+
+
+def busy_foreign_processes():
+    """Processes above 20 % of a core over one second, before the run."""
+    before = {pid: proc_stat(pid) for pid in all_pids()}
+    time.sleep(1.0)
+    busy = []
+    for pid in all_pids():
+        a, b = proc_stat(pid), before.get(pid)
+        if a is None or b is None or pid == os.getpid():
+            continue
+        share = (a[3] - b[3]) / CLK_TCK
+        if share > 0.2:
+            busy.append({"pid": pid, "comm": a[0], "share": share})
+    return busy
+
+
+def machine_facts(args):
+    model = "unknown"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "nproc": os.cpu_count(),
+        "cpu_model": model,
+        "kernel": platform.release(),
+        "rustc": command_version(["rustc", "--version"]),
+        "python": command_version([args.python, "--version"]),
+        "psutil": command_version([args.python, "-c", "import psutil; print('psutil', psutil.__version__)"]),
+        "parallel": command_version(["parallel", "--version"]),
+        "hyperfine": command_version(["hyperfine", "--version"]),
+        "xargs": command_version(["xargs", "--version"]),
+        "loadavg": open("/proc/loadavg").read().split()[:3],
+        "busy_at_start": busy_foreign_processes(),
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="fewer rounds, fewer and shorter tasks")
+    ap.add_argument("--bin", required=True, help="the release build's folder (target/release)")
+    ap.add_argument("--python", required=True, help="python with psutil for the original's port")
+    ap.add_argument("--cli", help="the dummymp CLI binary")
+    ap.add_argument("--cli-skip", help="why the CLI scenarios are skipped")
+    ap.add_argument("--parallel-skip", help="why GNU parallel is skipped")
+    ap.add_argument("--loops-file", required=True, help="where the busy loops' pids are kept")
+    ap.add_argument("--out", required=True, help="the results file (JSON)")
+    ap.add_argument("--only", help="comma-separated scenarios to run (s1..s8), for development")
+    ap.add_argument("--command", default="bash bench/run.sh", help="the command line, for the report")
+    args = ap.parse_args()
+    if not args.cli and not args.cli_skip:
+        args.cli_skip = "the dummymp CLI was not given"
+    runner = Runner(args)
+    started = time.perf_counter()
+    log("machine facts")
+    facts = machine_facts(args)
+    if facts["busy_at_start"]:
+        log("WARNING: busy processes before the run: %s" % facts["busy_at_start"])
+    wanted = args.only.split(",") if args.only else ["s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8"]
+    durations = {}
+    for name in wanted:
+        t = time.perf_counter()
+        log("scenario %s" % name)
+        getattr(runner, name)()
+        durations[name] = time.perf_counter() - t
+    facts["runner_seconds"] = time.perf_counter() - started
+    facts["scenario_seconds"] = durations
+    facts["quick"] = args.quick
+    facts["command"] = args.command
+    facts["cli_skip"] = args.cli_skip
+    facts["parallel_skip"] = runner.parallel_skip
+    facts["hyperfine_used"] = bool(runner.hyperfine)
+    with open(args.out, "w") as f:
+        json.dump({"facts": facts, "results": runner.results}, f, indent=1)
+    log("results written to %s" % args.out)
+
+
+if __name__ == "__main__":
+    main()

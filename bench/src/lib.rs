@@ -1,0 +1,98 @@
+//! Shared pieces of the dummymp benchmark programs.
+//!
+//! Each program in `src/bin/` measures one thing and prints one JSON line
+//! with the result on standard output; `bench/run.sh` runs them round by
+//! round next to the other contenders and writes `BENCHMARKS.md`. Nothing
+//! here is a test: the benchmarks never run inside `cargo test`.
+
+use std::time::Duration;
+
+use rustix::time::{ClockId, clock_gettime};
+use serde::Serialize;
+
+/// CPU time this process has used so far, all threads, user and system
+/// (`CLOCK_PROCESS_CPUTIME_ID`, the same sum `getrusage(RUSAGE_SELF)`
+/// reports).
+pub fn process_cpu_time() -> Duration {
+    let t = clock_gettime(ClockId::ProcessCPUTime);
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+/// `CLOCK_MONOTONIC` in nanoseconds: the same clock in every process, so a
+/// value read in a child can be compared with one read in its parent.
+pub fn monotonic_ns() -> u64 {
+    let t = clock_gettime(ClockId::Monotonic);
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
+/// Burns CPU in a tight loop until this process has used `seconds` more
+/// CPU time than when it was called, so that the work is the same however
+/// much the CPU is shared. Returns the CPU time actually used.
+pub fn burn_cpu(seconds: f64) -> f64 {
+    let start = process_cpu_time();
+    let goal = Duration::from_secs_f64(seconds);
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    loop {
+        for _ in 0..10_000 {
+            // xorshift: cheap work the optimiser cannot drop.
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+        }
+        std::hint::black_box(x);
+        let used = process_cpu_time().saturating_sub(start);
+        if used >= goal {
+            return used.as_secs_f64();
+        }
+    }
+}
+
+/// Prints `value` as one line of JSON on standard output.
+///
+/// # Panics
+///
+/// When `value` cannot be serialised (never for the plain structs used
+/// here).
+pub fn emit<T: Serialize>(value: &T) {
+    println!(
+        "{}",
+        serde_json::to_string(value).expect("benchmark results serialise to JSON")
+    );
+}
+
+/// The `index`-th command-line argument parsed as `T`, or `default` when
+/// it is absent.
+///
+/// # Panics
+///
+/// With a usage message when the argument is present but does not parse.
+pub fn arg<T: std::str::FromStr>(index: usize, name: &str, default: T) -> T {
+    match std::env::args().nth(index) {
+        None => default,
+        Some(text) => text.parse().unwrap_or_else(|_| {
+            eprintln!("argument {index} ({name}): cannot parse {text:?}");
+            std::process::exit(2)
+        }),
+    }
+}
+
+/// Parses a priority mode name (`nuclear`, `normal`, ...), exiting with a
+/// message when it is not one.
+pub fn priority(name: &str) -> dummymp::Priority {
+    name.parse().unwrap_or_else(|e| {
+        eprintln!("{e}");
+        std::process::exit(2)
+    })
+}
+
+/// Median of `values` (the mean of the middle two for an even count); 0
+/// for none.
+pub fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
