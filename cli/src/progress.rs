@@ -97,11 +97,16 @@ impl Progress {
         }
     }
 
-    /// Leaves the bar in its final state.
-    pub fn finish(&self) {
+    /// Leaves the bar in its final state: full when every job ran, else
+    /// where the run stopped.
+    pub fn finish(&self, every_job_ran: bool) {
         if let Some(bar) = &self.bar {
             bar.set_message("");
-            bar.finish();
+            if every_job_ran {
+                bar.finish();
+            } else {
+                bar.abandon();
+            }
         }
     }
 }
@@ -175,5 +180,11 @@ mod tests {
         bar.set_draw_target(ProgressDrawTarget::hidden());
         progress.job_done();
         assert_eq!(bar.position(), 1);
+        progress.finish(false);
+        assert_eq!(
+            bar.position(),
+            1,
+            "a stopped run leaves the bar where it was"
+        );
     }
 }

@@ -693,7 +693,7 @@ impl Runner {
         if let Err(error) = self.printer.flush_held() {
             self.output_failed(error);
         }
-        self.progress.finish();
+        self.progress.finish(self.stop.is_none());
         match self.stop {
             Some(StopCause::Fatal(error)) => Err(error),
             Some(StopCause::Signal(signal)) => Ok(exit_status::for_signal(signal.number())),
