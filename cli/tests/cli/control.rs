@@ -49,17 +49,17 @@ fn a_missing_program_fails_its_job_with_a_message() {
 #[test]
 fn timeout_ends_the_jobs_whole_process_group() {
     let dir = tempfile::tempdir().unwrap();
-    // The job's shell starts a grandchild and waits for it; both write their
-    // process ids.
+    // The job's shell starts a grandchild, writes both process ids and
+    // waits. The timeout leaves the shell ample time to get there.
     nuclear(dir.path())
         .args([
             "--timeout",
-            "0.5",
+            "2",
             "--joblog",
             "jobs.log",
             "--results",
             "out.jsonl",
-            "sleep 1000 & echo $$ $! > {}.tmp; mv {}.tmp {}.pid; wait",
+            "sleep 1000 & echo $$ $! > {}.pid; wait",
             ":::",
             "job",
         ])
@@ -82,15 +82,16 @@ fn timeout_ends_the_jobs_whole_process_group() {
 #[test]
 fn timeout_sends_sigkill_after_the_grace_period() {
     let dir = tempfile::tempdir().unwrap();
+    // The timeout leaves the shell ample time to ignore SIGTERM first.
     nuclear(dir.path())
         .args([
             "--timeout",
-            "0.2",
+            "2",
             "--grace",
             "0.2",
             "--joblog",
             "jobs.log",
-            "trap '' TERM; echo $$ > {}.tmp; mv {}.tmp {}.pid; sleep 1000",
+            "trap '' TERM; echo $$ > {}.pid; sleep 1000",
             ":::",
             "stubborn",
         ])
