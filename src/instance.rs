@@ -503,9 +503,6 @@ impl DummyMp {
 
     /// Starts as many queued tasks as the scheduler allows.
     fn start_ready(&mut self) {
-        if self.queue.is_empty() {
-            return;
-        }
         let waiting = if self.spawn_blocked {
             0
         } else {
@@ -622,12 +619,7 @@ impl DummyMp {
     /// Sleeps until a worker sends something or exits, a load measurement
     /// comes in, the scheduler's next deadline, or `limit`.
     fn wait_for_events(&mut self, limit: Option<Instant>) -> Result<(), Error> {
-        let scheduler_deadline = if self.queue.is_empty() {
-            None
-        } else {
-            self.scheduler.next_deadline()
-        };
-        let deadline = match (limit, scheduler_deadline) {
+        let deadline = match (limit, self.scheduler.next_deadline()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };

@@ -32,6 +32,9 @@ pub struct Scheduler {
     priority: Priority,
     max_processes: usize,
     capacity: Option<usize>,
+    /// Whether the last decision left tasks waiting that a measurement
+    /// could let start (not so while the process cap is reached).
+    measurement_wanted: bool,
     cpu: CpuInfo,
     own: OwnProcesses,
     monitor: LoadMonitor,
@@ -59,6 +62,7 @@ impl Scheduler {
             priority,
             max_processes,
             capacity: None,
+            measurement_wanted: false,
             cpu: CpuInfo::current(),
             own,
             monitor,
@@ -128,11 +132,13 @@ impl Scheduler {
     /// up and none of our tasks runs, every mode but `Generous` starts one
     /// task anyway.
     ///
-    /// When more tasks wait than may start and the last measurement is
-    /// stale, a new one starts in the background; when this call grants a
-    /// task before anything was measured (the forced first task), the
-    /// measurement starts at the next call instead, so that the task gets
-    /// the CPU first. Call again once [`Scheduler::next_deadline`] passes.
+    /// When more tasks wait than may start, the process cap is not what
+    /// holds them back, and the last measurement is stale, a new one starts
+    /// in the background; when this call grants a task before anything was
+    /// measured (the forced first task), the measurement starts at the next
+    /// call instead, so that the task gets the CPU first. Call again when a
+    /// task ends, when [`Scheduler::wake_fd`] is readable, and once
+    /// [`Scheduler::next_deadline`] passes.
     pub fn free_slots(&mut self, running: usize, waiting: usize) -> usize {
         self.monitor.collect();
         if let Some(m) = self.monitor.current() {
@@ -153,8 +159,10 @@ impl Scheduler {
             slots = 1;
         }
         let slots = slots.min(waiting);
+        let cap_reached = self.max_processes != 0 && running + slots >= self.max_processes;
+        self.measurement_wanted = waiting > slots && !cap_reached;
         let forced_before_measuring = !measured && slots > 0;
-        if waiting > slots && !forced_before_measuring {
+        if self.measurement_wanted && !forced_before_measuring {
             self.monitor.refresh_if_stale(Instant::now());
         }
         slots
@@ -168,9 +176,13 @@ impl Scheduler {
     }
 
     /// When [`Scheduler::free_slots`] should be asked again even if nothing
-    /// else happens (the current measurement goes stale then). `None` when
-    /// only an event can change the answer.
+    /// else happens (a measurement is due then). `None` when only an event
+    /// can change the answer: nothing waits, the cap is reached, a
+    /// measurement is in progress, or the mode never measures.
     pub fn next_deadline(&self) -> Option<Instant> {
+        if !self.measurement_wanted {
+            return None;
+        }
         self.monitor.next_deadline()
     }
 
@@ -215,6 +227,16 @@ mod tests {
         s.set_max_processes(1);
         assert_eq!(s.free_slots(0, 1000), 1);
         assert!(s.next_deadline().is_none(), "nuclear never re-measures");
+    }
+
+    #[test]
+    fn nothing_is_measured_while_the_cap_holds_tasks_back() {
+        let mut s = Scheduler::new(Priority::Normal, 1);
+        assert_eq!(s.free_slots(0, 5), 1);
+        assert_eq!(s.free_slots(1, 4), 0);
+        assert!(s.wake_fd().is_none(), "no measurement was started");
+        assert!(s.next_deadline().is_none(), "only a task's end matters");
+        assert_eq!(s.free_slots(0, 4), 1, "forced again, still unmeasured");
     }
 
     #[test]
