@@ -122,13 +122,22 @@ fn help_or_usage_error(error: clap::Error) -> Result<u8, CliError> {
             error.print().map_err(CliError::Output)?;
             Ok(0)
         }
-        _ => {
-            let text = error.render().to_string();
-            let first = text.lines().next().unwrap_or_default();
-            let message = first.strip_prefix("error: ").unwrap_or(first);
-            Err(CliError::Usage(message.to_string()))
-        }
+        _ => Err(CliError::Usage(first_paragraph(
+            &error.render().to_string(),
+        ))),
     }
+}
+
+/// The first paragraph of a clap error message as one line, without its
+/// `error: ` prefix (the usage and the hints that follow are left out).
+fn first_paragraph(text: &str) -> String {
+    let paragraph: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .take_while(|line| !line.is_empty())
+        .collect();
+    let line = paragraph.join(" ");
+    line.strip_prefix("error: ").unwrap_or(&line).to_string()
 }
 
 /// Checks that the job log of an earlier run recorded the commands these
@@ -163,5 +172,22 @@ fn check_resume(
                 Some(command_for(seq, &[record.to_vec()]))
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clap_errors_become_one_line() {
+        let text = "error: the following required arguments were not provided:\n  \
+                    --joblog <FILE>\n\nUsage: dummymp --joblog <FILE> --resume\n";
+        assert_eq!(
+            first_paragraph(text),
+            "the following required arguments were not provided: --joblog <FILE>"
+        );
+        let text = "error: unexpected argument '--x' found\n\n  tip: use '-- --x'\n";
+        assert_eq!(first_paragraph(text), "unexpected argument '--x' found");
     }
 }

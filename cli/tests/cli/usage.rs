@@ -156,3 +156,16 @@ fn no_bar_by_default_when_standard_error_is_not_a_terminal() {
         .success()
         .stderr("");
 }
+
+#[test]
+fn resume_without_a_job_log_is_one_line_naming_the_missing_option() {
+    let dir = tempfile::tempdir().unwrap();
+    dummymp(dir.path())
+        .args(["--resume", "echo", ":::", "a"])
+        .assert()
+        .code(255)
+        .stderr(
+            predicate::str::contains("--joblog")
+                .and(predicate::function(|s: &str| s.lines().count() == 1)),
+        );
+}
