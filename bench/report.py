@@ -316,7 +316,8 @@ class Report:
         self.w()
         self.w("The parent's CPU time (all threads, from `/proc/PID/stat`) over a window from %s s to %s s after "
                "it started, while its 2 running tasks sleep %s s, divided by the window's length. `sleep`: 2 "
-               "tasks. `queued`: %d tasks behind a cap of 2, the first 2 sleep, the rest return at once. The "
+               "tasks. `queued`: %d tasks behind a cap of 2, the first 2 sleep, the rest return at once (FILE "
+               "holds their durations, one a line). The "
                "libraries use Normal mode (so the cost of measuring foreign load is included) and also report "
                "their own figure, CPU time of the process over wall time from the first `process_process()` "
                "until all tasks ended (`sleep`) or the first one ended (`queued`). `/proc` counts in clock ticks "
@@ -328,7 +329,7 @@ class Report:
             c = s["cases"][case]
             self.w("### %s" % case)
             self.w()
-            self.w("| contender | window: median %% of a core | min-max | own figure: median %% | min-max | median ratio to the original (window) |")
+            self.w("| contender | window: median % of a core | min-max | own figure: median % | min-max | median ratio to the original (window) |")
             self.w("|---|---:|---:|---:|---:|---:|")
             for k in c["contenders"]:
                 name = k["name"]
@@ -491,8 +492,14 @@ class Report:
     def render(self):
         self.header()
         body_start = len(self.lines)
+        foreign = self.facts.get("foreign_cpu", {})
         for name in ("s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8"):
             getattr(self, name)()
+            share = foreign.get(name)
+            if share is not None and name in self.r and not self.r[name].get("skipped"):
+                self.w("*Other processes on the machine used %.1f%% of a core on average during this scenario "
+                       "(machine busy time from `/proc/stat` less this run's own processes).*" % (share * 100))
+                self.w()
         self.rerun()
         self.lines[body_start:body_start] = self.summary_table()
         return "\n".join(self.lines) + "\n"
@@ -508,7 +515,9 @@ def flat(rounds, name, mode):
 
 
 def fmt_ratio(value):
-    return "n/a" if value is None else "%.2fx" % value
+    if value is None:
+        return "n/a"
+    return ("%.2fx" % value) if 0.1 <= value < 100 else ("%.3gx" % value)
 
 
 def pct(value):

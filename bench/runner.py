@@ -14,6 +14,7 @@ import datetime
 import json
 import os
 import platform
+import resource
 import shutil
 import signal
 import statistics
@@ -44,7 +45,7 @@ SIZES = {
         "s2": {"rounds": 2, "jobs": 500},
         "s3": {"rounds": 2, "reps": 1},
         "s4": {"rounds": 2, "tasks": 8, "seconds": 0.25},
-        "s5": {"rounds": 1, "seconds": 2.0, "tasks": 2000},
+        "s5": {"rounds": 1, "seconds": 2.5, "tasks": 2000},
         "s6": {"rounds": 1, "tasks": 4, "seconds": 0.25, "deadline": 3.0},
         "s7": {"rounds": 2, "reps": 5, "counts": [50, 2000]},
         "s8": {"tasks": 64, "seconds": 0.25},
@@ -97,7 +98,8 @@ def all_pids():
 
 
 def count_tasks(root, names):
-    """Descendants of ``root`` whose command name is in ``names``."""
+    """Descendants of ``root`` whose command name is in ``names`` (all of
+    them when ``names`` is None)."""
     children = {}
     comms = {}
     for pid in all_pids():
@@ -110,7 +112,7 @@ def count_tasks(root, names):
     stack = list(children.get(root, []))
     while stack:
         pid = stack.pop()
-        if comms.get(pid) in names:
+        if names is None or comms.get(pid) in names:
             count += 1
         stack.extend(children.get(pid, []))
     return count
@@ -260,7 +262,7 @@ class Runner:
     def s1(self):
         z = self.sizes["s1"]
         n, no = z["tasks"], z["original_tasks"]
-        true_path = shutil.which("true") or "/bin/true"
+        true_path = "/bin/true" if os.path.exists("/bin/true") else shutil.which("true")
         contenders = [
             {"name": "floor: Rust spawns /bin/true", "cmd": [self.b("spawn_floor"), true_path, str(n), "2"],
              "show": "spawn_floor %s %d 2" % (true_path, n), "kind": "floor"},
@@ -438,9 +440,11 @@ class Runner:
             for case in ("sleep", "queued"):
                 if case == "sleep":
                     lines = "::: %s %s" % (s, s)
+                    shown = lines
                     stdin_file = sleep_file
                 else:
                     lines = ":::: %s" % queued_file
+                    shown = ":::: FILE"
                     stdin_file = queued_file
                 contenders = [
                     {"name": "dummymp (library)", "cmd": [self.b("parent_cpu"), case, str(s), str(n), "normal"],
@@ -450,12 +454,12 @@ class Runner:
                      "show": "python3 bench/python/original_bench.py parent-cpu %s %s %d" % (case, s, n),
                      "kind": "original", "internal": True},
                     {"name": "dummymp CLI", "cmd": [self.cli or "dummymp", "-j2", "sleep"] + lines.split(),
-                     "show": "dummymp -j2 sleep %s" % lines, "kind": "ours", "skip": self.cli_skip},
+                     "show": "dummymp -j2 sleep %s" % shown, "kind": "ours", "skip": self.cli_skip},
                     {"name": "xargs -P2 -n1", "cmd": ["xargs", "-P2", "-n1", "sleep"], "stdin": stdin_file,
                      "show": "xargs -P2 -n1 sleep < %s" % ("FILE (%s, %s)" % (s, s) if case == "sleep" else "FILE"),
                      "kind": "peer"},
                     {"name": "GNU parallel -j2", "cmd": ["parallel", "--will-cite", "-j2", "sleep"] + lines.split(),
-                     "show": "parallel --will-cite -j2 sleep %s" % lines, "kind": "peer", "skip": self.parallel_skip},
+                     "show": "parallel --will-cite -j2 sleep %s" % shown, "kind": "peer", "skip": self.parallel_skip},
                 ]
                 cases[case] = contenders
             all_rounds = {"sleep": [], "queued": []}
@@ -474,7 +478,7 @@ class Runner:
                     all_rounds[case].append(values)
             self.results["s5"] = {
                 "sizes": z, "unit": "% of one core",
-                "window": [1.0, s - 0.5],
+                "window": list(window(s)),
                 "cases": {case: {"contenders": strip(cases[case]), "rounds": all_rounds[case],
                                  "errors": errors[case],
                                  "skipped": {c["name"]: c["skip"] for c in cases[case] if c.get("skip")}}
@@ -487,9 +491,7 @@ class Runner:
     def _parent_cpu(self, c, seconds):
         """Samples the parent's CPU time from /proc over a window while the
         two sleeping tasks run; for the libraries, also their own report."""
-        start, end = 1.0, seconds - 0.5
-        if end - start < 0.4:
-            start, end = 0.3, seconds - 0.2
+        start, end = window(seconds)
         t0 = time.perf_counter()
         stdin = open(c["stdin"]) if c.get("stdin") else subprocess.DEVNULL
         p = subprocess.Popen(c["cmd"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -503,7 +505,7 @@ class Runner:
             c1, w1 = cpu_seconds(p.pid), time.perf_counter()
             if c0 is None or c1 is None or p.poll() is not None:
                 raise Failure("it ended before the end of the window")
-            window = (c1 - c0) / (w1 - w0) * 100.0
+            share = (c1 - c0) / (w1 - w0) * 100.0
             internal = None
             if c.get("internal"):
                 out, err = p.communicate(timeout=seconds + 120)
@@ -511,7 +513,7 @@ class Runner:
                 if p.returncode != 0 or not lines:
                     raise Failure("exit %s: %s" % (p.returncode, err.decode(errors="replace")[-300:]))
                 internal = json.loads(lines[-1])["cpu_percent"]
-            return {"window": window, "internal": internal}
+            return {"window": share, "internal": internal}
         finally:
             if p.poll() is None:
                 try:
@@ -582,13 +584,9 @@ class Runner:
             t0 = time.perf_counter()
             p = subprocess.Popen(c["cmd"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                  stdin=subprocess.DEVNULL, env=self.env, cwd=ROOT, start_new_session=True)
-            # Tasks are the burn processes, or for the libraries the workers:
-            # descendants with the parent's own command name.
-            if c.get("task_comm"):
-                names = {c["task_comm"]}
-            else:
-                root = proc_stat(p.pid)
-                names = {root[0]} if root is not None else set()
+            # Tasks are the burn processes, or for the libraries every
+            # descendant (a worker, whose tasks start nothing).
+            names = {c["task_comm"]} if c.get("task_comm") else None
             samples, samples_loaded = [], []
             released_at = None
             loop_share = None
@@ -694,6 +692,12 @@ class Runner:
                               "walls": walls, "ideal_s": n * s / self.nproc}
 
 
+def window(seconds):
+    """When, after a contender started, its CPU time is sampled in
+    scenario 5: after its start-up, before its sleeping tasks end."""
+    return min(1.0, 0.25 * seconds), seconds - 0.5
+
+
 def shares(before, after, seconds):
     """Share of one core each loop used between two CPU readings."""
     out = []
@@ -722,6 +726,29 @@ def command_version(cmd):
         return "not available"
 
 
+def cpu_accounts():
+    """(wall clock, CPU seconds the whole machine was busy, CPU seconds of
+    this script and of every descendant it has waited for)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal ...
+    busy = (sum(fields[:8]) - fields[3] - fields[4]) / CLK_TCK
+    own = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        u = resource.getrusage(who)
+        own += u.ru_utime + u.ru_stime
+    return time.perf_counter(), busy, own
+
+
+def foreign_cores(before, after):
+    """Average number of cores other processes kept busy between two
+    readings of cpu_accounts()."""
+    wall = after[0] - before[0]
+    if wall <= 0:
+        return None
+    return max(0.0, ((after[1] - before[1]) - (after[2] - before[2])) / wall)
+
+
 def busy_foreign_processes():
     """Processes above 20 % of a core over one second, before the run."""
     before = {pid: proc_stat(pid) for pid in all_pids()}
@@ -735,6 +762,23 @@ def busy_foreign_processes():
         if share > 0.2:
             busy.append({"pid": pid, "comm": a[0], "share": share})
     return busy
+
+
+def wait_until_idle(limit):
+    """Waits up to ``limit`` seconds for no other process to be busy, so
+    that the numbers are not another program's; goes on regardless after
+    that (the report lists what was busy)."""
+    deadline = time.perf_counter() + limit
+    while True:
+        busy = busy_foreign_processes()
+        if not busy:
+            return
+        if time.perf_counter() >= deadline:
+            log("the machine is still busy after %.0f s; going on" % limit)
+            return
+        log("waiting for the machine to be idle (BENCH_IDLE_WAIT=%.0f s): %s" % (
+            limit, ", ".join("%s (pid %d) %.0f%%" % (b["comm"], b["pid"], b["share"] * 100) for b in busy)))
+        time.sleep(4.0)
 
 
 def machine_facts(args):
@@ -779,17 +823,24 @@ def main():
         args.cli_skip = "the dummymp CLI was not given"
     runner = Runner(args)
     started = time.perf_counter()
+    wait_until_idle(float(os.environ.get("BENCH_IDLE_WAIT", "120")))
     log("machine facts")
     facts = machine_facts(args)
     if facts["busy_at_start"]:
         log("WARNING: busy processes before the run: %s" % facts["busy_at_start"])
     wanted = args.only.split(",") if args.only else ["s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8"]
     durations = {}
+    foreign = {}
     for name in wanted:
         t = time.perf_counter()
         log("scenario %s" % name)
+        before = cpu_accounts()
         getattr(runner, name)()
         durations[name] = time.perf_counter() - t
+        foreign[name] = foreign_cores(before, cpu_accounts())
+        if foreign[name] is not None and foreign[name] > 0.05:
+            log("WARNING: other processes used %.0f%% of a core during %s" % (foreign[name] * 100, name))
+    facts["foreign_cpu"] = foreign
     facts["runner_seconds"] = time.perf_counter() - started
     facts["scenario_seconds"] = durations
     facts["quick"] = args.quick
