@@ -247,7 +247,7 @@ impl Runner {
         // measurement, which empties the wake-up descriptor.
         let slots = self
             .scheduler
-            .free_slots(self.running.len(), self.startable());
+            .free_slots(self.running.len(), self.pending.len());
         for _ in 0..slots {
             if self.stop.is_some() {
                 break;
@@ -256,19 +256,6 @@ impl Runner {
                 break;
             };
             self.start(spec);
-        }
-    }
-
-    /// How many queued jobs could start if the load allowed: none while
-    /// the process cap is reached, so that the scheduler does not measure
-    /// the load of other processes for nothing (its answer could only be
-    /// zero).
-    fn startable(&self) -> usize {
-        let cap = self.scheduler.max_processes();
-        if cap != 0 && self.running.len() >= cap {
-            0
-        } else {
-            self.pending.len()
         }
     }
 
@@ -347,7 +334,11 @@ impl Runner {
             .iter()
             .filter(|job| job.ended_by_us.is_none())
             .filter_map(|job| job.deadline);
-        let measurement = (self.stop.is_none() && self.startable() > 0)
+        // The scheduler has a deadline only while jobs wait for a
+        // measurement that could let them start.
+        let measurement = self
+            .stop
+            .is_none()
             .then(|| self.scheduler.next_deadline())
             .flatten();
         timeouts
