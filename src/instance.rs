@@ -436,6 +436,7 @@ impl DummyMp {
             match self.running[i].worker.exited() {
                 Ok(Some(exit)) => self.finish(i, Some(exit)),
                 Ok(None) => i += 1,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => i += 1,
                 // ECHILD: somebody else reaped it (SIGCHLD ignored, or a
                 // `waitpid(-1)` elsewhere in the program).
                 Err(_) => self.finish(i, None),
