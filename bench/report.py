@@ -235,7 +235,7 @@ class Report:
                % (s["sizes"]["reps"], s["sizes"]["rounds"]))
         self.w()
         ours, orig = "dummymp (library)", "original DummyMP (port)"
-        self.w("| mode | dummymp median (ms) | min-max | original median (ms) | min-max | median ratio dummymp / original |")
+        self.w("| mode | dummymp median (ms) | min-max | original median (ms) | min-max | median ratio original / dummymp |")
         self.w("|---|---:|---:|---:|---:|---:|")
         all_ok = True
         for mode in s["modes"]:
@@ -246,8 +246,8 @@ class Report:
                 x, y = r.get(ours), r.get(orig)
                 if x and y:
                     mx, my = med(x.get(mode, [])), med(y.get(mode, []))
-                    if mx is not None and my:
-                        ratios.append(mx / my)
+                    if mx and my is not None:
+                        ratios.append(my / mx)
             self.w("| %s | %s | %s | %s | %s | %s |" % (mode, fmt(med(a)), span(a), fmt(med(b)), span(b),
                                                        fmt_ratio(med(ratios))))
             if mode != "generous":
@@ -376,7 +376,7 @@ class Report:
         for loops in (0, 1, 2):
             self.w("### %d foreign loop%s" % (loops, "" if loops == 1 else "s"))
             self.w()
-            self.w("| contender | total time (s), median | min-max | tasks done | running at once: max / mean | loops' share of a core | loops released at %s s |" % fmt(z["deadline"]))
+            self.w("| contender | total time (s), median | min-max | tasks done, per round | running at once: max per round / mean | loops' share of a core, median (min-max) | loops released at %s s |" % fmt(z["deadline"]))
             self.w("|---|---:|---:|---:|---:|---:|---:|")
             for c in s["contenders"]:
                 name = c["name"]
@@ -396,8 +396,8 @@ class Report:
                 released = sum(1 for x in ok_rows if x.get("released_at") is not None)
                 self.w("| %s | %s | %s | %s | %s / %s | %s | %s |" % (
                     name, fmt(med(walls)), span(walls),
-                    "/".join("?" if d is None else str(d) for d in done),
-                    "/".join(str(m) for m in maxr), fmt(med(meanr)),
+                    ", ".join("?" if d is None else str(d) for d in done),
+                    ", ".join(str(m) for m in maxr), fmt(med(meanr)),
                     pct(med(share)) + (" (%s)" % pct_span(share) if len(share) > 1 else "") if share else "-",
                     "%d of %d" % (released, len(ok_rows)) if loops else "-"))
             self.w()
@@ -409,7 +409,8 @@ class Report:
                % ("; ".join("%s of %d tasks done, %d running while the loops ran, %.1f s" % (
                    x.get("returned"), z["tasks"], x["max_running"], x["wall_s"]) for x in gen) or "no data", yes(gen_ok)))
         self.summary.append(("6. politeness", "Generous waits, then runs everything",
-                             "done %s" % "/".join(str(x.get("returned")) for x in gen), gen_ok))
+                             "with 2 loops: nothing ran while they ran; %s of %d done per round after" % (
+                                 ", ".join(str(x.get("returned")) for x in gen), z["tasks"]), gen_ok))
         self.w()
         self.w("*Anchors from the issue (the original):* Normal with one loop ran 1 task at a time and the loop "
                "kept 98% of its core; with two loops it forced one task; Generous with two loops returned "
@@ -441,7 +442,8 @@ class Report:
                 ratio = ratio_median(d["rounds"], "original DummyMP (port)", "dummymp (library)",
                                      lambda v: v["median_us"]) if name.startswith("original") else None
                 self.w("| %s | %s | %s | %s | %s | %s | %s |" % (
-                    count, name, fmt(med(procs)), fmt(med(vals)), span(vals), fmt(med(per)),
+                    count, name, "%d" % med(procs) if med(procs) is not None else "n/a", fmt(med(vals)), span(vals),
+                    fmt(med(per)),
                     fmt_ratio(ratio) if ratio is not None else ""))
         self.w()
         self.commands(s["contenders"])

@@ -765,20 +765,25 @@ def busy_foreign_processes():
 
 
 def wait_until_idle(limit):
-    """Waits up to ``limit`` seconds for no other process to be busy, so
-    that the numbers are not another program's; goes on regardless after
-    that (the report lists what was busy)."""
-    deadline = time.perf_counter() + limit
+    """Waits up to ``limit`` seconds for the machine to be idle (other
+    processes using under 10 % of a core over a second), so that the
+    numbers are not another program's; goes on regardless after that (the
+    report gives the foreign load of each scenario). Returns the seconds
+    waited."""
+    t0 = time.perf_counter()
     while True:
+        before = cpu_accounts()
         busy = busy_foreign_processes()
-        if not busy:
-            return
-        if time.perf_counter() >= deadline:
+        load = foreign_cores(before, cpu_accounts())
+        if load is not None and load < 0.1:
+            return time.perf_counter() - t0
+        if time.perf_counter() - t0 >= limit:
             log("the machine is still busy after %.0f s; going on" % limit)
-            return
-        log("waiting for the machine to be idle (BENCH_IDLE_WAIT=%.0f s): %s" % (
-            limit, ", ".join("%s (pid %d) %.0f%%" % (b["comm"], b["pid"], b["share"] * 100) for b in busy)))
-        time.sleep(4.0)
+            return time.perf_counter() - t0
+        log("waiting for the machine to be idle (BENCH_IDLE_WAIT=%.0f s): others use %.0f%% of a core%s" % (
+            limit, (load or 0) * 100, "".join(", %s (pid %d) %.0f%%" % (b["comm"], b["pid"], b["share"] * 100)
+                                              for b in busy)))
+        time.sleep(2.0)
 
 
 def machine_facts(args):
@@ -831,8 +836,10 @@ def main():
     wanted = args.only.split(",") if args.only else ["s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8"]
     durations = {}
     foreign = {}
+    waited = {}
     for name in wanted:
         t = time.perf_counter()
+        waited[name] = wait_until_idle(float(os.environ.get("BENCH_IDLE_WAIT", "120")) / 2)
         log("scenario %s" % name)
         before = cpu_accounts()
         getattr(runner, name)()
@@ -841,6 +848,7 @@ def main():
         if foreign[name] is not None and foreign[name] > 0.05:
             log("WARNING: other processes used %.0f%% of a core during %s" % (foreign[name] * 100, name))
     facts["foreign_cpu"] = foreign
+    facts["idle_waits"] = waited
     facts["runner_seconds"] = time.perf_counter() - started
     facts["scenario_seconds"] = durations
     facts["quick"] = args.quick
