@@ -1,8 +1,8 @@
-//! `spawn_floor PROGRAM [TASKS] [AT_ONCE]`: the floor for a fresh process
-//! per task. A minimal Rust program that spawns PROGRAM (no arguments,
-//! standard streams inherited) TASKS times (default 2000) with at most
-//! AT_ONCE (default 2) running, and waits for each with `wait()`. Prints
-//! `{"tasks":..,"wall_s":..,"per_task_ms":..}`.
+//! `spawn_floor PROGRAM [TASKS] [AT_ONCE] [ARGS...]`: the floor for a
+//! fresh process per task. A minimal Rust program that spawns PROGRAM
+//! (with ARGS, none by default; standard streams inherited) TASKS times
+//! (default 2000) with at most AT_ONCE (default 2) running, and waits for
+//! each with `wait()`. Prints `{"tasks":..,"wall_s":..,"per_task_ms":..}`.
 
 use std::collections::HashMap;
 use std::process::{Child, Command};
@@ -26,6 +26,7 @@ fn main() {
     let program: String = dummymp_bench::arg(1, "program", "/bin/true".to_string());
     let tasks: usize = dummymp_bench::arg(2, "tasks", 2000);
     let at_once: usize = dummymp_bench::arg(3, "at_once", 2).max(1);
+    let args: Vec<String> = std::env::args().skip(4).collect();
     // Reaped with `wait()` below; the handles are dropped once reaped.
     let mut running: HashMap<u32, Child> = HashMap::new();
     let mut started = 0;
@@ -33,10 +34,13 @@ fn main() {
     let t0 = Instant::now();
     while started < tasks || !running.is_empty() {
         while started < tasks && running.len() < at_once {
-            let child = Command::new(&program).spawn().unwrap_or_else(|e| {
-                eprintln!("spawn_floor: cannot start {program}: {e}");
-                std::process::exit(1)
-            });
+            let child = Command::new(&program)
+                .args(&args)
+                .spawn()
+                .unwrap_or_else(|e| {
+                    eprintln!("spawn_floor: cannot start {program}: {e}");
+                    std::process::exit(1)
+                });
             running.insert(child.id(), child);
             started += 1;
         }
