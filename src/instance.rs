@@ -536,12 +536,13 @@ impl DummyMp {
         };
         let spawned = protocol::encode_frame(&request)
             .map_err(io::Error::other)
-            .and_then(|frame| {
-                let program = self
-                    .worker_program
-                    .clone()
-                    .unwrap_or_else(platform::self_exe_for_spawn);
-                spawn::spawn_worker(&program, &frame)
+            .and_then(|frame| match &self.worker_program {
+                Some(program) => spawn::spawn_worker(program, program.as_os_str(), &frame),
+                None => spawn::spawn_worker(
+                    &platform::self_exe_for_spawn(),
+                    platform::self_exe_display_name(),
+                    &frame,
+                ),
             });
         match spawned {
             Ok(worker) => {

@@ -10,6 +10,7 @@
 //! Its standard error stays the parent's until the worker has captured it,
 //! so that a worker that cannot even start can still say why.
 
+use std::ffi::OsStr;
 use std::io::{self, Read};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::CommandExt;
@@ -37,7 +38,12 @@ pub(crate) struct WorkerProcess {
 
 /// Starts `program` as a worker and sends it `request` (a framed
 /// [`TaskRequest`](crate::protocol::TaskRequest)).
-pub(crate) fn spawn_worker(program: &Path, request: &[u8]) -> io::Result<WorkerProcess> {
+/// `argv[0]` is `name` (what `ps` shows as the worker's command line).
+pub(crate) fn spawn_worker(
+    program: &Path,
+    name: &OsStr,
+    request: &[u8],
+) -> io::Result<WorkerProcess> {
     let (input, worker_input) = rustix::net::socketpair(
         AddressFamily::UNIX,
         SocketType::STREAM,
@@ -45,6 +51,7 @@ pub(crate) fn spawn_worker(program: &Path, request: &[u8]) -> io::Result<WorkerP
         None,
     )?;
     let mut child = Command::new(program)
+        .arg0(name)
         .arg(WORKER_FLAG)
         .stdin(Stdio::from(worker_input))
         .stdout(Stdio::piped())

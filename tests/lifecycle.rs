@@ -254,3 +254,25 @@ fn a_parent_killed_with_sigkill_leaves_no_worker() {
         );
     }
 }
+
+#[test]
+fn workers_carry_the_program_name() {
+    let _records = RECORDS.lock().unwrap_or_else(|e| e.into_inner());
+    common::install_logger();
+    let before = common::kept_records("keep-lifecycle").len();
+    let mut mp = DummyMp::new();
+    mp.set_priority_mode(Priority::Nuclear);
+    mp.set_output_mode(OutputMode::Captured);
+    mp.set_kill_grace(Duration::from_millis(100));
+    mp.run(stuck, String::new()).unwrap();
+    grandchildren(&mut mp, 1, before);
+    let worker = mp.running_pids()[0];
+    let exe = std::env::current_exe().unwrap();
+    let name = exe.file_name().unwrap().to_str().unwrap();
+    let comm = std::fs::read_to_string(format!("/proc/{worker}/comm")).unwrap();
+    assert_eq!(comm.trim_end(), &name[..name.len().min(15)]);
+    let cmdline = std::fs::read(format!("/proc/{worker}/cmdline")).unwrap();
+    let argv0 = cmdline.split(|&b| b == 0).next().unwrap();
+    assert_eq!(argv0, exe.as_os_str().as_encoded_bytes());
+    mp.killall();
+}

@@ -1,9 +1,11 @@
 //! Linux: `/proc`, cgroups (v1 and v2), `sched_getaffinity`, pidfd.
 
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::{self, Read};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use rustix::fs::{Mode, OFlags};
 use rustix::process::{Pid, PidfdFlags, Signal, WaitId, WaitIdOptions};
@@ -15,6 +17,27 @@ use crate::cpus::CpuSet;
 /// even if it was replaced or deleted on disk since.
 pub(crate) fn self_exe_for_spawn() -> PathBuf {
     PathBuf::from("/proc/self/exe")
+}
+
+/// The path of the running executable as users know it, for a worker's
+/// `argv[0]` (its command line in `ps`), looked up once.
+pub(crate) fn self_exe_display_name() -> &'static OsStr {
+    static NAME: OnceLock<OsString> = OnceLock::new();
+    NAME.get_or_init(|| {
+        std::env::current_exe()
+            .map(PathBuf::into_os_string)
+            .unwrap_or_else(|_| OsString::from("dummymp-worker"))
+    })
+}
+
+/// Names this process for `ps` and `top` (the kernel keeps 15 bytes of
+/// it): a worker started through `/proc/self/exe` would be called `exe`.
+pub(crate) fn set_process_name(name: &OsStr) {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes: Vec<u8> = name.as_bytes().iter().copied().take(15).collect();
+    if let Ok(name) = std::ffi::CString::new(bytes) {
+        let _ = rustix::thread::set_name(&name);
+    }
 }
 
 /// A path that opens the executable of the running process.

@@ -89,6 +89,10 @@ struct Worker {
 impl Worker {
     /// Rearranges the standard descriptors.
     fn start() -> io::Result<Worker> {
+        if let Some(argv0) = std::env::args_os().next() {
+            let path = std::path::Path::new(&argv0);
+            crate::platform::set_process_name(path.file_name().unwrap_or(path.as_os_str()));
+        }
         let input = rustix::io::fcntl_dupfd_cloexec(io::stdin(), 3)?;
         let output = rustix::io::fcntl_dupfd_cloexec(io::stdout(), 3)?;
         let null = rustix::fs::open("/dev/null", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())?;
