@@ -192,6 +192,9 @@ class Report:
         ok = ratio is not None and ratio <= 1.5
         self.w("**Target:** within 1.5x of the fresh-process floor (`/bin/true`): median ratio %s — %s."
                % (fmt_ratio(ratio), yes(ok)))
+        if not ok:
+            self.w()
+            self.w("Where the time goes, and what would close the gap: [bench/PROFILE.md](bench/PROFILE.md).")
         self.summary.append(("1. per-task overhead, library", "<= 1.5x the /bin/true floor",
                              fmt_ratio(ratio) + " the floor (%s ms/task)" % fmt(med(values_of(s["rounds"], "dummymp (library)"))), ok))
         self.w()
