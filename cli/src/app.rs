@@ -118,10 +118,14 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<u8, CliError> {
 /// usage error, reported as its first line.
 fn help_or_usage_error(error: clap::Error) -> Result<u8, CliError> {
     match error.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-            error.print().map_err(CliError::Output)?;
-            Ok(0)
-        }
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => match error.print() {
+            Ok(()) => Ok(0),
+            // `dummymp --help | head`: the reader has seen enough.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                Ok(crate::exit_status::OUTPUT_CLOSED)
+            }
+            Err(e) => Err(CliError::Output(e)),
+        },
         _ => Err(CliError::Usage(first_paragraph(
             &error.render().to_string(),
         ))),

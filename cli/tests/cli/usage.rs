@@ -169,3 +169,16 @@ fn resume_without_a_job_log_is_one_line_naming_the_missing_option() {
                 .and(predicate::function(|s: &str| s.lines().count() == 1)),
         );
 }
+
+#[test]
+fn help_into_a_closed_pipe_exits_quietly() {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = std::process::Command::new(crate::support::binary())
+        .arg("--help")
+        .stdout(writer)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(141));
+    assert!(output.stderr.is_empty(), "{output:?}");
+}
