@@ -11,16 +11,12 @@ use rustix::process::Signal;
 
 dummymp::enable_test_support!();
 
-#[ctor::ctor(unsafe)]
-fn role_dispatch() {
-    dummymp::init();
-    let Some(role) = std::env::var_os("DUMMYMP_TEST_ROLE") else {
-        return;
-    };
-    if role != "parent-to-kill" {
-        std::process::exit(99);
-    }
-    // Starts two tasks that never end, says who runs them, and waits.
+crate::role_programs! {
+    "parent-to-kill" => parent_to_kill(),
+}
+
+/// Role: starts two tasks that never end, says who runs them, and waits.
+fn parent_to_kill() -> i32 {
     let mut mp = DummyMp::new();
     mp.set_priority_mode(Priority::Nuclear);
     mp.set_max_processes(2);
@@ -32,7 +28,7 @@ fn role_dispatch() {
         println!("worker {pid}");
     }
     let _ = mp.process_until_done();
-    std::process::exit(1);
+    1
 }
 
 /// Starts a grandchild that ignores SIGTERM, says its pid (on stdout and

@@ -176,18 +176,9 @@ fn fd_starved_parent(spare: usize) -> i32 {
     0
 }
 
-#[ctor::ctor(unsafe)]
-fn role_dispatch() {
-    dummymp::init();
-    let Some(role) = std::env::var_os("DUMMYMP_TEST_ROLE") else {
-        return;
-    };
-    let code = match role.to_str() {
-        Some("starved-one-worker") => fd_starved_parent(4),
-        Some("starved-no-worker") => fd_starved_parent(1),
-        _ => 99,
-    };
-    std::process::exit(code);
+crate::role_programs! {
+    "starved-one-worker" => fd_starved_parent(4),
+    "starved-no-worker" => fd_starved_parent(1),
 }
 
 fn role_lines(role: &str) -> Vec<String> {

@@ -10,20 +10,11 @@ use dummymp::{DummyMp, OutputMode, Priority};
 
 dummymp::enable_test_support!();
 
-/// Runs a role program instead of the tests when asked to (see
-/// `common::role_command`).
-#[ctor::ctor(unsafe)]
-fn role_dispatch() {
-    dummymp::init();
-    let Some(role) = std::env::var_os("DUMMYMP_TEST_ROLE") else {
-        return;
-    };
-    let code = match role.to_str() {
-        Some("interleave-tagged") => interleave(OutputMode::Tagged),
-        Some("interleave-untagged") => interleave(OutputMode::Untagged),
-        _ => 99,
-    };
-    std::process::exit(code);
+// Role programs run instead of the tests when asked to (see
+// `common::role_command`).
+crate::role_programs! {
+    "interleave-tagged" => interleave(OutputMode::Tagged),
+    "interleave-untagged" => interleave(OutputMode::Untagged),
 }
 
 const TASKS: u32 = 4;

@@ -13,26 +13,25 @@ use dummymp::{DummyMp, OwnProcesses, Priority, Progress};
 
 dummymp::enable_test_support!();
 
-#[ctor::ctor(unsafe)]
-fn role_dispatch() {
-    dummymp::init();
-    let Some(role) = std::env::var_os("DUMMYMP_TEST_ROLE") else {
-        return;
-    };
-    match role.to_str() {
-        Some("print-cpus") => {
-            println!("{} {}", dummymp::usable_cpus(), dummymp::total_cpus());
-        }
-        Some("generous-and-nuclear") => generous_and_nuclear_on_a_busy_cpu(),
-        Some("normal") => normal_on_a_busy_cpu(),
-        Some("print-counted") => {
-            let m = dummymp::measure_foreign_load(Priority::Normal, &OwnProcesses::new()).unwrap();
-            let pids: Vec<String> = m.counted.iter().map(|p| p.pid.to_string()).collect();
-            println!("{}", pids.join(" "));
-        }
-        _ => std::process::exit(99),
-    }
-    std::process::exit(0);
+crate::role_programs! {
+    "print-cpus" => print_cpus(),
+    "print-counted" => print_counted(),
+    "generous-and-nuclear" => generous_and_nuclear_on_a_busy_cpu(),
+    "normal" => normal_on_a_busy_cpu(),
+}
+
+/// Role: prints the usable and total CPUs.
+fn print_cpus() -> i32 {
+    println!("{} {}", dummymp::usable_cpus(), dummymp::total_cpus());
+    0
+}
+
+/// Role: prints the pids a Normal measurement counts as foreign load.
+fn print_counted() -> i32 {
+    let m = dummymp::measure_foreign_load(Priority::Normal, &OwnProcesses::new()).unwrap();
+    let pids: Vec<String> = m.counted.iter().map(|p| p.pid.to_string()).collect();
+    println!("{}", pids.join(" "));
+    0
 }
 
 /// Holds a marker file in `dir` for 50 ms and returns how many markers
@@ -111,7 +110,7 @@ fn nap(ms: u64) -> u64 {
 /// Role: the Generous/Nuclear scenario, run on one CPU (under `taskset`)
 /// that busy loops keep busy. Reports what it sees, line by line, and waits
 /// for a line on stdin once the test should stop the loops.
-fn generous_and_nuclear_on_a_busy_cpu() {
+fn generous_and_nuclear_on_a_busy_cpu() -> i32 {
     let mut generous = DummyMp::new();
     generous.set_priority_mode(Priority::Generous);
     generous.run(nap, 1).unwrap();
@@ -138,10 +137,11 @@ fn generous_and_nuclear_on_a_busy_cpu() {
     std::io::stdin().read_line(&mut line).unwrap();
     generous.process_until_done().unwrap();
     println!("generous-returns {}", generous.returns::<u64>().len());
+    0
 }
 
 /// Role: Normal on one CPU that busy loops keep busy.
-fn normal_on_a_busy_cpu() {
+fn normal_on_a_busy_cpu() -> i32 {
     let dir = PathBuf::from(std::env::var_os("DUMMYMP_TEST_DIR").unwrap());
     let mut mp = DummyMp::new();
     mp.set_priority_mode(Priority::Normal);
@@ -154,6 +154,7 @@ fn normal_on_a_busy_cpu() {
     mp.process_until_done().unwrap();
     println!("normal-returns {}", mp.returns::<usize>().len());
     println!("normal-most-at-once {}", most_at_once(&mp));
+    0
 }
 
 /// Starts the role `role` on CPU 0 only.

@@ -219,6 +219,29 @@ impl Drop for ForeignLoad {
     }
 }
 
+/// Declares the role programs of a test crate: when this test executable
+/// is started by [`role_command`] with one of these names, a constructor
+/// runs that role (an expression giving the exit code) instead of the
+/// tests.
+#[macro_export]
+macro_rules! role_programs {
+    ($($name:literal => $run:expr),* $(,)?) => {
+        #[ctor::ctor(unsafe)]
+        fn role_dispatch() {
+            // First of all: a worker of a role program runs its task here.
+            dummymp::init();
+            let Ok(role) = std::env::var("DUMMYMP_TEST_ROLE") else {
+                return;
+            };
+            let code: i32 = match role.as_str() {
+                $($name => $run,)*
+                _ => 99,
+            };
+            std::process::exit(code);
+        }
+    };
+}
+
 /// Runs this test executable again as a "role" program: its constructor
 /// sees `DUMMYMP_TEST_ROLE` and runs the role's `main` instead of the tests.
 pub fn role_command(role: &str) -> Command {
