@@ -15,22 +15,11 @@ import multiprocessing.connection
 import sys
 import time
 
+from bench_tasks import burn, identity
+
 _mp = multiprocessing.get_context("fork")
 
 
-def identity(i):
-    """The trivial task: returns its argument."""
-    return i
-
-
-def burn(seconds):
-    """Burns CPU until this process has used ``seconds`` more CPU time."""
-    start = time.process_time()
-    x = 0
-    while time.process_time() - start < seconds:
-        for _ in range(1000):
-            x += 1
-    return time.process_time() - start
 
 
 def _child(i, conn):

@@ -15,6 +15,8 @@ import os
 import sys
 import time
 
+from bench_tasks import burn, identity
+
 import dummymp_original as dmp
 from dummymp_original import detect
 
@@ -27,24 +29,11 @@ MODES = {
 }
 
 
-def identity(i):
-    """The trivial task."""
-    return i
-
 
 def started_at():
     """Returns CLOCK_MONOTONIC as the task starts, in nanoseconds."""
     return time.clock_gettime_ns(time.CLOCK_MONOTONIC)
 
-
-def burn(seconds):
-    """Burns CPU until this process has used ``seconds`` more CPU time."""
-    start = time.process_time()
-    x = 0
-    while time.process_time() - start < seconds:
-        for _ in range(1000):
-            x += 1
-    return time.process_time() - start
 
 
 def sleep(seconds):

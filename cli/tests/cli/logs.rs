@@ -6,7 +6,8 @@ use predicates::prelude::*;
 use rustix::process::Signal;
 
 use crate::support::{
-    files_ending_with, lines, nuclear, send, spawn_nuclear, wait_for_exit, wait_until,
+    files_ending_with, lines, nuclear, send, spawn_nuclear, stdout_of_success, wait_for_exit,
+    wait_until,
 };
 
 const HEADER: &str = "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand";
@@ -72,15 +73,9 @@ fn resume_after_an_interrupted_run_does_exactly_the_missing_jobs() {
     assert_eq!(logged, ["1", "2"], "the interrupted job is not logged");
 
     std::fs::remove_file(dir.path().join("block-3")).unwrap();
-    let out = nuclear(dir.path())
-        .args([
-            "-k", "--joblog", "jobs.log", "--resume", job, ":::", "1", "2", "3", "4", "5",
-        ])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = stdout_of_success(nuclear(dir.path()).args([
+        "-k", "--joblog", "jobs.log", "--resume", job, ":::", "1", "2", "3", "4", "5",
+    ]));
     assert_eq!(lines(&out), ["3", "4", "5"]);
     let logged: Vec<String> = log_rows(&dir.path().join("jobs.log"))
         .into_iter()
@@ -109,14 +104,11 @@ fn resume_failed_runs_the_failed_jobs_again() {
     for ok in ["ok-2", "ok-4"] {
         std::fs::write(dir.path().join(ok), "").unwrap();
     }
-    let out = nuclear(dir.path())
-        .args(["-k", "--resume-failed"])
-        .args(args)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = stdout_of_success(
+        nuclear(dir.path())
+            .args(["-k", "--resume-failed"])
+            .args(args),
+    );
     assert_eq!(lines(&out), ["2", "4"]);
     nuclear(dir.path())
         .args(["--resume-failed"])

@@ -3,7 +3,9 @@
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
-use crate::support::{binary, lines, make_fifo, nuclear, sorted_lines, wait_for_exit};
+use crate::support::{
+    binary, lines, make_fifo, nuclear, sorted_lines, stdout_of_success, wait_for_exit,
+};
 
 /// Each job writes two lines to each stream with a pause in between, so
 /// that the jobs' lines would interleave if they were not grouped.
@@ -131,13 +133,13 @@ fn tag_prefixes_every_line_with_the_inputs() {
 #[test]
 fn tag_works_with_line_buffer() {
     let dir = tempfile::tempdir().unwrap();
-    let output = nuclear(dir.path())
-        .args(["--tag", "--line-buffer", "printf 'x\\ny'", ":::", "t"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let output = stdout_of_success(nuclear(dir.path()).args([
+        "--tag",
+        "--line-buffer",
+        "printf 'x\\ny'",
+        ":::",
+        "t",
+    ]));
     assert_eq!(output, b"t\tx\nt\ty\n");
 }
 

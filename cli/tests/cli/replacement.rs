@@ -3,7 +3,7 @@
 
 use predicates::prelude::*;
 
-use crate::support::{lines, nuclear, sorted_lines};
+use crate::support::{lines, nuclear, sorted_lines, stdout_of_success};
 
 #[test]
 fn path_replacement_strings() {
@@ -27,15 +27,9 @@ fn path_replacement_strings() {
 #[test]
 fn job_numbers_follow_input_order_and_slots_stay_within_the_cap() {
     let dir = tempfile::tempdir().unwrap();
-    let out = nuclear(dir.path())
-        .args([
-            "-j", "2", "-k", "echo", "{#}", "{%}", "{}", ":::", "a", "b", "c", "d", "e",
-        ])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = stdout_of_success(nuclear(dir.path()).args([
+        "-j", "2", "-k", "echo", "{#}", "{%}", "{}", ":::", "a", "b", "c", "d", "e",
+    ]));
     let lines = lines(&out);
     assert_eq!(lines.len(), 5);
     for (i, line) in lines.iter().enumerate() {
@@ -105,14 +99,11 @@ fn assert_nothing_was_run(dir: &std::path::Path) {
 #[test]
 fn hostile_inputs_are_single_arguments_when_run_directly() {
     let dir = tempfile::tempdir().unwrap();
-    let out = nuclear(dir.path())
-        .args(["-k", "echo", "from:", "{}", ":to"])
-        .write_stdin(HOSTILE.join("\n"))
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = stdout_of_success(
+        nuclear(dir.path())
+            .args(["-k", "echo", "from:", "{}", ":to"])
+            .write_stdin(HOSTILE.join("\n")),
+    );
     let expected: Vec<String> = HOSTILE.iter().map(|h| format!("from: {h} :to")).collect();
     assert_eq!(lines(&out), expected);
     assert_nothing_was_run(dir.path());
@@ -121,14 +112,11 @@ fn hostile_inputs_are_single_arguments_when_run_directly() {
 #[test]
 fn hostile_inputs_are_single_arguments_in_shell_commands() {
     let dir = tempfile::tempdir().unwrap();
-    let out = nuclear(dir.path())
-        .args(["-k", "printf '<%s>\\n' {} | cat"])
-        .write_stdin(HOSTILE.join("\n"))
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = stdout_of_success(
+        nuclear(dir.path())
+            .args(["-k", "printf '<%s>\\n' {} | cat"])
+            .write_stdin(HOSTILE.join("\n")),
+    );
     let expected: Vec<String> = HOSTILE.iter().map(|h| format!("<{h}>")).collect();
     assert_eq!(lines(&out), expected);
     assert_nothing_was_run(dir.path());

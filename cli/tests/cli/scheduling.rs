@@ -3,7 +3,9 @@
 
 use predicates::prelude::*;
 
-use crate::support::{COUNTING_JOB, dummymp, most_at_once, nuclear, sorted_lines};
+use crate::support::{
+    COUNTING_JOB, dummymp, most_at_once, nuclear, sorted_lines, stdout_of_success,
+};
 
 const TEN: [&str; 10] = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"];
 
@@ -71,14 +73,11 @@ fn without_a_cap_at_most_one_job_per_usable_cpu() {
 fn every_considerate_mode_runs_every_job_within_the_cap() {
     for mode in ["normal", "aggressive", "extreme", "NORMAL"] {
         let dir = tempfile::tempdir().unwrap();
-        let out = dummymp(dir.path())
-            .args(["--priority", mode, "-j", "2", "-k"])
-            .args([COUNTING_JOB, "&&", "echo", "{}", ":::", "a", "b", "c"])
-            .assert()
-            .success()
-            .get_output()
-            .stdout
-            .clone();
+        let out = stdout_of_success(
+            dummymp(dir.path())
+                .args(["--priority", mode, "-j", "2", "-k"])
+                .args([COUNTING_JOB, "&&", "echo", "{}", ":::", "a", "b", "c"]),
+        );
         assert_eq!(sorted_lines(&out), ["a", "b", "c"], "{mode}");
         let most = most_at_once(&dir.path().join("concurrency.log"));
         assert!((1..=2).contains(&most), "{mode}: {most} jobs at once");

@@ -36,6 +36,12 @@ pub fn nuclear(dir: &Path) -> assert_cmd::Command {
     command
 }
 
+/// Runs `command`, checks that it succeeded, and returns its standard
+/// output.
+pub fn stdout_of_success(command: &mut assert_cmd::Command) -> Vec<u8> {
+    command.assert().success().get_output().stdout.clone()
+}
+
 /// Starts `dummymp --priority nuclear ARGS` in `dir` in the background,
 /// with no standard input and its output discarded.
 pub fn spawn_nuclear(dir: &Path, args: &[&str]) -> Child {

@@ -2,7 +2,7 @@
 
 use predicates::prelude::*;
 
-use crate::support::{dummymp, lines, nuclear};
+use crate::support::{dummymp, lines, nuclear, stdout_of_success};
 
 /// Every option, as `--help` must explain it.
 const OPTIONS: &[&str] = &[
@@ -31,13 +31,7 @@ const OPTIONS: &[&str] = &[
 #[test]
 fn help_explains_every_option_and_the_exit_statuses() {
     let dir = tempfile::tempdir().unwrap();
-    let help = dummymp(dir.path())
-        .arg("--help")
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let help = stdout_of_success(dummymp(dir.path()).arg("--help"));
     let help = String::from_utf8(help).unwrap();
     for option in OPTIONS {
         assert!(help.contains(option), "--help does not mention {option}");
@@ -112,13 +106,15 @@ fn options_after_the_command_belong_to_the_command() {
 #[test]
 fn dry_run_prints_the_commands_and_runs_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dummymp(dir.path())
-        .args(["--dry-run", "touch", "{}", "{#}", ":::", "a b", "c"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = stdout_of_success(dummymp(dir.path()).args([
+        "--dry-run",
+        "touch",
+        "{}",
+        "{#}",
+        ":::",
+        "a b",
+        "c",
+    ]));
     assert_eq!(lines(&out), ["touch 'a b' 1", "touch c 2"]);
     assert!(!dir.path().join("c").exists());
     dummymp(dir.path())
