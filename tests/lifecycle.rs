@@ -69,16 +69,38 @@ fn grandchildren(mp: &mut DummyMp, count: usize, before: usize) -> Vec<u32> {
 /// Serialises the tests that read `keep-lifecycle` records.
 static RECORDS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-#[test]
-fn killall_ends_every_task_and_its_children_and_keeps_returns() {
-    let _records = RECORDS.lock().unwrap_or_else(|e| e.into_inner());
+/// The set-up of the tests below: the lock on `keep-lifecycle` records,
+/// how many of them exist already, and a Nuclear queue with captured output
+/// and a kill grace of `grace_ms`.
+fn quiet_queue(grace_ms: u64) -> (std::sync::MutexGuard<'static, ()>, usize, DummyMp) {
+    let records = RECORDS.lock().unwrap_or_else(|e| e.into_inner());
     common::install_logger();
     let before = common::kept_records("keep-lifecycle").len();
     let mut mp = DummyMp::new();
     mp.set_priority_mode(Priority::Nuclear);
-    mp.set_max_processes(3);
     mp.set_output_mode(OutputMode::Captured);
-    mp.set_kill_grace(Duration::from_millis(200));
+    mp.set_kill_grace(Duration::from_millis(grace_ms));
+    (records, before, mp)
+}
+
+/// Checks that `workers` are reaped and that `grandchildren` end (the
+/// SIGKILL sent to their group ends them a moment later), after `what`.
+fn assert_all_gone(workers: &[u32], grandchildren: &[u32], what: &str) {
+    for worker in workers {
+        assert!(!common::is_alive(*worker), "worker {worker} is reaped");
+    }
+    for pid in grandchildren {
+        assert!(
+            common::wait_gone(*pid, Duration::from_secs(20)),
+            "{pid} survived {what}"
+        );
+    }
+}
+
+#[test]
+fn killall_ends_every_task_and_its_children_and_keeps_returns() {
+    let (_records, before, mut mp) = quiet_queue(200);
+    mp.set_max_processes(3);
     let done = mp.run(quick, 7).unwrap();
     mp.run(stuck, String::new()).unwrap();
     mp.run(stuck, String::new()).unwrap();
@@ -100,17 +122,8 @@ fn killall_ends_every_task_and_its_children_and_keeps_returns() {
         .collect();
     assert_eq!(killed, [1, 2]);
     assert!(mp.running_pids().is_empty());
-    for worker in &workers {
-        assert!(!common::is_alive(*worker), "worker {worker} is reaped");
-    }
-    // The grandchildren ignore SIGTERM; the SIGKILL sent to their group
-    // ends them a moment later.
-    for pid in &stuck_pids {
-        assert!(
-            common::wait_gone(*pid, Duration::from_secs(20)),
-            "{pid} survived killall"
-        );
-    }
+    // The grandchildren ignore SIGTERM.
+    assert_all_gone(&workers, &stuck_pids, "killall");
     // Queued tasks stay queued and run later.
     assert_eq!(mp.queued(), 1);
     mp.process_until_done().unwrap();
@@ -119,14 +132,8 @@ fn killall_ends_every_task_and_its_children_and_keeps_returns() {
 
 #[test]
 fn reset_kills_everything_and_restores_the_defaults() {
-    let _records = RECORDS.lock().unwrap_or_else(|e| e.into_inner());
-    common::install_logger();
-    let before = common::kept_records("keep-lifecycle").len();
-    let mut mp = DummyMp::new();
-    mp.set_priority_mode(Priority::Nuclear);
+    let (_records, before, mut mp) = quiet_queue(100);
     mp.set_max_processes(1);
-    mp.set_output_mode(OutputMode::Captured);
-    mp.set_kill_grace(Duration::from_millis(100));
     mp.set_start_callback(|_| {});
     let first = mp.run(quick, 1).unwrap();
     mp.process_until_done().unwrap();
@@ -138,15 +145,7 @@ fn reset_kills_everything_and_restores_the_defaults() {
 
     mp.reset();
 
-    for worker in &workers {
-        assert!(!common::is_alive(*worker), "worker {worker} is reaped");
-    }
-    for pid in &stuck_pids {
-        assert!(
-            common::wait_gone(*pid, Duration::from_secs(20)),
-            "{pid} survived reset"
-        );
-    }
+    assert_all_gone(&workers, &stuck_pids, "reset");
     assert!(mp.returns::<u8>().is_empty(), "returns are dropped");
     assert_eq!(mp.queued(), 0, "the queue is dropped");
     assert_eq!(mp.progress(), dummymp::Progress::default());
@@ -159,28 +158,14 @@ fn reset_kills_everything_and_restores_the_defaults() {
 
 #[test]
 fn dropping_an_instance_kills_what_it_runs() {
-    let _records = RECORDS.lock().unwrap_or_else(|e| e.into_inner());
-    common::install_logger();
-    let before = common::kept_records("keep-lifecycle").len();
-    let (workers, stuck_pids) = {
-        let mut mp = DummyMp::new();
-        mp.set_priority_mode(Priority::Nuclear);
-        mp.set_output_mode(OutputMode::Captured);
-        mp.set_kill_grace(Duration::from_millis(100));
+    let (workers, stuck_pids, _records) = {
+        let (records, before, mut mp) = quiet_queue(100);
         mp.run(stuck, String::new()).unwrap();
         let stuck_pids = grandchildren(&mut mp, 1, before);
-        (mp.running_pids(), stuck_pids)
+        (mp.running_pids(), stuck_pids, records)
     };
     assert_eq!(workers.len(), 1);
-    for worker in &workers {
-        assert!(!common::is_alive(*worker), "worker {worker} is reaped");
-    }
-    for pid in &stuck_pids {
-        assert!(
-            common::wait_gone(*pid, Duration::from_secs(20)),
-            "{pid} survived the drop"
-        );
-    }
+    assert_all_gone(&workers, &stuck_pids, "the drop");
 }
 
 /// Ignores SIGTERM (through a handler that only notes it), says so, and
@@ -253,13 +238,7 @@ fn a_parent_killed_with_sigkill_leaves_no_worker() {
 
 #[test]
 fn workers_carry_the_program_name() {
-    let _records = RECORDS.lock().unwrap_or_else(|e| e.into_inner());
-    common::install_logger();
-    let before = common::kept_records("keep-lifecycle").len();
-    let mut mp = DummyMp::new();
-    mp.set_priority_mode(Priority::Nuclear);
-    mp.set_output_mode(OutputMode::Captured);
-    mp.set_kill_grace(Duration::from_millis(100));
+    let (_records, before, mut mp) = quiet_queue(100);
     mp.run(stuck, String::new()).unwrap();
     grandchildren(&mut mp, 1, before);
     let worker = mp.running_pids()[0];
