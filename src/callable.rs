@@ -52,6 +52,46 @@ where
     (offset_of(entry as usize), offset_of(function as usize))
 }
 
+/// A checksum binding the two offsets to one executable build, sent with
+/// them: a request whose offsets were damaged or made up is refused before
+/// anything is called. (It guards against accidents; a program's own user
+/// can run any of its code anyway.)
+pub(crate) fn seal(identity: &[u8], entry: u64, function: u64) -> u64 {
+    use std::hash::{Hash, Hasher};
+    // `DefaultHasher::new` has fixed keys: the same in every process.
+    let mut hasher = std::hash::DefaultHasher::new();
+    (identity, entry, function).hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Checks, before anything is called, that `entry` and `function` were
+/// sealed for this build and lead into the code of this executable.
+pub(crate) fn verify(
+    identity: &[u8],
+    entry: u64,
+    function: u64,
+    seal_sent: u64,
+) -> Result<(), String> {
+    if seal(identity, entry, function) != seal_sent {
+        return Err(
+            "the request's function addresses are damaged (their checksum does not match): \
+             refusing to call anything"
+                .to_string(),
+        );
+    }
+    let code = crate::platform::code_mapping_of(anchor_address())
+        .map_err(|e| format!("cannot find this executable's code: {e}"))?;
+    for address in [address_at(entry), address_at(function)] {
+        if !code.contains(&address) {
+            return Err(format!(
+                "the request names address {address:#x}, outside this executable's code: \
+                 refusing to call it"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Calls the entry point at `entry` with the function at `function`.
 ///
 /// # Safety
@@ -110,6 +150,21 @@ mod tests {
             panic!("{result:?}")
         };
         assert_eq!(postcard::from_bytes::<u64>(&bytes).unwrap(), 42);
+    }
+
+    #[test]
+    fn sealed_offsets_are_verified_and_others_refused() {
+        let identity = crate::identity::current();
+        let (entry, function) = offsets_of(double as fn(u64) -> u64);
+        let sealed = seal(identity, entry, function);
+        assert_eq!(verify(identity, entry, function, sealed), Ok(()));
+        let damaged = verify(identity, entry, function ^ 0x40, sealed).unwrap_err();
+        assert!(damaged.contains("checksum"), "{damaged}");
+        // Sealed, but pointing at data, not code.
+        static DATA: u64 = 7;
+        let data = offset_of(&DATA as *const u64 as usize);
+        let outside = verify(identity, entry, data, seal(identity, entry, data)).unwrap_err();
+        assert!(outside.contains("outside"), "{outside}");
     }
 
     #[test]

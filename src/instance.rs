@@ -123,6 +123,7 @@ impl DummyMp {
     /// An empty queue with the default settings: [`Priority::Normal`], no
     /// process cap, [`OutputMode::Tagged`], no callbacks.
     pub fn new() -> DummyMp {
+        crate::worker::invocation::refuse_work_before_init();
         DummyMp {
             scheduler: Scheduler::new(Priority::default(), 0),
             output_mode: OutputMode::default(),
@@ -530,6 +531,7 @@ impl DummyMp {
             task_id: queued.id as u64,
             entry: queued.entry,
             function: queued.function,
+            seal: crate::callable::seal(identity::current(), queued.entry, queued.function),
             function_name: entry.function.to_string(),
             log_level: log::max_level() as u8,
             args: std::mem::take(&mut queued.args),

@@ -114,8 +114,14 @@ pub use task::{Outcome, OutputMode, Progress, TaskHandle, TaskId, TaskReport, si
 /// it returns at once.
 ///
 /// Call it as the **first line of `main`**: everything before it runs again
-/// in every worker. Without it, workers cannot run their tasks (their tasks
-/// end as [`Outcome::Failed`] or [`Outcome::Exited`]).
+/// in every worker.
+///
+/// A program that forgets it cannot multiply: a constructor of this crate
+/// recognises a worker before `main` runs, and such a worker ends as soon
+/// as its `main` queues or processes work (and at the latest when it
+/// exits), before it can start workers of its own. Its task then fails with
+/// an [`Outcome::Failed`] whose reason says that the program did not call
+/// `dummymp::init()` first in `main` (or `enable_test_support!` in tests).
 ///
 /// ```no_run
 /// fn main() {

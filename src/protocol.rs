@@ -10,10 +10,7 @@ use std::io::{self, Read};
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message changes shape.
-pub(crate) const PROTOCOL_VERSION: u32 = 1;
-
-/// The first argument of a worker's command line.
-pub(crate) const WORKER_FLAG: &str = "__dummymp_worker__";
+pub(crate) const PROTOCOL_VERSION: u32 = 2;
 
 /// Frames larger than this are taken as a broken stream.
 pub(crate) const MAX_FRAME_LEN: usize = 1 << 30;
@@ -32,6 +29,9 @@ pub(crate) struct TaskRequest {
     pub entry: u64,
     /// Where the user's function is, relative to the address anchor.
     pub function: u64,
+    /// Binds `entry` and `function` to the executable's identity (see
+    /// `callable::seal`).
+    pub seal: u64,
     /// The function's name, for messages.
     pub function_name: String,
     /// The parent's `log::max_level()`, so that records nobody wants are
@@ -215,6 +215,7 @@ mod tests {
             task_id: 4,
             entry: 1,
             function: 2,
+            seal: 3,
             function_name: "f".into(),
             log_level: 5,
             args: vec![1],

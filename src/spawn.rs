@@ -1,7 +1,7 @@
 //! Starting a worker process, and the parent's handle on it.
 //!
-//! A worker is this same program started again with [`WORKER_FLAG`] as its
-//! first argument, in a process group of its own (so that ending the task
+//! A worker is this same program started again with the worker flag and a
+//! ticket as its first arguments (see [`crate::worker::invocation`]), in a process group of its own (so that ending the task
 //! ends everything it started), with a pipe as standard output and one end
 //! of a Unix socket pair as standard input: writing to a socket can be told
 //! not to raise `SIGPIPE`, so a worker that dies before reading its request
@@ -22,7 +22,8 @@ use rustix::net::{AddressFamily, SendFlags, SocketFlags, SocketType};
 use rustix::process::Signal;
 
 use crate::platform::{self, ExitInfo};
-use crate::protocol::{FrameBuffer, WORKER_FLAG, WorkerMessage};
+use crate::protocol::{FrameBuffer, WorkerMessage};
+use crate::worker::invocation::{TICKET_VARIABLE, WORKER_FLAG, new_ticket};
 
 /// A running worker, seen from the parent.
 pub(crate) struct WorkerProcess {
@@ -53,6 +54,8 @@ pub(crate) fn spawn_worker(
     let mut child = Command::new(program)
         .arg0(name)
         .arg(WORKER_FLAG)
+        .arg(ticket())
+        .env(TICKET_VARIABLE, ticket())
         .stdin(Stdio::from(worker_input))
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -84,6 +87,13 @@ pub(crate) fn spawn_worker(
         frames: FrameBuffer::default(),
         eof: false,
     })
+}
+
+/// This process's ticket for the workers it starts (see
+/// [`crate::worker::invocation`]).
+fn ticket() -> &'static str {
+    static TICKET: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TICKET.get_or_init(new_ticket)
 }
 
 /// Sends all of `data` without ever raising `SIGPIPE`. A worker that died

@@ -40,6 +40,34 @@ pub(crate) fn set_process_name(name: &OsStr) {
     }
 }
 
+/// The address range of the executable mapping (from `/proc/self/maps`)
+/// that holds `address`, an address of this process's own code.
+pub(crate) fn code_mapping_of(address: usize) -> io::Result<std::ops::Range<usize>> {
+    use std::io::BufRead;
+    // The executable's own mappings come first: stop reading there.
+    let maps = io::BufReader::new(fs::File::open("/proc/self/maps")?);
+    for line in maps.lines() {
+        if let Some(range) = code_mapping_in(&line?, address) {
+            return Ok(range);
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("no executable mapping holds {address:#x}"),
+    ))
+}
+
+/// [`code_mapping_of`] over the text of a maps file.
+fn code_mapping_in(maps: &str, address: usize) -> Option<std::ops::Range<usize>> {
+    maps.lines().find_map(|line| {
+        let mut fields = line.split_ascii_whitespace();
+        let (start, end) = fields.next()?.split_once('-')?;
+        let permissions = fields.next()?;
+        let range = usize::from_str_radix(start, 16).ok()?..usize::from_str_radix(end, 16).ok()?;
+        (permissions.contains('x') && range.contains(&address)).then_some(range)
+    })
+}
+
 /// A path that opens the executable of the running process.
 pub(crate) fn self_exe_for_reading() -> &'static Path {
     Path::new("/proc/self/exe")
@@ -369,6 +397,21 @@ mod tests {
         let text = fs::read("/proc/thread-self/stat").unwrap();
         let s = parse_stat(&text).unwrap();
         assert!(s.runnable, "the reading thread runs while it reads");
+    }
+
+    #[test]
+    fn code_mappings() {
+        let maps = "\
+55d0a000-55d0b000 r--p 00000000 fd:01 42 /usr/bin/prog
+55d0b000-55d0f000 r-xp 00001000 fd:01 42 /usr/bin/prog
+55d0f000-55d10000 rw-p 00005000 fd:01 42 /usr/bin/prog
+";
+        assert_eq!(
+            code_mapping_in(maps, 0x55d0c123),
+            Some(0x55d0b000..0x55d0f000)
+        );
+        assert_eq!(code_mapping_in(maps, 0x55d0a010), None, "not executable");
+        assert_eq!(code_mapping_in(maps, 0x1000), None);
     }
 
     #[test]

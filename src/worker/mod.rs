@@ -18,6 +18,7 @@
 //! its process group (itself and everything the task started) at once.
 
 mod capture;
+pub(crate) mod invocation;
 mod logger;
 
 use std::any::Any;
@@ -28,16 +29,9 @@ use std::thread::ThreadId;
 
 use rustix::fs::{Mode, OFlags};
 
-use crate::protocol::{
-    self, PROTOCOL_VERSION, TaskRequest, TaskResult, WORKER_FLAG, WorkerMessage,
-};
+use crate::protocol::{self, PROTOCOL_VERSION, TaskRequest, TaskResult, WorkerMessage};
 
-/// Whether this process was started as a worker.
-pub(crate) fn is_worker_invocation() -> bool {
-    std::env::args_os()
-        .nth(1)
-        .is_some_and(|arg| arg == WORKER_FLAG)
-}
+pub(crate) use invocation::is_worker_invocation;
 
 /// Runs the task this worker was started for, then exits.
 pub(crate) fn run_and_exit() -> ! {
@@ -93,8 +87,14 @@ impl Worker {
             let path = std::path::Path::new(&argv0);
             crate::platform::set_process_name(path.file_name().unwrap_or(path.as_os_str()));
         }
-        let input = rustix::io::fcntl_dupfd_cloexec(io::stdin(), 3)?;
-        let output = rustix::io::fcntl_dupfd_cloexec(io::stdout(), 3)?;
+        let (input, output) = match invocation::claim_parent_link() {
+            Some(link) => (link.input, link.output),
+            // The constructor could not move them: do it now.
+            None => (
+                rustix::io::fcntl_dupfd_cloexec(io::stdin(), 3)?,
+                rustix::io::fcntl_dupfd_cloexec(io::stdout(), 3)?,
+            ),
+        };
         let null = rustix::fs::open("/dev/null", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())?;
         rustix::stdio::dup2_stdin(&null)?;
         let capture = capture::Capture::install()?;
@@ -145,6 +145,7 @@ impl Worker {
                 request.function_name
             ));
         }
+        crate::callable::verify(own, request.entry, request.function, request.seal)?;
         Ok(request)
     }
 
