@@ -132,9 +132,54 @@ where
     }
 }
 
+/// `fn(u64) -> core::option::Option<u64>` becomes `fn(u64) -> Option<u64>`.
+/// Each distinct name is shortened (and kept) once.
+pub(crate) fn short_type_name(name: &'static str) -> &'static str {
+    static SHORT: std::sync::Mutex<std::collections::BTreeMap<&'static str, &'static str>> =
+        std::sync::Mutex::new(std::collections::BTreeMap::new());
+    let mut known = SHORT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    known.entry(name).or_insert_with(|| {
+        let mut short = String::with_capacity(name.len());
+        let mut word = String::new();
+        let mut chars = name.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == ':' && chars.peek() == Some(&':') {
+                chars.next();
+                word.clear();
+            } else if c.is_alphanumeric() || c == '_' {
+                word.push(c);
+            } else {
+                short.push_str(&word);
+                word.clear();
+                short.push(c);
+            }
+        }
+        short.push_str(&word);
+        if short == name {
+            name
+        } else {
+            Box::leak(short.into_boxed_str())
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn type_names_lose_their_paths() {
+        assert_eq!(
+            short_type_name("fn(u64) -> core::option::Option<u64>"),
+            "fn(u64) -> Option<u64>"
+        );
+        assert_eq!(
+            short_type_name("fn((alloc::string::String, u8))"),
+            "fn((String, u8))"
+        );
+    }
 
     fn double(x: u64) -> u64 {
         x * 2

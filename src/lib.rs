@@ -78,36 +78,47 @@
 #![warn(missing_docs)]
 
 mod callable;
+mod command;
 mod cpus;
+pub mod engine;
 mod error;
-mod global;
 mod identity;
-mod instance;
+mod launch;
+mod lines;
 mod load;
+mod options;
+mod outcome;
 mod platform;
 mod priority;
 mod protocol;
+mod queue;
 mod relay;
+mod report;
 mod scheduler;
-mod spawn;
 mod task;
 mod worker;
 
+pub use command::{Command, SHELL};
 pub use cpus::{CpuInfo, CpuSet, total_cpus, usable_cpus};
+pub use engine::DEFAULT_KILL_GRACE;
 pub use error::Error;
-pub use global::{
-    get_cpu_avail, get_max_processes, get_priority_mode, get_returns, get_total_cpus, get_version,
-    killall, process_process, process_queue, process_until_done, reset, run, set_end_callback,
-    set_max_processes, set_priority_mode, set_start_callback,
-};
-pub use instance::{DEFAULT_KILL_GRACE, DummyMp};
+pub use launch::Launcher;
 pub use load::{
     ForeignProcess, LoadMeasurement, MeasurementKind, OwnProcesses, measure_foreign_load,
     measure_foreign_load_over,
 };
+pub use options::TaskOptions;
+pub use outcome::{Outcome, ProcessExit, signal_name};
 pub use priority::Priority;
+pub use queue::DummyMp;
+pub use queue::global::{
+    get_cpu_avail, get_max_processes, get_priority_mode, get_returns, get_total_cpus, get_version,
+    killall, process_process, process_queue, process_until_done, reset, run, set_end_callback,
+    set_max_processes, set_priority_mode, set_start_callback,
+};
+pub use report::{Progress, TaskReport};
 pub use scheduler::Scheduler;
-pub use task::{Outcome, OutputMode, Progress, TaskHandle, TaskId, TaskReport, signal_name};
+pub use task::{OutputMode, Stream, TaskHandle, TaskId};
 
 /// Turns this process into a worker when it was started as one: runs the
 /// task it was started for and exits, never returning. In any other process

@@ -9,6 +9,8 @@ use std::io::{self, Read};
 
 use serde::{Deserialize, Serialize};
 
+use crate::task::Stream;
+
 /// Bumped whenever a message changes shape.
 pub(crate) const PROTOCOL_VERSION: u32 = 2;
 
@@ -52,13 +54,6 @@ pub(crate) struct LogRecord {
     pub message: String,
 }
 
-/// Which of the task's output streams a line came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) enum Stream {
-    Stdout,
-    Stderr,
-}
-
 /// How the call ended, as the worker saw it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) enum TaskResult {
@@ -71,6 +66,9 @@ pub(crate) enum TaskResult {
     },
     /// The worker could not run the call or deliver its value.
     Failed(String),
+    /// The worker could not set itself up for a reason that may pass (the
+    /// system refused a thread): the parent treats it like a refused start.
+    NotStarted { error: String, errno: Option<i32> },
 }
 
 /// One message from a worker.
@@ -94,7 +92,8 @@ pub(crate) fn encode_frame<T: Serialize>(message: &T) -> Result<Vec<u8>, postcar
     Ok(frame)
 }
 
-/// Reads one framed message, blocking.
+/// Reads one framed message, blocking. Memory grows with the bytes that
+/// actually arrive, never with the length a frame claims.
 pub(crate) fn read_frame(reader: &mut impl Read) -> io::Result<Vec<u8>> {
     let mut len = [0u8; 4];
     reader.read_exact(&mut len)?;
@@ -105,8 +104,14 @@ pub(crate) fn read_frame(reader: &mut impl Read) -> io::Result<Vec<u8>> {
             format!("frame of {len} bytes"),
         ));
     }
-    let mut payload = vec![0u8; len];
-    reader.read_exact(&mut payload)?;
+    let mut payload = Vec::with_capacity(len.min(64 * 1024));
+    let read = reader.take(len as u64).read_to_end(&mut payload)?;
+    if read < len {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("the frame was cut short after {read} of {len} bytes"),
+        ));
+    }
     Ok(payload)
 }
 
@@ -225,6 +230,16 @@ mod tests {
         let back: TaskRequest = postcard::from_bytes(&payload).unwrap();
         assert_eq!(back.task_id, 4);
         assert_eq!(back.executable, vec![9; 20]);
+    }
+
+    #[test]
+    fn a_frame_claiming_more_than_arrives_allocates_only_what_arrives() {
+        // Claims 1 GiB - 1 but carries 3 bytes: an error, not a 1 GiB buffer.
+        let mut stream = ((1u32 << 30) - 1).to_le_bytes().to_vec();
+        stream.extend_from_slice(b"abc");
+        let error = read_frame(&mut &stream[..]).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof);
+        assert!(error.to_string().contains("3 of"), "{error}");
     }
 
     #[test]

@@ -10,8 +10,9 @@ use std::io::Write;
 
 use log::{Level, Record};
 
-use crate::protocol::{LogRecord, Stream};
+use crate::protocol::LogRecord;
 use crate::task::OutputMode;
+use crate::task::Stream;
 
 /// Hands a task's log record to this process's logger, keeping level,
 /// target, module, file and line, with the message prefixed `[PID n] `.

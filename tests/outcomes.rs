@@ -81,7 +81,7 @@ fn a_sigkill_is_reported() {
     let task = mp.run(kills_itself, ()).unwrap();
     mp.process_until_done().unwrap();
     assert_eq!(mp.outcome(task), Some(&Outcome::Signaled { signal: 9 }));
-    assert_eq!(mp.report(task).unwrap().function, "fn(()) -> u8");
+    assert_eq!(mp.report(task).unwrap().name, "fn(()) -> u8");
 }
 
 #[test]
@@ -254,15 +254,13 @@ fn a_worker_from_another_executable_refuses_to_run() {
 fn outcomes_read_well() {
     let cases = [
         (Outcome::Returned, "returned"),
-        (
-            Outcome::Exited { code: 3 },
-            "exited with code 3 before returning",
-        ),
+        (Outcome::Exited { code: 3 }, "exited with code 3"),
         (
             Outcome::Signaled { signal: 9 },
             "was killed by signal 9 (SIGKILL)",
         ),
-        (Outcome::Killed, "was killed by killall"),
+        (Outcome::Killed, "was killed on request"),
+        (Outcome::TimedOut, "ran past its timeout and was ended"),
         (
             Outcome::Panicked {
                 message: "boom".into(),

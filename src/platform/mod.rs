@@ -9,9 +9,13 @@
 
 #[cfg(target_os = "linux")]
 mod linux;
+#[cfg(target_os = "linux")]
+mod linux_process;
 
 #[cfg(target_os = "linux")]
 pub(crate) use linux::*;
+#[cfg(target_os = "linux")]
+pub(crate) use linux_process::*;
 
 #[cfg(not(target_os = "linux"))]
 compile_error!(

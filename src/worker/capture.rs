@@ -4,7 +4,7 @@
 //! The worker's descriptors 1 and 2 are pipes whose read ends a relay
 //! thread polls. It sends what arrives to the parent as whole lines (several
 //! per message when they come together); a line longer than
-//! [`MAX_LINE_LEN`] is sent in pieces. The same thread polls the worker's
+//! `MAX_LINE_LEN` (`crate::lines`) is sent in pieces. The same thread polls the worker's
 //! private copy of its standard input: end of file there means the parent
 //! died, and the worker then kills its whole process group.
 
@@ -18,13 +18,12 @@ use rustix::pipe::PipeFlags;
 use rustix::process::Signal;
 
 use super::Channel;
-use crate::protocol::{Stream, WorkerMessage};
+use crate::lines::LineBuffer;
+use crate::protocol::WorkerMessage;
+use crate::task::Stream;
 
 /// The relay thread's stack: it only polls, reads and sends.
 const RELAY_STACK_SIZE: usize = 256 * 1024;
-
-/// A line is sent in pieces once it grows past this many bytes.
-pub(crate) const MAX_LINE_LEN: usize = 1 << 20;
 
 /// The read ends of the pipes installed as descriptors 1 and 2.
 pub(super) struct Capture {
@@ -75,50 +74,35 @@ impl Relay {
     }
 }
 
-/// Cuts a byte stream into chunks of whole lines.
+/// Cuts one captured stream into messages of whole lines.
 struct Lines {
     stream: Stream,
-    pending: Vec<u8>,
+    buffer: LineBuffer,
 }
 
 impl Lines {
     fn new(stream: Stream) -> Lines {
         Lines {
             stream,
-            pending: Vec::new(),
+            buffer: LineBuffer::default(),
         }
     }
 
     /// Takes in `data` and sends every line it completes.
     fn push(&mut self, data: &[u8], channel: &Channel) {
-        match data.iter().rposition(|&b| b == b'\n') {
-            Some(last_newline) => {
-                let mut chunk = std::mem::take(&mut self.pending);
-                chunk.extend_from_slice(&data[..=last_newline]);
-                self.send(chunk, channel);
-                self.pending.extend_from_slice(&data[last_newline + 1..]);
-            }
-            None => self.pending.extend_from_slice(data),
-        }
-        if self.pending.len() >= MAX_LINE_LEN {
-            self.flush(channel);
-        }
+        let stream = self.stream;
+        self.buffer.push(data, |data| send(channel, stream, data));
     }
 
     /// Sends an unfinished last line as it is.
     fn flush(&mut self, channel: &Channel) {
-        if !self.pending.is_empty() {
-            let chunk = std::mem::take(&mut self.pending);
-            self.send(chunk, channel);
-        }
+        let stream = self.stream;
+        self.buffer.flush(|data| send(channel, stream, data));
     }
+}
 
-    fn send(&self, data: Vec<u8>, channel: &Channel) {
-        channel.send(&WorkerMessage::Output {
-            stream: self.stream,
-            data,
-        });
-    }
+fn send(channel: &Channel, stream: Stream, data: Vec<u8>) {
+    channel.send(&WorkerMessage::Output { stream, data });
 }
 
 /// Reads what `file` holds now; false at end of file.

@@ -31,6 +31,10 @@ use crate::protocol::{self, TaskResult, WorkerMessage};
 /// The first argument of a worker's command line.
 pub(crate) const WORKER_FLAG: &str = "__dummymp_worker__";
 
+/// The first argument of the engine's watchdog (see `engine::watchdog`),
+/// which is recognised the same way.
+pub(crate) const WATCHDOG_FLAG: &str = "__dummymp_watchdog__";
+
 /// The environment variable that carries a worker's ticket.
 pub(crate) const TICKET_VARIABLE: &str = "DUMMYMP_WORKER_TICKET";
 
@@ -67,8 +71,15 @@ pub(crate) struct ParentLink {
     pub output: OwnedFd,
 }
 
-/// A fresh ticket for one worker: 128 random bits, in hex.
-pub(crate) fn new_ticket() -> String {
+/// This process's ticket for the workers it starts: 128 random bits, in
+/// hex, drawn once.
+pub(crate) fn ticket() -> &'static str {
+    static TICKET: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TICKET.get_or_init(new_ticket)
+}
+
+/// A fresh ticket.
+fn new_ticket() -> String {
     let mut bytes = [0u8; 16];
     if rustix::rand::getrandom(&mut bytes, rustix::rand::GetRandomFlags::empty()).is_err() {
         // No entropy source: still unique per process and moment, which is
@@ -82,10 +93,11 @@ pub(crate) fn new_ticket() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Whether this process's command line and environment make it a worker.
-fn started_as_worker() -> bool {
+/// Whether this process's command line and environment say it was started
+/// with `flag` (and the right ticket).
+fn started_with(flag: &str) -> bool {
     let mut args = std::env::args_os().skip(1);
-    if args.next().is_none_or(|flag| flag != WORKER_FLAG) {
+    if args.next().is_none_or(|first| first != flag) {
         return false;
     }
     let (Some(ticket), Some(expected)) = (args.next(), std::env::var_os(TICKET_VARIABLE)) else {
@@ -107,9 +119,14 @@ fn detect() -> u8 {
     STATE.load(Ordering::SeqCst)
 }
 
-/// Runs before `main`: arms the tripwires in a worker.
+/// Runs before `main`: arms the tripwires in a worker (and runs the
+/// watchdog in a watchdog).
 fn on_program_load() {
-    if !started_as_worker() {
+    if started_with(WATCHDOG_FLAG) {
+        let grace = std::env::args().nth(3).unwrap_or_default();
+        crate::engine::watchdog::run(&grace);
+    }
+    if !started_with(WORKER_FLAG) {
         STATE.store(NOT_A_WORKER, Ordering::SeqCst);
         return;
     }

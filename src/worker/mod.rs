@@ -153,7 +153,13 @@ impl Worker {
     fn execute(self, request: TaskRequest) -> TaskResult {
         let relay = match self.capture.start(self.channel.clone(), self.input) {
             Ok(relay) => relay,
-            Err(e) => return TaskResult::Failed(format!("cannot start the output relay: {e}")),
+            // Typically EAGAIN under a process-count limit: may pass.
+            Err(e) => {
+                return TaskResult::NotStarted {
+                    error: format!("cannot start the worker's output relay: {e}"),
+                    errno: e.raw_os_error(),
+                };
+            }
         };
         logger::install(self.channel.clone(), request.log_level);
         let _ = TASK_THREAD.set(std::thread::current().id());

@@ -1,0 +1,155 @@
+//! Ending tasks: the one place where a task's process group is signalled.
+//!
+//! A task we end (a timeout, a kill, a stop) gets `SIGTERM` to its whole
+//! process group, then `SIGKILL` once the kill grace period is over. A task
+//! that ends, however it ends, has what is left of its process group
+//! killed: [`Sweeper::sweep`] reaps the leader, sends `SIGKILL` to the group
+//! and, when anything was left in it, follows every leftover process
+//! through a pidfd until it is gone, so that "done" means nothing of the
+//! task survives. (A process that left the group with `setsid` is no
+//! longer the task's and is left alone.)
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use rustix::event::{PollFd, PollFlags};
+use rustix::process::Signal;
+
+use crate::launch::{Launched, Launcher};
+use crate::load::OwnProcesses;
+use crate::outcome::Outcome;
+use crate::platform;
+
+/// Why we end a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EndReason {
+    /// It ran past its timeout.
+    TimedOut,
+    /// It was asked to end (kill, killall, a stop).
+    Killed,
+}
+
+impl EndReason {
+    /// The outcome of a task we ended for this reason.
+    pub(crate) fn outcome(self) -> Outcome {
+        match self {
+            EndReason::TimedOut => Outcome::TimedOut,
+            EndReason::Killed => Outcome::Killed,
+        }
+    }
+}
+
+/// A task being ended.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ending {
+    pub reason: EndReason,
+    /// When `SIGKILL` follows, unless it was sent already.
+    pub kill_at: Option<Instant>,
+}
+
+/// Starts ending a task: `SIGTERM` now, `SIGKILL` after `grace`.
+pub(crate) fn terminate(
+    launcher: &Launcher,
+    process: &Launched,
+    reason: EndReason,
+    grace: Duration,
+    now: Instant,
+) -> Ending {
+    launcher.signal(process, Signal::TERM);
+    Ending {
+        reason,
+        kill_at: Some(now + grace),
+    }
+}
+
+/// `SIGKILL` to a task's whole process group, now.
+pub(crate) fn kill(launcher: &Launcher, process: &Launched, ending: &mut Ending) {
+    launcher.signal(process, Signal::KILL);
+    ending.kill_at = None;
+}
+
+/// A process group whose leader was reaped but where other processes were
+/// left.
+struct Leftovers {
+    pgid: u32,
+    /// Pidfds of the processes found in the group, until each is gone.
+    members: Vec<OwnedFd>,
+}
+
+/// Follows the leftover processes of ended tasks until they are gone.
+#[derive(Default)]
+pub(crate) struct Sweeper {
+    groups: Vec<Leftovers>,
+}
+
+impl Sweeper {
+    /// After a task's process exited: reaps it, kills what is left of its
+    /// process group, and follows the leftovers. Returns the process's
+    /// peak resident set size in bytes, when the kernel told it.
+    pub(crate) fn sweep(&mut self, process: &Launched, own: &OwnProcesses) -> Option<u64> {
+        let peak_rss = platform::reap_exited_with_usage(&process.pidfd);
+        // The group's id cannot be reused while any process of it lives, so
+        // after the leader is reaped a signal to it reaches only leftovers;
+        // none left gives ESRCH.
+        if platform::signal_group_exists(process.pid, Signal::KILL) {
+            let mut leftovers = Leftovers {
+                pgid: process.pid,
+                members: Vec::new(),
+            };
+            leftovers.find_members();
+            self.groups.push(leftovers);
+        } else {
+            own.remove_group(process.pid);
+        }
+        peak_rss
+    }
+
+    /// Whether leftovers are still being followed.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.groups.is_empty()
+    }
+
+    /// The pidfds to poll: readable when a leftover exits.
+    pub(crate) fn fds(&self) -> impl Iterator<Item = BorrowedFd<'_>> {
+        self.groups
+            .iter()
+            .flat_map(|g| g.members.iter().map(|fd| fd.as_fd()))
+    }
+
+    /// Forgets leftovers that are gone; kills any newcomer to their groups.
+    pub(crate) fn check(&mut self, own: &OwnProcesses) {
+        self.groups.retain_mut(|group| {
+            group.members.retain(|fd| !has_exited(fd));
+            if !group.members.is_empty() {
+                return true;
+            }
+            // A process forked just before our signal landed would have
+            // missed it: look again until the group is empty.
+            if platform::signal_group_exists(group.pgid, Signal::KILL) {
+                group.find_members();
+                if !group.members.is_empty() {
+                    return true;
+                }
+            }
+            own.remove_group(group.pgid);
+            false
+        });
+    }
+}
+
+impl Leftovers {
+    /// Opens a pidfd on every live (not yet exited) process of the group.
+    fn find_members(&mut self) {
+        self.members = platform::live_members_of_group(self.pgid)
+            .into_iter()
+            .filter_map(|pid| platform::open_pidfd(pid).ok())
+            .filter(|fd| !has_exited(fd))
+            .collect();
+    }
+}
+
+/// Whether the process behind `pidfd` has exited (a zombie has).
+fn has_exited(pidfd: &OwnedFd) -> bool {
+    let mut fds = [PollFd::new(pidfd, PollFlags::IN)];
+    matches!(rustix::event::poll(&mut fds, Some(&rustix::event::Timespec::default())), Ok(n) if n > 0)
+}

@@ -1,0 +1,68 @@
+//! What the engine tells its front end: tasks starting, writing, being
+//! retried and ending.
+
+use crate::outcome::Outcome;
+use crate::report::TaskReport;
+use crate::task::{Stream, TaskId};
+
+/// Something that happened to a task, handed to the front end's
+/// [`EventSink`] by [`Engine::process`](super::Engine::process).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Event<'a> {
+    /// A task's process started.
+    Started {
+        /// The task.
+        id: TaskId,
+        /// Its process id (and process group id).
+        pid: u32,
+        /// Its slot (see [`StartInfo::slot`](super::StartInfo::slot)).
+        slot: usize,
+        /// Which attempt this is, from 1.
+        attempt: u32,
+    },
+    /// Output of a task whose route is [`OutputRoute::Events`](super::OutputRoute::Events).
+    Output {
+        /// The task.
+        id: TaskId,
+        /// Which stream.
+        stream: Stream,
+        /// The bytes: whole lines from a worker, raw chunks from a command.
+        data: &'a [u8],
+    },
+    /// A task failed and will run again.
+    Retrying {
+        /// The task.
+        id: TaskId,
+        /// How the attempt that just ended ended.
+        outcome: &'a Outcome,
+        /// The attempt that comes next, from 2.
+        next_attempt: u32,
+    },
+    /// A task ended for good; the engine forgets it.
+    Ended(Box<TaskReport>),
+}
+
+/// Receives the engine's [`Event`]s. Any `FnMut(Event)` closure is one.
+///
+/// ```
+/// use dummymp::engine::{Event, EventSink};
+/// let mut ended = 0;
+/// let mut sink = |event: Event<'_>| {
+///     if let Event::Ended(_) = event {
+///         ended += 1;
+///     }
+/// };
+/// # fn takes(_: &mut impl EventSink) {}
+/// takes(&mut sink);
+/// ```
+pub trait EventSink {
+    /// Handles one event.
+    fn event(&mut self, event: Event<'_>);
+}
+
+impl<F: FnMut(Event<'_>)> EventSink for F {
+    fn event(&mut self, event: Event<'_>) {
+        self(event)
+    }
+}

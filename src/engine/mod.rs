@@ -1,0 +1,843 @@
+//! The execution engine: the one place that starts, watches, relays, times
+//! out, kills and reaps every kind of task.
+//!
+//! A task is a function call (run in a worker, a copy of this program) or
+//! a [`Command`](crate::Command). Both are [submitted](Engine::submit) as a
+//! [`TaskSpec`], admitted by the [`Scheduler`], started through the launch
+//! seam ([`Launcher`]), watched by one event loop, relayed, timed out or
+//! killed (the whole process group: `SIGTERM`, the kill grace period,
+//! `SIGKILL`), swept (what the task left in its process group is killed)
+//! and reaped in one place, and end with the same [`Outcome`] vocabulary.
+//! What happens is told to the front end as [`Event`]s.
+//!
+//! The library's [`DummyMp`](crate::DummyMp) and the `dummymp` command-line
+//! tool are two front ends over it. Use it directly to build another:
+//!
+//! ```
+//! # dummymp::init();
+//! use dummymp::engine::{Engine, Event, OutputRoute, TaskSpec};
+//! use dummymp::{Command, Outcome, Priority, Scheduler};
+//!
+//! let mut engine = Engine::new(Scheduler::new(Priority::Nuclear, 2));
+//! for word in ["one", "two", "three"] {
+//!     engine.submit(TaskSpec::command(Command::new("echo").arg(word)).with_output(OutputRoute::Events));
+//! }
+//! let mut printed = Vec::new();
+//! let mut ended = 0;
+//! while !engine.is_idle() {
+//!     engine.process(&mut |event: Event<'_>| match event {
+//!         Event::Output { data, .. } => printed.extend_from_slice(data),
+//!         Event::Ended(report) => {
+//!             assert_eq!(report.outcome, Outcome::Exited { code: 0 });
+//!             ended += 1;
+//!         }
+//!         _ => {}
+//!     })?;
+//!     if !engine.is_idle() {
+//!         engine.wait(None, &[])?;
+//!     }
+//! }
+//! assert_eq!(ended, 3);
+//! assert_eq!(printed.len(), "one\ntwo\nthree\n".len());
+//! # Ok::<(), dummymp::Error>(())
+//! ```
+//!
+//! Waiting is event-driven: [`Engine::wait`] sleeps in one `poll(2)` over
+//! every task's output and pidfd, the leftovers being swept, the
+//! scheduler's wake-up descriptor and whatever descriptors the front end
+//! adds, until one is ready or the next deadline (a timeout, the end of a
+//! grace period, a load measurement) comes. Nothing polls on a timer.
+
+pub(crate) mod ending;
+mod events;
+mod running;
+mod slots;
+mod spec;
+pub(crate) mod watchdog;
+
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::io;
+use std::os::fd::BorrowedFd;
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
+
+use rustix::event::{PollFd, PollFlags, Timespec};
+use rustix::io::Errno;
+use rustix::net::SendFlags;
+
+use crate::error::Error;
+use crate::identity;
+use crate::launch::{LaunchIo, LaunchSpec, Launched, Launcher};
+use crate::outcome::{Outcome, ProcessExit};
+use crate::platform::{self, ExitInfo};
+use crate::protocol::{self, PROTOCOL_VERSION, TaskRequest};
+use crate::report::TaskReport;
+use crate::scheduler::Scheduler;
+use crate::task::TaskId;
+use crate::worker::invocation::{TICKET_VARIABLE, WORKER_FLAG, ticket};
+
+use ending::{EndReason, Sweeper};
+use running::{Reader, RunningTask};
+use slots::SlotPool;
+use spec::Work;
+use watchdog::Watchdog;
+
+pub use events::{Event, EventSink};
+pub use spec::{OutputRoute, StartInfo, TaskSpec};
+
+/// How long the engine waits after `SIGTERM` before `SIGKILL` when it ends
+/// tasks, unless changed with [`Engine::set_kill_grace`].
+pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(1);
+
+/// A task waiting to start.
+struct Queued {
+    id: TaskId,
+    spec: TaskSpec,
+    attempt: u32,
+}
+
+/// Runs tasks: see the [module documentation](self).
+pub struct Engine {
+    scheduler: Scheduler,
+    launcher: Launcher,
+    kill_grace: Duration,
+    niceness: Option<i32>,
+    worker_program: Option<PathBuf>,
+    queue: VecDeque<Queued>,
+    running: Vec<RunningTask>,
+    sweeper: Sweeper,
+    /// Reports of tasks that ended outside of [`Engine::process`] (removed
+    /// from the queue), handed out by the next call.
+    ended_outside: Vec<TaskReport>,
+    next_id: usize,
+    slots: SlotPool,
+    /// The system refused a new process while some of ours run: try again
+    /// when one of them ends.
+    spawn_blocked: bool,
+    watchdog: WatchdogState,
+    /// The last [`Engine::wait`] marked which tasks are ready.
+    waited: bool,
+    /// No task starts (while [`Engine::killall`] waits).
+    holding: bool,
+}
+
+enum WatchdogState {
+    NotStarted,
+    Running(Watchdog),
+    Unavailable,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("scheduler", &self.scheduler)
+            .field("launcher", &self.launcher)
+            .field("queued", &self.queue.len())
+            .field("running", &self.running.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// An engine that admits tasks with `scheduler` and starts them on this
+    /// machine.
+    pub fn new(scheduler: Scheduler) -> Engine {
+        crate::worker::invocation::refuse_work_before_init();
+        Engine {
+            scheduler,
+            launcher: Launcher::default(),
+            kill_grace: DEFAULT_KILL_GRACE,
+            niceness: None,
+            worker_program: None,
+            queue: VecDeque::new(),
+            running: Vec::new(),
+            sweeper: Sweeper::default(),
+            ended_outside: Vec::new(),
+            next_id: 0,
+            slots: SlotPool::default(),
+            spawn_blocked: false,
+            watchdog: WatchdogState::NotStarted,
+            waited: false,
+            holding: false,
+        }
+    }
+
+    /// The scheduler.
+    pub fn scheduler(&self) -> &Scheduler {
+        &self.scheduler
+    }
+
+    /// The scheduler, to change its settings.
+    pub fn scheduler_mut(&mut self) -> &mut Scheduler {
+        &mut self.scheduler
+    }
+
+    /// Where tasks are started from now on.
+    pub fn set_launcher(&mut self, launcher: Launcher) {
+        self.launcher = launcher;
+    }
+
+    /// The launcher.
+    pub fn launcher(&self) -> &Launcher {
+        &self.launcher
+    }
+
+    /// How long ended tasks get between `SIGTERM` and `SIGKILL`.
+    pub fn set_kill_grace(&mut self, grace: Duration) {
+        self.kill_grace = grace;
+    }
+
+    /// The kill grace period.
+    pub fn kill_grace(&self) -> Duration {
+        self.kill_grace
+    }
+
+    /// Starts tasks `increment` nicer than this process (`None`: as nice
+    /// as this process). The result is clamped to -20..=19.
+    pub fn set_nice(&mut self, increment: Option<i32>) {
+        self.niceness = increment.map(|increment| {
+            let ours = rustix::process::getpriority_process(None).unwrap_or(0);
+            (ours + increment).clamp(-20, 19)
+        });
+    }
+
+    /// Starts workers from `program` (`None`: the running executable).
+    pub fn set_worker_program(&mut self, program: Option<PathBuf>) {
+        self.worker_program = program;
+    }
+
+    /// The program workers start from, when not the running executable.
+    pub fn worker_program(&self) -> Option<&PathBuf> {
+        self.worker_program.as_ref()
+    }
+
+    /// Queues a task; ids follow submission order from 0.
+    pub fn submit(&mut self, spec: TaskSpec) -> TaskId {
+        let id = TaskId(self.next_id);
+        self.next_id += 1;
+        self.queue.push_back(Queued {
+            id,
+            spec,
+            attempt: 1,
+        });
+        id
+    }
+
+    /// Tasks waiting to start.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Tasks running.
+    pub fn running(&self) -> usize {
+        self.running.len()
+    }
+
+    /// Process ids of the running tasks.
+    pub fn running_pids(&self) -> Vec<u32> {
+        self.running.iter().map(RunningTask::pid).collect()
+    }
+
+    /// Whether nothing is queued or running, no report waits to be handed
+    /// out, and nothing a task left behind is still alive.
+    pub fn is_idle(&self) -> bool {
+        self.queue.is_empty()
+            && self.running.is_empty()
+            && self.ended_outside.is_empty()
+            && self.sweeper.is_idle()
+    }
+
+    /// Relays what running tasks sent (output lines, log records), without
+    /// blocking and without finishing or starting anything.
+    pub fn relay(&mut self, sink: &mut (impl EventSink + ?Sized)) {
+        for task in &mut self.running {
+            task.read(sink);
+        }
+    }
+
+    /// Does whatever can be done now without waiting, telling `sink` what
+    /// happened: relays what tasks sent, finishes the tasks that ended
+    /// (retrying those that failed and may run again), ends those past
+    /// their timeout or grace period, and starts the queued tasks the
+    /// scheduler allows.
+    pub fn process(&mut self, sink: &mut (impl EventSink + ?Sized)) -> Result<(), Error> {
+        for report in self.ended_outside.drain(..) {
+            sink.event(Event::Ended(Box::new(report)));
+        }
+        let everything = !std::mem::take(&mut self.waited);
+        for task in &mut self.running {
+            if everything || task.io_ready {
+                task.read(sink);
+            }
+        }
+        let mut index = 0;
+        while index < self.running.len() {
+            let task = &mut self.running[index];
+            let look = everything || task.exit_ready;
+            task.io_ready = false;
+            task.exit_ready = false;
+            if !look {
+                index += 1;
+                continue;
+            }
+            match platform::peek_exit(&task.process.pidfd, false) {
+                Ok(Some(exit)) => self.finish(index, Some(exit.into()), sink),
+                Ok(None) => index += 1,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => index += 1,
+                // ECHILD: somebody else reaped it (SIGCHLD ignored, or a
+                // `waitpid(-1)` elsewhere in the program).
+                Err(_) => self.finish(index, None, sink),
+            }
+        }
+        self.check_deadlines(Instant::now());
+        self.sweeper.check(self.scheduler.own_processes());
+        if !self.holding {
+            self.start_ready(sink);
+        }
+        Ok(())
+    }
+
+    /// Sleeps until something happens to a task, the scheduler wakes up,
+    /// one of `extra` becomes readable, the next deadline comes, or
+    /// `limit`. Returns, for each of `extra`, whether it is readable. Call
+    /// [`Engine::process`] next.
+    pub fn wait(
+        &mut self,
+        limit: Option<Instant>,
+        extra: &[BorrowedFd<'_>],
+    ) -> Result<Vec<bool>, Error> {
+        let deadline = [limit, self.next_deadline()].into_iter().flatten().min();
+        let timeout = deadline.map(|d| {
+            let left = d.saturating_duration_since(Instant::now());
+            Timespec::try_from(left).unwrap_or(Timespec {
+                tv_sec: i64::MAX,
+                tv_nsec: 0,
+            })
+        });
+        // What each polled descriptor belongs to.
+        enum Owner {
+            Output(usize),
+            Exit(usize),
+            Other,
+            Extra(usize),
+        }
+        let mut fds = Vec::with_capacity(self.running.len() * 3 + extra.len() + 2);
+        let mut owners = Vec::with_capacity(fds.capacity());
+        for (index, task) in self.running.iter().enumerate() {
+            for fd in task.output_fds() {
+                fds.push(PollFd::from_borrowed_fd(fd, PollFlags::IN));
+                owners.push(Owner::Output(index));
+            }
+            fds.push(PollFd::from_borrowed_fd(
+                std::os::fd::AsFd::as_fd(&task.process.pidfd),
+                PollFlags::IN,
+            ));
+            owners.push(Owner::Exit(index));
+        }
+        for fd in self.sweeper.fds() {
+            fds.push(PollFd::from_borrowed_fd(fd, PollFlags::IN));
+            owners.push(Owner::Other);
+        }
+        if !self.queue.is_empty()
+            && let Some(fd) = self.scheduler.wake_fd()
+        {
+            fds.push(PollFd::from_borrowed_fd(fd, PollFlags::IN));
+            owners.push(Owner::Other);
+        }
+        for (index, fd) in extra.iter().enumerate() {
+            fds.push(PollFd::from_borrowed_fd(*fd, PollFlags::IN));
+            owners.push(Owner::Extra(index));
+        }
+        let mut extras_ready = vec![false; extra.len()];
+        if fds.is_empty() && timeout.is_none() {
+            return Ok(extras_ready);
+        }
+        match rustix::event::poll(&mut fds, timeout.as_ref()) {
+            Ok(_) | Err(Errno::INTR) => {}
+            Err(e) => return Err(Error::os("waiting for tasks")(e.into())),
+        }
+        let ready: Vec<bool> = fds.iter().map(|fd| !fd.revents().is_empty()).collect();
+        drop(fds);
+        for (owner, ready) in owners.into_iter().zip(ready) {
+            if !ready {
+                continue;
+            }
+            match owner {
+                Owner::Output(index) => self.running[index].io_ready = true,
+                Owner::Exit(index) => self.running[index].exit_ready = true,
+                Owner::Other => {}
+                Owner::Extra(index) => extras_ready[index] = true,
+            }
+        }
+        self.waited = true;
+        Ok(extras_ready)
+    }
+
+    /// When [`Engine::wait`] must return even if nothing happens.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        if !self.ended_outside.is_empty() {
+            return Some(Instant::now());
+        }
+        let tasks = self.running.iter().filter_map(|task| match &task.ending {
+            None => task.deadline,
+            Some(ending) => ending.kill_at,
+        });
+        let measurement = (!self.queue.is_empty() && !self.holding)
+            .then(|| self.scheduler.next_deadline())
+            .flatten();
+        tasks.chain(measurement).min()
+    }
+
+    /// Ends task `id`: removed from the queue if it has not started (it
+    /// then ends at the next [`Engine::process`]), else `SIGTERM` to its
+    /// process group and `SIGKILL` after the kill grace period. It ends as
+    /// [`Outcome::Killed`]. Returns whether such a task was queued or
+    /// running.
+    pub fn kill(&mut self, id: TaskId) -> bool {
+        if let Some(position) = self.queue.iter().position(|q| q.id == id) {
+            if let Some(queued) = self.queue.remove(position) {
+                self.ended_outside.push(TaskReport::without_process(
+                    id,
+                    queued.spec.name,
+                    Outcome::Killed,
+                    queued.attempt - 1,
+                ));
+            }
+            return true;
+        }
+        let now = Instant::now();
+        let (launcher, grace) = (&self.launcher, self.kill_grace);
+        match self.running.iter_mut().find(|task| task.id == id) {
+            Some(task) => {
+                if task.ending.is_none() {
+                    task.ending = Some(ending::terminate(
+                        launcher,
+                        &task.process,
+                        EndReason::Killed,
+                        grace,
+                        now,
+                    ));
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Starts ending every running task (see [`Engine::kill`]); they end as
+    /// [`Outcome::Killed`] (or [`Outcome::TimedOut`] if their timeout was
+    /// already ending them). Queued tasks stay queued.
+    pub fn end_all(&mut self) {
+        let now = Instant::now();
+        for task in &mut self.running {
+            if task.ending.is_none() {
+                task.ending = Some(ending::terminate(
+                    &self.launcher,
+                    &task.process,
+                    EndReason::Killed,
+                    self.kill_grace,
+                    now,
+                ));
+            }
+        }
+    }
+
+    /// Sends `SIGKILL` to every running task's process group now.
+    pub fn kill_all_now(&mut self) {
+        for task in &mut self.running {
+            let ending = task.ending.get_or_insert(ending::Ending {
+                reason: EndReason::Killed,
+                kill_at: None,
+            });
+            ending::kill(&self.launcher, &task.process, ending);
+        }
+    }
+
+    /// Removes every queued task without running or reporting it; returns
+    /// their ids.
+    pub fn drop_queued(&mut self) -> Vec<TaskId> {
+        self.queue.drain(..).map(|q| q.id).collect()
+    }
+
+    /// Ends every running task and waits until each has ended and nothing
+    /// it left is alive, handing their reports to `sink`. No task starts
+    /// meanwhile; queued tasks stay queued.
+    pub fn killall(&mut self, sink: &mut (impl EventSink + ?Sized)) {
+        self.holding = true;
+        self.end_all();
+        loop {
+            let _ = self.process(sink);
+            if self.running.is_empty() && self.sweeper.is_idle() {
+                break;
+            }
+            if let Err(e) = self.wait(None, &[]) {
+                log::debug!(target: "dummymp::engine", "waiting for killed tasks: {e}");
+                self.kill_all_now();
+                self.waited = false;
+                std::thread::yield_now();
+            }
+        }
+        self.holding = false;
+    }
+
+    /// Finishes `self.running[index]`, whose process exited with `exit`.
+    fn finish(
+        &mut self,
+        index: usize,
+        exit: Option<ProcessExit>,
+        sink: &mut (impl EventSink + ?Sized),
+    ) {
+        let mut task = self.running.swap_remove(index);
+        task.read_last(sink);
+        if let (Some(entry), WatchdogState::Running(watchdog)) =
+            (task.watchdog_entry.take(), &mut self.watchdog)
+        {
+            watchdog.unregister(entry);
+        }
+        let peak_rss = self
+            .sweeper
+            .sweep(&task.process, self.scheduler.own_processes());
+        task.process.input = None;
+        self.slots.release(task.slot);
+        self.spawn_blocked = false;
+        let runtime = task.started.elapsed();
+
+        if let Some((error, errno)) = task.worker_not_started()
+            && task.ending.is_none()
+            && is_transient_errno(errno)
+            && !self.running.is_empty()
+        {
+            log::debug!(
+                target: "dummymp::engine",
+                "{} could not set itself up yet ({error}); retrying when a task ends",
+                task.id
+            );
+            self.spawn_blocked = true;
+            self.queue.push_front(Queued {
+                id: task.id,
+                spec: task.spec,
+                attempt: task.attempt,
+            });
+            return;
+        }
+
+        let (outcome, returned) = task.outcome(exit);
+        log::debug!(
+            target: "dummymp::engine",
+            "[PID {}] {} ({}) {outcome}",
+            task.pid(),
+            task.id,
+            task.spec.name
+        );
+        if !outcome.is_success()
+            && outcome != Outcome::Killed
+            && task.attempt <= task.spec.options.retries
+            && !self.holding
+        {
+            sink.event(Event::Retrying {
+                id: task.id,
+                outcome: &outcome,
+                next_attempt: task.attempt + 1,
+            });
+            self.queue.push_front(Queued {
+                id: task.id,
+                spec: task.spec,
+                attempt: task.attempt + 1,
+            });
+            return;
+        }
+        sink.event(Event::Ended(Box::new(TaskReport {
+            id: task.id,
+            name: task.spec.name,
+            pid: Some(task.process.pid),
+            outcome,
+            exit,
+            stdout: task.stdout,
+            stderr: task.stderr,
+            started_at: Some(task.started_wall),
+            runtime,
+            attempts: task.attempt,
+            peak_rss,
+            returned,
+            value: None,
+        })));
+    }
+
+    fn check_deadlines(&mut self, now: Instant) {
+        for task in &mut self.running {
+            match &mut task.ending {
+                None => {
+                    if task.deadline.is_some_and(|deadline| now >= deadline) {
+                        task.ending = Some(ending::terminate(
+                            &self.launcher,
+                            &task.process,
+                            EndReason::TimedOut,
+                            self.kill_grace,
+                            now,
+                        ));
+                    }
+                }
+                Some(ending) => {
+                    if ending.kill_at.is_some_and(|at| now >= at) {
+                        ending::kill(&self.launcher, &task.process, ending);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Starts as many queued tasks as the scheduler allows.
+    fn start_ready(&mut self, sink: &mut (impl EventSink + ?Sized)) {
+        let waiting = if self.spawn_blocked {
+            0
+        } else {
+            self.queue.len()
+        };
+        let slots = self.scheduler.free_slots(self.running.len(), waiting);
+        for _ in 0..slots {
+            if !self.start_next(sink) {
+                break;
+            }
+        }
+    }
+
+    /// Starts the task at the head of the queue; false when the system
+    /// refused and the task went back to wait for one of ours to end.
+    fn start_next(&mut self, sink: &mut (impl EventSink + ?Sized)) -> bool {
+        let Some(mut queued) = self.queue.pop_front() else {
+            return false;
+        };
+        let slot = self.slots.acquire();
+        let start = StartInfo {
+            id: queued.id,
+            slot,
+            attempt: queued.attempt,
+        };
+        let started = Instant::now();
+        let started_wall = SystemTime::now();
+        let launched = self
+            .launch_spec(&mut queued.spec, &start)
+            .and_then(|(spec, request)| self.launch(&spec, request.as_deref()));
+        match launched {
+            Ok(process) => {
+                let pid = process.pid;
+                self.scheduler.own_processes().add_group(pid);
+                let is_call = queued.spec.is_call();
+                let watchdog_entry = if is_call {
+                    None
+                } else {
+                    self.watchdog().map(|w| w.register(pid))
+                };
+                log::debug!(
+                    target: "dummymp::engine",
+                    "[PID {pid}] started {} ({}), attempt {}",
+                    queued.id,
+                    queued.spec.name,
+                    queued.attempt
+                );
+                let deadline = queued.spec.options.timeout.map(|t| started + t);
+                self.running.push(RunningTask {
+                    id: queued.id,
+                    attempt: queued.attempt,
+                    slot,
+                    process,
+                    started,
+                    started_wall,
+                    deadline,
+                    ending: None,
+                    reader: if is_call {
+                        Reader::worker()
+                    } else {
+                        Reader::command()
+                    },
+                    stdout: Vec::new(),
+                    stderr: Vec::new(),
+                    io_ready: false,
+                    exit_ready: false,
+                    watchdog_entry,
+                    spec: queued.spec,
+                });
+                sink.event(Event::Started {
+                    id: start.id,
+                    pid,
+                    slot,
+                    attempt: start.attempt,
+                });
+                true
+            }
+            Err(error) if is_transient(&error) && !self.running.is_empty() => {
+                log::debug!(
+                    target: "dummymp::engine",
+                    "cannot start {} yet ({error}); retrying when a task ends",
+                    queued.id
+                );
+                self.slots.release(slot);
+                self.queue.push_front(queued);
+                self.spawn_blocked = true;
+                false
+            }
+            Err(error) => {
+                self.slots.release(slot);
+                let mut report = TaskReport::without_process(
+                    queued.id,
+                    queued.spec.name,
+                    Outcome::FailedToStart {
+                        error: error.to_string(),
+                        errno: error.raw_os_error(),
+                    },
+                    queued.attempt,
+                );
+                report.started_at = Some(started_wall);
+                sink.event(Event::Ended(Box::new(report)));
+                true
+            }
+        }
+    }
+
+    /// The process to start for `spec`, and the request to send a worker.
+    fn launch_spec(
+        &self,
+        spec: &mut TaskSpec,
+        start: &StartInfo,
+    ) -> io::Result<(LaunchSpec, Option<Vec<u8>>)> {
+        let cpus = spec.options.cpus;
+        let command = match &mut spec.work {
+            Work::Call(call) => {
+                let executable = identity::current();
+                let request = TaskRequest {
+                    protocol: PROTOCOL_VERSION,
+                    executable: executable.to_vec(),
+                    task_id: start.id.0 as u64,
+                    entry: call.entry,
+                    function: call.function,
+                    seal: crate::callable::seal(executable, call.entry, call.function),
+                    function_name: spec.name.to_string(),
+                    log_level: log::max_level() as u8,
+                    args: call.args.clone(),
+                };
+                let frame = protocol::encode_frame(&request).map_err(io::Error::other)?;
+                let (program, argv0) = match &self.worker_program {
+                    Some(program) => (program.clone().into_os_string(), None),
+                    None => (
+                        platform::self_exe_for_spawn().into_os_string(),
+                        Some(platform::self_exe_display_name().to_owned()),
+                    ),
+                };
+                let spec = LaunchSpec {
+                    program,
+                    argv0,
+                    args: vec![OsString::from(WORKER_FLAG), OsString::from(ticket())],
+                    env: vec![(
+                        OsString::from(TICKET_VARIABLE),
+                        Some(OsString::from(ticket())),
+                    )],
+                    env_clear: false,
+                    current_dir: None,
+                    io: LaunchIo::Worker,
+                    niceness: self.niceness,
+                    cpus,
+                };
+                return Ok((spec, Some(frame)));
+            }
+            Work::Command(command) => command.clone(),
+            Work::Deferred(build) => build(start),
+        };
+        Ok((
+            LaunchSpec {
+                program: command.get_program().to_owned(),
+                argv0: None,
+                args: command.get_args().map(ToOwned::to_owned).collect(),
+                env: command
+                    .get_envs()
+                    .map(|(k, v)| (k.to_owned(), v.map(ToOwned::to_owned)))
+                    .collect(),
+                env_clear: command.get_env_clear(),
+                current_dir: command.get_current_dir().map(ToOwned::to_owned),
+                io: LaunchIo::Command,
+                niceness: self.niceness,
+                cpus,
+            },
+            None,
+        ))
+    }
+
+    /// Starts `spec` and sends a worker its request.
+    fn launch(&self, spec: &LaunchSpec, request: Option<&[u8]>) -> io::Result<Launched> {
+        let launched = self.launcher.launch(spec)?;
+        if let (Some(request), Some(input)) = (request, &launched.input)
+            && let Err(e) = send_all(input, request)
+        {
+            self.launcher
+                .signal(&launched, rustix::process::Signal::KILL);
+            let _ = platform::peek_exit(&launched.pidfd, true);
+            let _ = platform::reap_exited(&launched.pidfd);
+            return Err(e);
+        }
+        Ok(launched)
+    }
+
+    /// The watchdog, started on first use; `None` if it cannot run.
+    fn watchdog(&mut self) -> Option<&mut Watchdog> {
+        if let WatchdogState::NotStarted = self.watchdog {
+            self.watchdog = match Watchdog::start(self.kill_grace) {
+                Ok(watchdog) => WatchdogState::Running(watchdog),
+                Err(e) => {
+                    log::warn!(
+                        target: "dummymp::engine",
+                        "cannot start the watchdog that ends commands if this program dies: {e}"
+                    );
+                    WatchdogState::Unavailable
+                }
+            };
+        }
+        match &mut self.watchdog {
+            WatchdogState::Running(watchdog) => Some(watchdog),
+            _ => None,
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if !self.running.is_empty() || !self.sweeper.is_idle() {
+            self.killall(&mut |_: Event<'_>| {});
+        }
+    }
+}
+
+impl From<ExitInfo> for ProcessExit {
+    fn from(exit: ExitInfo) -> ProcessExit {
+        match exit {
+            ExitInfo::Exited(code) => ProcessExit::Code(code),
+            ExitInfo::Signaled(signal) => ProcessExit::Signal(signal),
+        }
+    }
+}
+
+/// Sends all of `data` without ever raising `SIGPIPE`. A worker that died
+/// before reading it is reported through its exit status, so a closed
+/// socket is no error here.
+fn send_all(socket: &std::os::fd::OwnedFd, mut data: &[u8]) -> io::Result<()> {
+    while !data.is_empty() {
+        match rustix::net::send(socket, data, SendFlags::NOSIGNAL) {
+            Ok(n) => data = &data[n..],
+            Err(Errno::INTR) => continue,
+            Err(Errno::PIPE | Errno::CONNRESET) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Errors after which starting a process may work once others have ended.
+fn is_transient(error: &io::Error) -> bool {
+    is_transient_errno(error.raw_os_error())
+}
+
+fn is_transient_errno(errno: Option<i32>) -> bool {
+    matches!(
+        errno.map(Errno::from_raw_os_error),
+        Some(Errno::AGAIN | Errno::NOMEM | Errno::MFILE | Errno::NFILE)
+    )
+}

@@ -1,0 +1,374 @@
+//! A task whose process runs: reading what it sends (protocol messages
+//! from a worker, output from a command), routing its output, and telling
+//! how it ended.
+
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::time::{Instant, SystemTime};
+
+use crate::launch::Launched;
+use crate::lines::LineBuffer;
+use crate::outcome::{Outcome, ProcessExit};
+use crate::protocol::{FrameBuffer, TaskResult, WorkerMessage};
+use crate::relay::{self, Captured};
+use crate::task::{OutputMode, Stream, TaskId};
+
+use super::ending::Ending;
+use super::events::{Event, EventSink};
+use super::spec::{OutputRoute, TaskSpec};
+
+/// How much is read from one descriptor before other events get a turn.
+const READ_BUDGET: usize = 1 << 20;
+
+/// The size of one read.
+const CHUNK: usize = 64 * 1024;
+
+/// A running task.
+pub(crate) struct RunningTask {
+    pub id: TaskId,
+    pub spec: TaskSpec,
+    pub attempt: u32,
+    pub slot: usize,
+    pub process: Launched,
+    pub started: Instant,
+    pub started_wall: SystemTime,
+    /// When it runs past its timeout.
+    pub deadline: Option<Instant>,
+    /// Set once we are ending it.
+    pub ending: Option<Ending>,
+    pub reader: Reader,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    /// Set by the last wait: its descriptors have something to read.
+    pub io_ready: bool,
+    /// Set by the last wait: its process has exited.
+    pub exit_ready: bool,
+    /// Its entry in the watchdog's table (commands only).
+    pub watchdog_entry: Option<u32>,
+}
+
+/// What a task sends us, and how far it has been read.
+pub(crate) enum Reader {
+    /// A worker's message stream.
+    Worker {
+        frames: FrameBuffer,
+        open: bool,
+        result: Option<TaskResult>,
+        stream_error: Option<String>,
+    },
+    /// A command's standard output and error.
+    Command {
+        stdout_open: bool,
+        stderr_open: bool,
+        lines: [LineBuffer; 2],
+    },
+}
+
+impl Reader {
+    pub(crate) fn worker() -> Reader {
+        Reader::Worker {
+            frames: FrameBuffer::default(),
+            open: true,
+            result: None,
+            stream_error: None,
+        }
+    }
+
+    pub(crate) fn command() -> Reader {
+        Reader::Command {
+            stdout_open: true,
+            stderr_open: true,
+            lines: [LineBuffer::default(), LineBuffer::default()],
+        }
+    }
+}
+
+/// Where output goes, borrowed from a running task for one read.
+struct OutputSink<'a, S: EventSink + ?Sized> {
+    id: TaskId,
+    pid: u32,
+    route: OutputRoute,
+    stdout: &'a mut Vec<u8>,
+    stderr: &'a mut Vec<u8>,
+    events: &'a mut S,
+}
+
+impl<S: EventSink + ?Sized> OutputSink<'_, S> {
+    /// Passes on whole lines (or a last piece) of `stream`.
+    fn lines(&mut self, stream: Stream, data: &[u8]) {
+        match self.route {
+            OutputRoute::Events => self.events.event(Event::Output {
+                id: self.id,
+                stream,
+                data,
+            }),
+            OutputRoute::Relay(mode) => relay::relay_output(
+                self.pid,
+                stream,
+                data,
+                mode,
+                Captured {
+                    stdout: &mut *self.stdout,
+                    stderr: &mut *self.stderr,
+                },
+            ),
+        }
+    }
+}
+
+impl RunningTask {
+    /// The process id (and process group id).
+    pub(crate) fn pid(&self) -> u32 {
+        self.process.pid
+    }
+
+    /// The descriptors worth polling for output.
+    pub(crate) fn output_fds(&self) -> impl Iterator<Item = BorrowedFd<'_>> {
+        let (out, err) = match &self.reader {
+            Reader::Worker { open, .. } => (*open, false),
+            Reader::Command {
+                stdout_open,
+                stderr_open,
+                ..
+            } => (*stdout_open, *stderr_open),
+        };
+        let stdout = out.then(|| self.process.stdout.as_fd());
+        let stderr = self
+            .process
+            .stderr
+            .as_ref()
+            .filter(|_| err)
+            .map(|fd| fd.as_fd());
+        stdout.into_iter().chain(stderr)
+    }
+
+    /// Reads what has arrived, without blocking, and passes it on.
+    pub(crate) fn read(&mut self, events: &mut (impl EventSink + ?Sized)) {
+        let mut sink = OutputSink {
+            id: self.id,
+            pid: self.process.pid,
+            route: self.spec.output,
+            stdout: &mut self.stdout,
+            stderr: &mut self.stderr,
+            events,
+        };
+        match &mut self.reader {
+            Reader::Worker {
+                frames,
+                open,
+                result,
+                stream_error,
+            } => {
+                if let Err(error) = read_messages(&self.process.stdout, frames, open, |m| match m {
+                    WorkerMessage::Log(record) => relay::relay_log(sink.pid, &record),
+                    WorkerMessage::Output { stream, data } => sink.lines(stream, &data),
+                    WorkerMessage::Finished(r) => *result = Some(r),
+                }) {
+                    stream_error.get_or_insert(error);
+                }
+            }
+            Reader::Command {
+                stdout_open,
+                stderr_open,
+                lines,
+            } => {
+                let [out_lines, err_lines] = lines;
+                if *stdout_open {
+                    *stdout_open =
+                        read_output(&self.process.stdout, Stream::Stdout, out_lines, &mut sink);
+                }
+                if let Some(stderr) = &self.process.stderr
+                    && *stderr_open
+                {
+                    *stderr_open = read_output(stderr, Stream::Stderr, err_lines, &mut sink);
+                }
+            }
+        }
+    }
+
+    /// After the process exited: reads what is left (without waiting for
+    /// processes it left behind to close the pipes) and passes on a last
+    /// unfinished line.
+    pub(crate) fn read_last(&mut self, events: &mut (impl EventSink + ?Sized)) {
+        self.read(events);
+        if let Reader::Command {
+            stdout_open,
+            stderr_open,
+            lines,
+        } = &mut self.reader
+        {
+            *stdout_open = false;
+            *stderr_open = false;
+            let mut sink = OutputSink {
+                id: self.id,
+                pid: self.process.pid,
+                route: self.spec.output,
+                stdout: &mut self.stdout,
+                stderr: &mut self.stderr,
+                events,
+            };
+            for (stream, buffer) in [Stream::Stdout, Stream::Stderr].into_iter().zip(lines) {
+                buffer.flush(|data| sink.lines(stream, &data));
+            }
+        }
+        if let Reader::Worker { open, .. } = &mut self.reader {
+            *open = false;
+        }
+    }
+
+    /// How the task ended, from what it sent, how its process exited and
+    /// whether we ended it; and the encoded value a function returned.
+    pub(crate) fn outcome(&mut self, exit: Option<ProcessExit>) -> (Outcome, Option<Vec<u8>>) {
+        let ended_by_us = self.ending.as_ref().map(|e| e.reason.outcome());
+        match &mut self.reader {
+            Reader::Worker {
+                result,
+                stream_error,
+                ..
+            } => match result.take() {
+                Some(TaskResult::Returned(bytes)) => (Outcome::Returned, Some(bytes)),
+                Some(TaskResult::Panicked { message, location }) => {
+                    (Outcome::Panicked { message, location }, None)
+                }
+                Some(TaskResult::Failed(reason)) => (Outcome::Failed { reason }, None),
+                Some(TaskResult::NotStarted { error, errno }) => {
+                    (Outcome::FailedToStart { error, errno }, None)
+                }
+                None => match (ended_by_us, exit, stream_error.take()) {
+                    (Some(outcome), _, _) => (outcome, None),
+                    (None, Some(ProcessExit::Signal(signal)), _) => {
+                        (Outcome::Signaled { signal }, None)
+                    }
+                    (None, Some(ProcessExit::Code(_)), Some(reason)) => {
+                        (Outcome::Failed { reason }, None)
+                    }
+                    (None, Some(ProcessExit::Code(code)), None) => (Outcome::Exited { code }, None),
+                    (None, None, _) => (status_lost(), None),
+                },
+            },
+            Reader::Command { .. } => match (ended_by_us, exit) {
+                (Some(outcome), _) => (outcome, None),
+                (None, Some(ProcessExit::Code(code))) => (Outcome::Exited { code }, None),
+                (None, Some(ProcessExit::Signal(signal))) => (Outcome::Signaled { signal }, None),
+                (None, None) => (status_lost(), None),
+            },
+        }
+    }
+
+    /// Whether the worker said it could not set itself up (a refusal that
+    /// may pass, handled like a refused start).
+    pub(crate) fn worker_not_started(&self) -> Option<(&str, Option<i32>)> {
+        match &self.reader {
+            Reader::Worker {
+                result: Some(TaskResult::NotStarted { error, errno }),
+                ..
+            } => Some((error, *errno)),
+            _ => None,
+        }
+    }
+}
+
+fn status_lost() -> Outcome {
+    Outcome::Failed {
+        reason: "its exit status was lost (is SIGCHLD ignored, or did somebody else reap it?)"
+            .to_string(),
+    }
+}
+
+/// Reads the messages of a worker that have arrived, without blocking,
+/// handing each to `on_message`. Returns an error message when the stream
+/// is broken (and then stops reading it).
+fn read_messages(
+    pipe: &OwnedFd,
+    frames: &mut FrameBuffer,
+    open: &mut bool,
+    mut on_message: impl FnMut(WorkerMessage),
+) -> Result<(), String> {
+    let mut budget = READ_BUDGET;
+    while *open && budget > 0 {
+        let room = frames.spare(CHUNK);
+        let (n, at_end) = match rustix::io::read(pipe, room) {
+            Ok(0) => (0, true),
+            Ok(n) => (n, false),
+            Err(rustix::io::Errno::INTR) => (0, false),
+            Err(rustix::io::Errno::AGAIN) => {
+                frames.filled(CHUNK, 0);
+                return Ok(());
+            }
+            Err(e) => {
+                frames.filled(CHUNK, 0);
+                *open = false;
+                return Err(format!("reading from the worker failed: {e}"));
+            }
+        };
+        frames.filled(CHUNK, n);
+        budget = budget.saturating_sub(n);
+        loop {
+            let frame = match frames.next_frame() {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                Err(e) => {
+                    *open = false;
+                    return Err(broken_stream(&e));
+                }
+            };
+            match postcard::from_bytes::<WorkerMessage>(frame) {
+                Ok(message) => on_message(message),
+                Err(e) => {
+                    *open = false;
+                    return Err(format!("the worker sent an unreadable message: {e}"));
+                }
+            }
+        }
+        if at_end {
+            *open = false;
+            if frames.has_partial() {
+                return Err("the worker's last message was cut short".to_string());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Says what a bad frame means: usually, something other than a worker
+/// wrote to the stream.
+fn broken_stream(error: &io::Error) -> String {
+    format!(
+        "the worker's message stream is broken ({error}): something other than a dummymp \
+         worker wrote to it; does the program call dummymp::init() first in main (or use \
+         enable_test_support! in tests)?"
+    )
+}
+
+/// Reads what a command's pipe holds now and passes it on; false at end of
+/// file (or when the pipe broke).
+fn read_output<S: EventSink + ?Sized>(
+    pipe: &OwnedFd,
+    stream: Stream,
+    lines: &mut LineBuffer,
+    sink: &mut OutputSink<'_, S>,
+) -> bool {
+    let mut buf = [0u8; CHUNK];
+    let mut budget = READ_BUDGET;
+    while budget > 0 {
+        match rustix::io::read(pipe, &mut buf) {
+            Ok(0) => return false,
+            Ok(n) => {
+                budget = budget.saturating_sub(n);
+                let data = &buf[..n];
+                match sink.route {
+                    OutputRoute::Relay(OutputMode::Tagged | OutputMode::Untagged) => {
+                        lines.push(data, |chunk| sink.lines(stream, &chunk));
+                    }
+                    OutputRoute::Relay(OutputMode::Captured) | OutputRoute::Events => {
+                        sink.lines(stream, data)
+                    }
+                }
+            }
+            Err(rustix::io::Errno::INTR) => {}
+            Err(rustix::io::Errno::AGAIN) => return true,
+            Err(_) => return false,
+        }
+    }
+    true
+}

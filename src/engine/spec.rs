@@ -1,0 +1,198 @@
+//! [`TaskSpec`]: one unit of work handed to the engine, a function call in
+//! a worker or a command, with its options and where its output goes.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::callable;
+use crate::command::Command;
+use crate::error::Error;
+use crate::options::TaskOptions;
+use crate::task::{OutputMode, TaskId};
+
+/// Where a task's output lines go.
+///
+/// ```
+/// use dummymp::OutputMode;
+/// use dummymp::engine::OutputRoute;
+/// assert_eq!(OutputRoute::default(), OutputRoute::Relay(OutputMode::Tagged));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputRoute {
+    /// Relayed by the engine as the [`OutputMode`] says.
+    Relay(OutputMode),
+    /// Handed to the front end as [`Event::Output`](super::Event::Output),
+    /// as it arrives: whole lines for a function task, raw chunks for a
+    /// command.
+    Events,
+}
+
+impl Default for OutputRoute {
+    fn default() -> Self {
+        OutputRoute::Relay(OutputMode::Tagged)
+    }
+}
+
+/// What the engine tells a command builder when the task starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StartInfo {
+    /// The task.
+    pub id: TaskId,
+    /// Its slot: the smallest number from 1 that no other running task
+    /// holds (so that N tasks at once use slots 1 to N).
+    pub slot: usize,
+    /// Which attempt this is, from 1.
+    pub attempt: u32,
+}
+
+type CommandBuilder = Box<dyn FnMut(&StartInfo) -> Command + Send>;
+
+/// A function call as it travels to a worker.
+#[derive(Debug, Clone)]
+pub(crate) struct Call {
+    pub entry: u64,
+    pub function: u64,
+    pub args: Vec<u8>,
+}
+
+/// What a task runs.
+pub(crate) enum Work {
+    /// A function, in a worker.
+    Call(Call),
+    /// A command.
+    Command(Command),
+    /// A command built when the task starts.
+    Deferred(CommandBuilder),
+}
+
+/// One unit of work for the [`Engine`](super::Engine): a function call (run
+/// in a worker, a copy of this program) or a [`Command`], with its
+/// [`TaskOptions`] and its [`OutputRoute`].
+///
+/// ```
+/// use dummymp::engine::TaskSpec;
+/// use dummymp::{Command, TaskOptions};
+///
+/// fn square(x: u64) -> u64 { x * x }
+///
+/// let call = TaskSpec::call(square, 7)?;
+/// assert_eq!(call.name(), "fn(u64) -> u64");
+/// let command = TaskSpec::command(Command::new("true"))
+///     .with_options(TaskOptions::new().retries(2));
+/// assert_eq!(command.name(), "true");
+/// # Ok::<(), dummymp::Error>(())
+/// ```
+pub struct TaskSpec {
+    pub(crate) work: Work,
+    pub(crate) options: TaskOptions,
+    pub(crate) output: OutputRoute,
+    pub(crate) name: Cow<'static, str>,
+}
+
+impl TaskSpec {
+    /// A call of `function(args)` in a worker. `function` is a function
+    /// item or a closure that captures nothing; `args` is serialised now.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::EncodeArguments`] when `args` cannot be serialised.
+    pub fn call<A, R>(function: fn(A) -> R, args: A) -> Result<TaskSpec, Error>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + 'static,
+    {
+        let name = callable::short_type_name(std::any::type_name::<fn(A) -> R>());
+        let args = postcard::to_stdvec(&args).map_err(|source| Error::EncodeArguments {
+            function: name,
+            source,
+        })?;
+        let (entry, function) = callable::offsets_of(function);
+        Ok(TaskSpec {
+            work: Work::Call(Call {
+                entry,
+                function,
+                args,
+            }),
+            options: TaskOptions::default(),
+            output: OutputRoute::default(),
+            name: Cow::Borrowed(name),
+        })
+    }
+
+    /// A command.
+    pub fn command(command: Command) -> TaskSpec {
+        let name = Cow::Owned(command.display());
+        TaskSpec {
+            work: Work::Command(command),
+            options: TaskOptions::default(),
+            output: OutputRoute::default(),
+            name,
+        }
+    }
+
+    /// A command that `build` makes when the task starts (each attempt),
+    /// knowing its slot; `name` names it in reports and logs.
+    pub fn command_with(
+        name: impl Into<Cow<'static, str>>,
+        build: impl FnMut(&StartInfo) -> Command + Send + 'static,
+    ) -> TaskSpec {
+        TaskSpec {
+            work: Work::Deferred(Box::new(build)),
+            options: TaskOptions::default(),
+            output: OutputRoute::default(),
+            name: name.into(),
+        }
+    }
+
+    /// Sets the options.
+    pub fn with_options(mut self, options: TaskOptions) -> TaskSpec {
+        self.options = options;
+        self
+    }
+
+    /// Sets where the output goes.
+    pub fn with_output(mut self, output: OutputRoute) -> TaskSpec {
+        self.output = output;
+        self
+    }
+
+    /// Sets the name reports and logs use.
+    pub fn with_name(mut self, name: impl Into<Cow<'static, str>>) -> TaskSpec {
+        self.name = name.into();
+        self
+    }
+
+    /// The name reports and logs use.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The options.
+    pub fn options(&self) -> &TaskOptions {
+        &self.options
+    }
+
+    /// Whether it is a function call (as opposed to a command).
+    pub fn is_call(&self) -> bool {
+        matches!(self.work, Work::Call(_))
+    }
+}
+
+impl fmt::Debug for TaskSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match &self.work {
+            Work::Call(_) => "call",
+            Work::Command(_) => "command",
+            Work::Deferred(_) => "deferred command",
+        };
+        f.debug_struct("TaskSpec")
+            .field("kind", &kind)
+            .field("name", &self.name)
+            .field("options", &self.options)
+            .field("output", &self.output)
+            .finish()
+    }
+}

@@ -1,0 +1,185 @@
+//! Command tasks must not outlive the program that started them, even when
+//! it is killed with `SIGKILL`: a watchdog process ends them.
+//!
+//! A worker watches its parent itself (its standard input closes when the
+//! parent dies). A command cannot, so the engine starts one watchdog, this
+//! same program run again with a flag (handled before `main`, like a
+//! worker), before its first command. The watchdog's standard input is a
+//! pipe only the engine writes to: it reads end of file exactly when the
+//! engine is dropped or its process dies. Its standard output is a table of
+//! the process groups of the running commands (a memory file the engine
+//! updates with one `pwrite` per start and per end). At end of file the
+//! watchdog sends `SIGTERM` to every group in the table, waits the kill
+//! grace period if there was any, sends `SIGKILL`, and exits.
+
+use std::io;
+use std::os::fd::OwnedFd;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use rustix::fs::MemfdFlags;
+use rustix::process::{Pid, Signal};
+
+use crate::worker::invocation::{TICKET_VARIABLE, WATCHDOG_FLAG, ticket};
+
+/// The size of one table entry: a process group id, 0 when free.
+const ENTRY: u64 = 4;
+
+/// The engine's handle on its watchdog.
+pub(crate) struct Watchdog {
+    pid: u32,
+    pidfd: OwnedFd,
+    /// The write end of the watchdog's standard input; dropping it wakes
+    /// the watchdog up.
+    alive: Option<OwnedFd>,
+    table: OwnedFd,
+    free: Vec<u32>,
+    used: u32,
+}
+
+impl Watchdog {
+    /// Starts the watchdog, which will give groups `grace` between
+    /// `SIGTERM` and `SIGKILL`.
+    pub(crate) fn start(grace: Duration) -> io::Result<Watchdog> {
+        let table = rustix::fs::memfd_create("dummymp-watchdog", MemfdFlags::CLOEXEC)?;
+        let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+        let child = Command::new(crate::platform::self_exe_for_spawn())
+            .arg0(crate::platform::self_exe_display_name())
+            .arg(WATCHDOG_FLAG)
+            .arg(ticket())
+            .arg(grace.as_millis().to_string())
+            .env(TICKET_VARIABLE, ticket())
+            .stdin(Stdio::from(read))
+            .stdout(Stdio::from(rustix::io::fcntl_dupfd_cloexec(&table, 3)?))
+            .stderr(Stdio::inherit())
+            // Out of the terminal's process group: Ctrl-C is not for it.
+            .process_group(0)
+            .spawn()?;
+        let pid = child.id();
+        let pidfd = crate::platform::open_pidfd(pid)?;
+        drop(child);
+        Ok(Watchdog {
+            pid,
+            pidfd,
+            alive: Some(write),
+            table,
+            free: Vec::new(),
+            used: 0,
+        })
+    }
+
+    /// Puts the process group `pgid` in the table; returns its entry.
+    pub(crate) fn register(&mut self, pgid: u32) -> u32 {
+        let entry = self.free.pop().unwrap_or_else(|| {
+            self.used += 1;
+            self.used - 1
+        });
+        self.write(entry, pgid);
+        entry
+    }
+
+    /// Takes entry `entry` out of the table (before its group's leader is
+    /// reaped, so that a stale entry can never name a reused group id).
+    pub(crate) fn unregister(&mut self, entry: u32) {
+        self.write(entry, 0);
+        self.free.push(entry);
+    }
+
+    fn write(&self, entry: u32, pgid: u32) {
+        let offset = u64::from(entry) * ENTRY;
+        if let Err(e) = rustix::io::pwrite(&self.table, &pgid.to_le_bytes(), offset) {
+            log::warn!(target: "dummymp::engine", "cannot update the watchdog's table: {e}");
+        }
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        // End of file for the watchdog: it finds the table empty and exits.
+        self.alive = None;
+        let mut fds = [rustix::event::PollFd::new(
+            &self.pidfd,
+            rustix::event::PollFlags::IN,
+        )];
+        let limit = rustix::event::Timespec {
+            tv_sec: 5,
+            tv_nsec: 0,
+        };
+        let _ = rustix::event::poll(&mut fds, Some(&limit));
+        if crate::platform::reap_exited(&self.pidfd)
+            .ok()
+            .flatten()
+            .is_none()
+        {
+            log::debug!(target: "dummymp::engine", "watchdog {} did not exit in time", self.pid);
+        }
+    }
+}
+
+use std::os::unix::process::CommandExt;
+
+/// The watchdog's program (the process started by [`Watchdog::start`]):
+/// waits for its standard input to end, then ends every process group in
+/// the table on its standard output. `grace_ms` is its first argument after
+/// the ticket.
+pub(crate) fn run(grace_ms: &str) -> ! {
+    let grace = Duration::from_millis(grace_ms.parse().unwrap_or(1000));
+    let stdin = std::io::stdin();
+    let mut buf = [0u8; 64];
+    loop {
+        match rustix::io::read(&stdin, &mut buf) {
+            Ok(0) => break,
+            Ok(_) | Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => break,
+        }
+    }
+    let groups = read_table(&std::io::stdout());
+    let signal_all = |signal| {
+        for &pgid in &groups {
+            if let Some(pgid) = Pid::from_raw(pgid as i32) {
+                let _ = rustix::process::kill_process_group(pgid, signal);
+            }
+        }
+    };
+    if !groups.is_empty() {
+        signal_all(Signal::TERM);
+        std::thread::sleep(grace);
+        signal_all(Signal::KILL);
+    }
+    std::process::exit(0)
+}
+
+/// The process groups in the table behind `table`.
+fn read_table(table: &impl std::os::fd::AsFd) -> Vec<u32> {
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match rustix::io::pread(table, &mut chunk, bytes.len() as u64) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
+        }
+    }
+    bytes
+        .chunks_exact(ENTRY as usize)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .filter(|&pgid| pgid > 1)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_lists_registered_groups_only() {
+        let table = rustix::fs::memfd_create("t", MemfdFlags::CLOEXEC).unwrap();
+        let write = |entry: u64, pgid: u32| {
+            rustix::io::pwrite(&table, &pgid.to_le_bytes(), entry * ENTRY).unwrap();
+        };
+        write(0, 4242);
+        write(1, 4343);
+        write(2, 4444);
+        write(1, 0);
+        assert_eq!(read_table(&table), vec![4242, 4444]);
+    }
+}

@@ -1,0 +1,105 @@
+//! Starting a process on this machine: the one place where dummymp creates
+//! a process for a task.
+//!
+//! It runs through [`std::process::Command`] (which uses `posix_spawn`, a
+//! `vfork`-style start, unless a niceness must be set in the child), in a
+//! process group of its own, so that ending the task ends everything it
+//! started. A worker's standard input is one end of a Unix socket pair:
+//! writing to a socket can be told not to raise `SIGPIPE`, so a worker that
+//! dies before reading its request can never take the parent down with it.
+//! A worker's standard error stays ours until it has captured it, so that a
+//! worker that cannot even start can still say why.
+
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+
+use rustix::net::{AddressFamily, SocketFlags, SocketType};
+
+use super::{LaunchIo, LaunchSpec, Launched};
+
+/// Starts `spec` as a child of this process.
+pub(crate) fn launch(spec: &LaunchSpec) -> io::Result<Launched> {
+    let mut command = Command::new(&spec.program);
+    if let Some(argv0) = &spec.argv0 {
+        command.arg0(argv0);
+    }
+    command.args(&spec.args);
+    if spec.env_clear {
+        command.env_clear();
+    }
+    for (key, value) in &spec.env {
+        match value {
+            Some(value) => command.env(key, value),
+            None => command.env_remove(key),
+        };
+    }
+    if let Some(dir) = &spec.current_dir {
+        command.current_dir(dir);
+    }
+    command.process_group(0);
+    let worker_input = match spec.io {
+        LaunchIo::Worker => {
+            let (ours, theirs) = rustix::net::socketpair(
+                AddressFamily::UNIX,
+                SocketType::STREAM,
+                SocketFlags::CLOEXEC,
+                None,
+            )?;
+            command
+                .stdin(Stdio::from(theirs))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit());
+            Some(ours)
+        }
+        LaunchIo::Command => {
+            command
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            None
+        }
+    };
+    if let Some(niceness) = spec.niceness {
+        // SAFETY: the hook runs in the child between fork and exec, where
+        // only async-signal-safe calls are allowed: it makes one
+        // setpriority system call and allocates nothing.
+        unsafe {
+            command.pre_exec(move || {
+                rustix::process::setpriority_process(None, niceness).map_err(io::Error::from)
+            });
+        }
+    }
+    let mut child = command.spawn()?;
+    // From here on the child exists: on any error, end it before returning.
+    let abandon = |mut child: std::process::Child, error: io::Error| {
+        let _ = child.kill();
+        let _ = child.wait();
+        Err(error)
+    };
+    let pid = child.id();
+    let stdout = child.stdout.take().map(std::os::fd::OwnedFd::from);
+    let stderr = child.stderr.take().map(std::os::fd::OwnedFd::from);
+    let Some(stdout) = stdout else {
+        return abandon(child, io::Error::other("the task's output pipe is missing"));
+    };
+    let pidfd = match crate::platform::open_pidfd(pid) {
+        Ok(fd) => fd,
+        Err(e) => return abandon(child, e),
+    };
+    for pipe in std::iter::once(&stdout).chain(stderr.as_ref()) {
+        if let Err(e) = rustix::io::ioctl_fionbio(pipe, true) {
+            return abandon(child, e.into());
+        }
+    }
+    // The child is reaped through its pidfd; dropping `child` neither waits
+    // nor kills.
+    drop(child);
+    Ok(Launched {
+        pid,
+        pidfd,
+        input: worker_input,
+        stdout,
+        stderr,
+    })
+}

@@ -1,0 +1,161 @@
+//! How a task ended: the [`Outcome`] a caller matches on, and the raw
+//! [`ProcessExit`] of its process.
+
+use std::fmt;
+
+/// How a task ended, named after what happened.
+///
+/// Function tasks end as [`Returned`](Outcome::Returned) when all went well;
+/// command tasks as [`Exited`](Outcome::Exited) with their exit code.
+///
+/// ```
+/// use dummymp::Outcome;
+/// let outcome = Outcome::Signaled { signal: 9 };
+/// assert!(!outcome.is_success());
+/// assert_eq!(outcome.to_string(), "was killed by signal 9 (SIGKILL)");
+/// assert!(Outcome::Exited { code: 0 }.is_success());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// The function returned; its value is available.
+    Returned,
+    /// The function panicked.
+    Panicked {
+        /// The panic message.
+        message: String,
+        /// `file:line:column` of the panic, when known.
+        location: Option<String>,
+    },
+    /// The process exited with this code: a command's normal end (success
+    /// when 0), or a function task's worker that exited (for instance
+    /// through `std::process::exit`) before the function returned.
+    Exited {
+        /// Its exit code.
+        code: i32,
+    },
+    /// A signal killed the process (a crash, `abort`, the out-of-memory
+    /// killer, somebody's `kill`) before it ended by itself.
+    Signaled {
+        /// The signal number.
+        signal: i32,
+    },
+    /// It ran past its timeout and was ended (`SIGTERM` to its process
+    /// group, `SIGKILL` after the kill grace period).
+    TimedOut,
+    /// It was ended on request: `killall`, `kill`, `reset`, dropping the
+    /// instance, or a front end stopping the run.
+    Killed,
+    /// The process could not be started (or the task could never be: it
+    /// needs more memory than the machine has).
+    FailedToStart {
+        /// What the operating system (or the scheduler) said.
+        error: String,
+        /// The OS error number, when there is one.
+        errno: Option<i32>,
+    },
+    /// The worker could not run the function or deliver its value: it runs
+    /// a different executable than its parent, the program did not call
+    /// [`init`](crate::init), the argument or return value could not be
+    /// (de)serialised, or its message stream broke.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Outcome {
+    /// Whether the task did what it was asked: a function returned its
+    /// value, or a process exited with code 0.
+    pub fn is_success(&self) -> bool {
+        matches!(self, Outcome::Returned | Outcome::Exited { code: 0 })
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Returned => f.write_str("returned"),
+            Outcome::Panicked {
+                message,
+                location: Some(location),
+            } => write!(f, "panicked at {location}: {message}"),
+            Outcome::Panicked {
+                message,
+                location: None,
+            } => write!(f, "panicked: {message}"),
+            Outcome::Exited { code } => write!(f, "exited with code {code}"),
+            Outcome::Signaled { signal } => match signal_name(*signal) {
+                Some(name) => write!(f, "was killed by signal {signal} ({name})"),
+                None => write!(f, "was killed by signal {signal}"),
+            },
+            Outcome::TimedOut => f.write_str("ran past its timeout and was ended"),
+            Outcome::Killed => f.write_str("was killed on request"),
+            Outcome::FailedToStart { error, .. } => write!(f, "could not be started: {error}"),
+            Outcome::Failed { reason } => write!(f, "failed: {reason}"),
+        }
+    }
+}
+
+/// How a task's process itself ended, as the kernel reported it, whatever
+/// that means for the task (see [`Outcome`]).
+///
+/// ```
+/// use dummymp::ProcessExit;
+/// assert_eq!(ProcessExit::Code(3).to_string(), "exit code 3");
+/// assert_eq!(ProcessExit::Signal(15).to_string(), "signal 15 (SIGTERM)");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProcessExit {
+    /// It called `exit` with this code.
+    Code(i32),
+    /// This signal ended it.
+    Signal(i32),
+}
+
+impl fmt::Display for ProcessExit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProcessExit::Code(code) => write!(f, "exit code {code}"),
+            ProcessExit::Signal(signal) => match signal_name(*signal) {
+                Some(name) => write!(f, "signal {signal} ({name})"),
+                None => write!(f, "signal {signal}"),
+            },
+        }
+    }
+}
+
+/// The conventional name of a signal number (`SIGKILL` for 9).
+///
+/// ```
+/// assert_eq!(dummymp::signal_name(9), Some("SIGKILL"));
+/// assert_eq!(dummymp::signal_name(6), Some("SIGABRT"));
+/// assert_eq!(dummymp::signal_name(1000), None);
+/// ```
+pub fn signal_name(signal: i32) -> Option<&'static str> {
+    use rustix::process::Signal;
+    let known = [
+        (Signal::HUP, "SIGHUP"),
+        (Signal::INT, "SIGINT"),
+        (Signal::QUIT, "SIGQUIT"),
+        (Signal::ILL, "SIGILL"),
+        (Signal::TRAP, "SIGTRAP"),
+        (Signal::ABORT, "SIGABRT"),
+        (Signal::BUS, "SIGBUS"),
+        (Signal::FPE, "SIGFPE"),
+        (Signal::KILL, "SIGKILL"),
+        (Signal::USR1, "SIGUSR1"),
+        (Signal::SEGV, "SIGSEGV"),
+        (Signal::USR2, "SIGUSR2"),
+        (Signal::PIPE, "SIGPIPE"),
+        (Signal::ALARM, "SIGALRM"),
+        (Signal::TERM, "SIGTERM"),
+        (Signal::XCPU, "SIGXCPU"),
+        (Signal::XFSZ, "SIGXFSZ"),
+        (Signal::SYS, "SIGSYS"),
+    ];
+    known
+        .iter()
+        .find(|(s, _)| s.as_raw() == signal)
+        .map(|(_, name)| *name)
+}

@@ -1,0 +1,114 @@
+//! Linux: reaping a task's process with its resource usage, and the
+//! processes left in its process group.
+
+use std::fs;
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use rustix::fs::{Mode, OFlags};
+use rustix::process::{Pid, Signal};
+
+/// Reaps the exited child behind `pidfd` (if it has exited) and returns the
+/// largest resident set size it (and the children it waited for) reached,
+/// in bytes, when the kernel reports it.
+pub(crate) fn reap_exited_with_usage(pidfd: &OwnedFd) -> Option<u64> {
+    // SAFETY: zeroed `siginfo_t` and `rusage` are valid values of these
+    // plain C structures.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: the raw `waitid` system call (the libc wrapper has no
+    // resource usage argument) with a valid pidfd and pointers to the two
+    // structures above, which live across the call.
+    let result = unsafe {
+        libc::syscall(
+            libc::SYS_waitid,
+            libc::P_PIDFD,
+            pidfd.as_raw_fd(),
+            &mut info as *mut libc::siginfo_t,
+            libc::WEXITED | libc::WNOHANG,
+            &mut usage as *mut libc::rusage,
+        )
+    };
+    // ru_maxrss is in kilobytes; 0 when nothing was reaped.
+    (result == 0 && usage.ru_maxrss > 0).then(|| usage.ru_maxrss as u64 * 1024)
+}
+
+/// Sends `signal` to the process group `pgid`; whether the group exists
+/// (false when it has no process left, or none we may signal).
+pub(crate) fn signal_group_exists(pgid: u32, signal: Signal) -> bool {
+    Pid::from_raw(pgid as i32)
+        .is_some_and(|pgid| rustix::process::kill_process_group(pgid, signal).is_ok())
+}
+
+/// The processes of the group `pgid` that have not exited (zombies are
+/// left out), read from `/proc`.
+pub(crate) fn live_members_of_group(pgid: u32) -> Vec<u32> {
+    let Ok(proc_dir) = rustix::fs::open(
+        "/proc",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return Vec::new();
+    };
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut members = Vec::new();
+    let mut buf = [0u8; 1024];
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(fd) = rustix::fs::openat(
+            &proc_dir,
+            format!("{pid}/stat"),
+            OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) else {
+            continue;
+        };
+        let Ok(len) = fs::File::from(fd).read(&mut buf) else {
+            continue;
+        };
+        if let Some((state, group)) = state_and_group(&buf[..len])
+            && group == pgid
+            && state != b'Z'
+            && state != b'X'
+        {
+            members.push(pid);
+        }
+    }
+    members
+}
+
+/// The state letter and process group of a `/proc/<pid>/stat` line.
+fn state_and_group(stat: &[u8]) -> Option<(u8, u32)> {
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let rest = std::str::from_utf8(&stat[close + 1..]).ok()?;
+    let mut fields = rest.split_ascii_whitespace();
+    let state = fields.next()?.bytes().next()?;
+    let _ppid = fields.next()?;
+    let pgrp = fields.next()?.parse().ok()?;
+    Some((state, pgrp))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_and_group_of_a_stat_line() {
+        let line = b"77 (a) b) S 1 4242 4242 0 -1 0\n";
+        assert_eq!(state_and_group(line), Some((b'S', 4242)));
+        assert_eq!(state_and_group(b"garbage"), None);
+    }
+
+    #[test]
+    fn this_process_is_in_its_own_group_listing() {
+        let me = std::process::id();
+        let group = rustix::process::getpgrp().as_raw_nonzero().get() as u32;
+        assert!(live_members_of_group(group).contains(&me));
+    }
+}

@@ -1,0 +1,375 @@
+//! [`DummyMp`]: the library's front end over the [engine](crate::engine):
+//! a queue of tasks, the settings that apply to them, and what they
+//! returned.
+//!
+//! | what | file |
+//! |---|---|
+//! | queueing, processing, killing | `mod.rs` |
+//! | settings (cap, priority, output, callbacks, launcher) | `settings.rs` |
+//! | reading returns, outcomes and reports | `results.rs` |
+//! | turning engine events into reports and callbacks | `record.rs` |
+//! | the original's module-level functions | `global.rs` |
+
+pub(crate) mod global;
+mod record;
+mod results;
+mod settings;
+
+use std::any::Any;
+use std::borrow::Cow;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::command::Command;
+use crate::engine::{Engine, OutputRoute, TaskSpec};
+use crate::error::Error;
+use crate::options::TaskOptions;
+use crate::priority::Priority;
+use crate::report::{Progress, TaskReport};
+use crate::scheduler::Scheduler;
+use crate::task::{OutputMode, TaskHandle, TaskId};
+
+use record::Recorder;
+
+type Callback = Box<dyn FnMut(Progress) + Send>;
+type Decoder = fn(&[u8]) -> Result<Box<dyn Any + Send>, postcard::Error>;
+
+/// A queue of tasks, each run in a child process of its own: function
+/// calls (in a copy of this program) and [`Command`]s.
+///
+/// Queue tasks with [`run`](DummyMp::run) or
+/// [`run_command`](DummyMp::run_command), then either block with
+/// [`process_until_done`](DummyMp::process_until_done) or pump the queue
+/// yourself with [`process_process`](DummyMp::process_process). Returns are
+/// kept by call index; every task ends with an [`Outcome`](crate::Outcome).
+///
+/// Several instances are independent queues (each with its own settings),
+/// though they share the machine: each counts the other's workers as its
+/// own, not as foreign load. Dropping an instance kills the tasks it still
+/// runs.
+///
+/// The program must call [`crate::init`] first thing in `main` (or use
+/// [`enable_test_support!`](crate::enable_test_support) in tests).
+///
+/// ```
+/// # dummymp::init();
+/// fn square(x: u64) -> u64 {
+///     x * x
+/// }
+///
+/// let mut mp = dummymp::DummyMp::new();
+/// mp.set_priority_mode(dummymp::Priority::Nuclear);
+/// for x in 1..=3 {
+///     mp.run(square, x)?;
+/// }
+/// mp.process_until_done()?;
+/// let returns = mp.returns::<u64>();
+/// assert_eq!(returns.into_iter().collect::<Vec<_>>(), [(0, 1), (1, 4), (2, 9)]);
+/// # Ok::<(), dummymp::Error>(())
+/// ```
+pub struct DummyMp {
+    engine: Engine,
+    output_mode: OutputMode,
+    on_start: Option<Callback>,
+    on_end: Option<Callback>,
+    tasks: Vec<TaskEntry>,
+    completed: usize,
+    running: usize,
+}
+
+/// What the front end keeps about one task.
+pub(crate) struct TaskEntry {
+    name: Cow<'static, str>,
+    /// Decodes a function task's return value.
+    decode: Option<Decoder>,
+    report: Option<TaskReport>,
+}
+
+impl Default for DummyMp {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for DummyMp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DummyMp")
+            .field("priority", &self.priority_mode())
+            .field("max_processes", &self.max_processes())
+            .field("output_mode", &self.output_mode)
+            .field("progress", &self.progress())
+            .field("queued", &self.queued())
+            .finish_non_exhaustive()
+    }
+}
+
+impl DummyMp {
+    /// An empty queue with the default settings: [`Priority::Normal`], no
+    /// process cap, [`OutputMode::Tagged`], no callbacks, tasks started on
+    /// this machine.
+    ///
+    /// ```
+    /// let mp = dummymp::DummyMp::new();
+    /// assert_eq!(mp.priority_mode(), dummymp::Priority::Normal);
+    /// assert_eq!(mp.max_processes(), 0);
+    /// ```
+    pub fn new() -> DummyMp {
+        DummyMp {
+            engine: Engine::new(Scheduler::new(Priority::default(), 0)),
+            output_mode: OutputMode::default(),
+            on_start: None,
+            on_end: None,
+            tasks: Vec::new(),
+            completed: 0,
+            running: 0,
+        }
+    }
+
+    /// Queues `function(args)` to run in a child process and returns its
+    /// handle; ids follow call order from 0.
+    ///
+    /// `function` is a function item or a closure that captures nothing
+    /// (several arguments travel as a tuple). `args` is serialised now, so
+    /// the call runs with the values it had when queued; the task sees the
+    /// environment variables and working directory of this process as they
+    /// are when it *starts* (it is a new process started then). Nothing
+    /// runs until the queue is processed.
+    ///
+    /// ```
+    /// # dummymp::init();
+    /// fn add((a, b): (u32, u32)) -> u32 {
+    ///     a + b
+    /// }
+    /// let mut mp = dummymp::DummyMp::new();
+    /// let sum = mp.run(add, (2, 3))?;
+    /// mp.process_until_done()?;
+    /// assert_eq!(mp.value(sum), Some(&5));
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::EncodeArguments`] when `args` cannot be serialised; nothing
+    /// is queued then.
+    pub fn run<A, R>(&mut self, function: fn(A) -> R, args: A) -> Result<TaskHandle<R>, Error>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.run_with(TaskOptions::default(), function, args)
+    }
+
+    /// [`run`](DummyMp::run) with per-task options: a timeout, retries,
+    /// CPUs, memory.
+    ///
+    /// ```
+    /// # dummymp::init();
+    /// use std::time::Duration;
+    /// fn nap(ms: u64) -> u64 {
+    ///     std::thread::sleep(Duration::from_millis(ms));
+    ///     ms
+    /// }
+    /// let mut mp = dummymp::DummyMp::new();
+    /// let options = dummymp::TaskOptions::new().timeout(Duration::from_millis(200));
+    /// let late = mp.run_with(options, nap, 60_000)?;
+    /// mp.process_until_done()?;
+    /// assert_eq!(mp.outcome(late), Some(&dummymp::Outcome::TimedOut));
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::EncodeArguments`] when `args` cannot be serialised.
+    pub fn run_with<A, R>(
+        &mut self,
+        options: TaskOptions,
+        function: fn(A) -> R,
+        args: A,
+    ) -> Result<TaskHandle<R>, Error>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        let spec = TaskSpec::call(function, args)?.with_options(options);
+        let id = self.submit(spec, Some(decode_value::<R>));
+        Ok(TaskHandle::new(id))
+    }
+
+    /// Queues a command to run as a task; it ends as
+    /// [`Outcome::Exited`](crate::Outcome::Exited) with its exit code (or
+    /// another outcome if it did not get to exit by itself).
+    ///
+    /// ```
+    /// # dummymp::init();
+    /// let mut mp = dummymp::DummyMp::new();
+    /// let id = mp.run_command(dummymp::Command::shell("exit 4"))?;
+    /// mp.process_until_done()?;
+    /// assert_eq!(mp.outcome(id), Some(&dummymp::Outcome::Exited { code: 4 }));
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// None today; the `Result` leaves room for validation.
+    pub fn run_command(&mut self, command: Command) -> Result<TaskId, Error> {
+        self.run_command_with(TaskOptions::default(), command)
+    }
+
+    /// [`run_command`](DummyMp::run_command) with per-task options.
+    ///
+    /// # Errors
+    ///
+    /// None today; the `Result` leaves room for validation.
+    pub fn run_command_with(
+        &mut self,
+        options: TaskOptions,
+        command: Command,
+    ) -> Result<TaskId, Error> {
+        Ok(self.submit(TaskSpec::command(command).with_options(options), None))
+    }
+
+    fn submit(&mut self, spec: TaskSpec, decode: Option<Decoder>) -> TaskId {
+        let spec = spec.with_output(OutputRoute::Relay(self.output_mode));
+        self.tasks.push(TaskEntry {
+            name: Cow::Owned(spec.name().to_string()),
+            decode,
+            report: None,
+        });
+        let id = self.engine.submit(spec);
+        debug_assert_eq!(id.index(), self.tasks.len() - 1);
+        id
+    }
+
+    /// Does whatever can be done now without waiting: relays the messages
+    /// that arrived, finishes the tasks that ended, and starts the queued
+    /// ones the scheduler allows. Returns `true` when nothing is queued or
+    /// running any more.
+    ///
+    /// ```
+    /// # dummymp::init();
+    /// fn one((): ()) -> u8 { 1 }
+    /// let mut mp = dummymp::DummyMp::new();
+    /// mp.run(one, ())?;
+    /// while !mp.process_process()? {
+    ///     // ... other work ...
+    ///     mp.wait(Some(std::time::Duration::from_millis(10)))?;
+    /// }
+    /// assert_eq!(mp.returns::<u8>()[&0], 1);
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
+    pub fn process_process(&mut self) -> Result<bool, Error> {
+        let (engine, mut recorder) = self.parts();
+        engine.process(&mut recorder)?;
+        Ok(engine.is_idle())
+    }
+
+    /// Relays the messages that arrived from running tasks (log records,
+    /// output lines, results), without blocking. Finishing and starting
+    /// tasks is [`process_process`](DummyMp::process_process)'s job.
+    pub fn process_queue(&mut self) -> Result<(), Error> {
+        let (engine, mut recorder) = self.parts();
+        engine.relay(&mut recorder);
+        Ok(())
+    }
+
+    /// Processes the queue until every task has ended (and nothing a task
+    /// left behind lives), sleeping in between until something happens (a
+    /// message, a task's end, a timeout, the next load measurement), so
+    /// that waiting costs no CPU.
+    ///
+    /// In [`Priority::Generous`] this waits for CPUs to become free rather
+    /// than returning with tasks still queued.
+    ///
+    /// ```
+    /// # dummymp::init();
+    /// fn double(x: i32) -> i32 { 2 * x }
+    /// let mut mp = dummymp::DummyMp::new();
+    /// mp.run(double, 21)?;
+    /// mp.process_until_done()?;
+    /// assert_eq!(mp.progress().completed, 1);
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
+    pub fn process_until_done(&mut self) -> Result<(), Error> {
+        while !self.process_process()? {
+            self.engine.wait(None, &[])?;
+        }
+        Ok(())
+    }
+
+    /// Waits until something happens (or `timeout` passes), then processes
+    /// the queue like [`process_process`](DummyMp::process_process).
+    /// Returns `true` when nothing is queued or running any more.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Os`] when the system refuses to wait.
+    pub fn wait(&mut self, timeout: Option<Duration>) -> Result<bool, Error> {
+        if self.process_process()? {
+            return Ok(true);
+        }
+        self.engine.wait(timeout.map(|t| Instant::now() + t), &[])?;
+        self.process_process()
+    }
+
+    /// Ends task `id`: it is taken off the queue if it has not started,
+    /// else its process group gets `SIGTERM`, then `SIGKILL` after the kill
+    /// grace period. It ends as [`Outcome::Killed`](crate::Outcome::Killed)
+    /// once the queue is processed. Returns whether it was queued or
+    /// running.
+    ///
+    /// ```
+    /// # dummymp::init();
+    /// let mut mp = dummymp::DummyMp::new();
+    /// let id = mp.run_command(dummymp::Command::new("sleep").arg("60"))?;
+    /// mp.process_process()?;
+    /// assert!(mp.kill(id));
+    /// mp.process_until_done()?;
+    /// assert_eq!(mp.outcome(id), Some(&dummymp::Outcome::Killed));
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
+    pub fn kill(&mut self, id: impl Into<TaskId>) -> bool {
+        self.engine.kill(id.into())
+    }
+
+    /// Ends every running task and what it started: `SIGTERM` to each
+    /// task's process group, up to the kill grace period for them to exit,
+    /// then `SIGKILL`. Waits until they are reaped. Values already received
+    /// are kept; the others end as [`Outcome::Killed`](crate::Outcome::Killed).
+    /// Queued tasks stay queued.
+    pub fn killall(&mut self) {
+        let (engine, mut recorder) = self.parts();
+        engine.killall(&mut recorder);
+    }
+
+    /// Kills every running task ([`killall`](DummyMp::killall)), drops the
+    /// queue and every report and return, and puts every setting back to
+    /// its default: a fresh start. Call indices start from 0 again.
+    pub fn reset(&mut self) {
+        self.killall();
+        *self = DummyMp::new();
+    }
+
+    /// The engine, and the recorder that turns its events into reports
+    /// and callbacks.
+    fn parts(&mut self) -> (&mut Engine, Recorder<'_>) {
+        (
+            &mut self.engine,
+            Recorder {
+                tasks: &mut self.tasks,
+                completed: &mut self.completed,
+                running: &mut self.running,
+                on_start: &mut self.on_start,
+                on_end: &mut self.on_end,
+            },
+        )
+    }
+}
+
+fn decode_value<R>(bytes: &[u8]) -> Result<Box<dyn Any + Send>, postcard::Error>
+where
+    R: DeserializeOwned + Send + 'static,
+{
+    Ok(Box::new(postcard::from_bytes::<R>(bytes)?))
+}
