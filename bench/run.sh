@@ -1,17 +1,27 @@
 #!/usr/bin/env bash
-# Benchmarks dummymp against the original DummyMP (a Python 3 port) and its
-# peers (xargs, GNU parallel, Python multiprocessing), and writes
-# BENCHMARKS.md at the repository root.
+# Benchmarks dummymp against the original DummyMP (its release 0.5b2 from
+# PyPI, converted to Python 3 at run time) and its peers (xargs, GNU
+# parallel, Python multiprocessing), and writes BENCHMARKS.md at the
+# repository root.
 #
-#   bash bench/run.sh           full run (under 20 minutes on 2 cores)
-#   bash bench/run.sh --quick   fewer rounds, shorter tasks (under 3 minutes once built)
+#   bash bench/run.sh                full run (about 15 minutes on 2 cores)
+#   bash bench/run.sh --quick        fewer rounds, shorter tasks (a few minutes once built)
+#   bash bench/run.sh --only LIST    only these scenarios: s1..s9, or the group
+#                                    "original" (every scenario with the original);
+#                                    the report goes to target/bench/BENCHMARKS-partial.md
+#   BENCH_PY_WHEEL=WHEEL bash bench/run.sh
+#                                    also measures the dummymp Python package
+#                                    (scenario 9) installed from that wheel
 #
 # It builds the workspace in release mode, installs GNU parallel and
 # hyperfine with apt-get when they are missing (and removes what it
 # installed when it ends), creates a throwaway virtual environment with
-# psutil for the original's port, then runs bench/runner.py and
-# bench/report.py. Progress goes to standard error. Leave the machine idle
-# while it runs. Never part of the test suite.
+# psutil and dummymp 0.5b2 (converted by bench/python/convert_original.py;
+# nothing of the original is kept in this repository) and, with
+# BENCH_PY_WHEEL, another one with the Python package (both are
+# "import dummymp"), then runs bench/runner.py and bench/report.py.
+# Progress goes to standard error. Leave the machine idle while it runs.
+# Never part of the test suite.
 set -euo pipefail
 
 started_ns=$(date +%s%N)
@@ -19,15 +29,31 @@ export BENCH_STARTED_NS=$started_ns
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
+# The original release, pinned by the SHA-256 of its source distribution.
+original_requirement="dummymp==0.5b2 --hash=sha256:5811a3a60c6420116bb025a8976e7d0ce315d6015be44b36ba32027242638062"
+
 quick=()
+only=""
 command_line="bash bench/run.sh"
-for arg in "$@"; do
-    case "$arg" in
-        --quick) quick=(--quick); command_line="bash bench/run.sh --quick" ;;
-        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
-        *) echo "run.sh: unknown argument $arg (only --quick)" >&2; exit 2 ;;
+while (($#)); do
+    case "$1" in
+        --quick) quick=(--quick); command_line+=" --quick" ;;
+        --only)
+            [[ $# -ge 2 ]] || { echo "run.sh: --only needs a list of scenarios" >&2; exit 2; }
+            only=$2; command_line+=" --only $2"; shift ;;
+        --only=*) only=${1#--only=}; command_line+=" --only $only" ;;
+        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+        *) echo "run.sh: unknown argument $1 (--quick, --only LIST)" >&2; exit 2 ;;
     esac
+    shift
 done
+# "original" stands for every scenario the original takes part in.
+only=${only//original/s1,s3,s4,s5,s6,s7,s9}
+only_args=()
+report="BENCHMARKS.md"
+if [[ -n "$only" ]]; then
+    only_args=(--only "$only")
+fi
 
 say() { echo "[run.sh $(date +%H:%M:%S)] $*" >&2; }
 
@@ -84,19 +110,57 @@ if ((${#missing[@]})); then
 fi
 command -v parallel >/dev/null || parallel_args=(--parallel-skip "GNU parallel could not be installed in this run")
 
-# ---- the original's port needs psutil
-say "creating a throwaway virtual environment with psutil"
+# ---- the original: its release from PyPI, converted to Python 3 here
+say "creating a throwaway virtual environment with psutil and the original dummymp 0.5b2"
 python3 -m venv "$work/venv" >&2
-if ! "$work/venv/bin/pip" install -q --disable-pip-version-check psutil >&2; then
-    say "could not install psutil: the original's port will fail and be reported as failed"
+pip=("$work/venv/bin/pip" install -q --disable-pip-version-check)
+echo "$original_requirement" >"$work/original-requirements.txt"
+original_args=()
+if ! "${pip[@]}" psutil >&2; then
+    original_args=(--original-skip "psutil, which the original needs, could not be installed")
+elif ! "${pip[@]}" --no-deps --require-hashes -r "$work/original-requirements.txt" >&2; then
+    original_args=(--original-skip "its release dummymp 0.5b2 could not be installed from PyPI")
+elif ! "$work/venv/bin/python" -c 'import lib2to3' 2>/dev/null && ! "${pip[@]}" fissix >&2; then
+    original_args=(--original-skip "no 2to3 to convert it: this Python has no lib2to3 and fissix could not be installed")
+elif ! "$work/venv/bin/python" bench/python/convert_original.py >"$work/original-conversion.json" 2>"$work/convert.log"; then
+    original_args=(--original-skip "its conversion to Python 3 failed: $(tail -n1 "$work/convert.log")")
+else
+    original_args=(--original-conversion "$work/original-conversion.json")
+fi
+if [[ ${original_args[0]} == --original-skip ]]; then
+    say "the original is left out of this run: ${original_args[1]}"
+fi
+
+# ---- the dummymp Python package, when a wheel is given
+package_args=()
+if [[ -z "${BENCH_PY_WHEEL:-}" ]]; then
+    package_args=(--py-package-skip "BENCH_PY_WHEEL was not set to the built wheel of the dummymp Python package")
+elif [[ ! -f "$BENCH_PY_WHEEL" ]]; then
+    package_args=(--py-package-skip "BENCH_PY_WHEEL names no file ($BENCH_PY_WHEEL)")
+else
+    wheel=$(cd "$(dirname "$BENCH_PY_WHEEL")" && pwd)/$(basename "$BENCH_PY_WHEEL")
+    say "creating a second virtual environment with the Python package from $wheel"
+    python3 -m venv "$work/venv-package" >&2
+    if ! "$work/venv-package/bin/pip" install -q --disable-pip-version-check "$wheel" >&2; then
+        package_args=(--py-package-skip "the wheel $(basename "$wheel") could not be installed")
+    elif ! (cd / && "$work/venv-package/bin/python" -c 'import dummymp; dummymp.run; dummymp.process_until_done') 2>"$work/package.log"; then
+        package_args=(--py-package-skip "the installed wheel offers no dummymp with the original's API: $(tail -n1 "$work/package.log")")
+    else
+        package_args=(--py-package-python "$work/venv-package/bin/python" --py-package-wheel "$wheel")
+    fi
 fi
 
 # ---- run and report
 mkdir -p "$target_dir/bench"
 results="$target_dir/bench/results.json"
-python3 bench/runner.py "${quick[@]}" --bin "$bin" --python "$work/venv/bin/python" \
+if [[ -n "$only" ]]; then
+    results="$target_dir/bench/results-partial.json"
+    report="$target_dir/bench/BENCHMARKS-partial.md"
+fi
+python3 bench/runner.py "${quick[@]}" "${only_args[@]}" --bin "$bin" --python "$work/venv/bin/python" \
+    "${original_args[@]}" "${package_args[@]}" \
     "${cli_args[@]}" "${parallel_args[@]}" --loops-file "$loops_file" --out "$results" \
     --command "$command_line"
-python3 bench/report.py "$results" BENCHMARKS.md
+python3 bench/report.py "$results" "$report"
 elapsed=$((($(date +%s%N) - started_ns) / 1000000000))
-say "BENCHMARKS.md written; raw results in $results; run.sh took ${elapsed} s"
+say "$report written; raw results in $results; run.sh took ${elapsed} s"

@@ -21,7 +21,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -39,6 +38,7 @@ SIZES = {
         "s6": {"rounds": 2, "tasks": 8, "seconds": 0.5, "deadline": 10.0},
         "s7": {"rounds": 3, "reps": 20, "counts": [50, 2000]},
         "s8": {"tasks": 64, "seconds": 0.5},
+        "s9": {"rounds": 3, "tasks": 100, "reps": 2},
     },
     "quick": {
         "s1": {"rounds": 2, "tasks": 500, "original_tasks": 20},
@@ -49,10 +49,18 @@ SIZES = {
         "s6": {"rounds": 1, "tasks": 4, "seconds": 0.25, "deadline": 3.0},
         "s7": {"rounds": 2, "reps": 5, "counts": [50, 2000]},
         "s8": {"tasks": 64, "seconds": 0.25},
+        "s9": {"rounds": 2, "tasks": 20, "reps": 1},
     },
 }
 
+SCENARIOS = ["s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9"]
+
 MODES = ["nuclear", "extreme", "aggressive", "normal", "generous"]
+
+# The original release, installed and converted to Python 3 by run.sh, and
+# the dummymp Python package (the original's API on the Rust engine).
+ORIGINAL = "original DummyMP 0.5b2"
+PY_PACKAGE = "dummymp Python package"
 
 
 def log(message):
@@ -209,6 +217,10 @@ class Runner:
         self.sizes = SIZES["quick" if args.quick else "full"]
         self.bin = os.path.abspath(args.bin)
         self.py = args.python
+        self.original_skip = args.original_skip
+        self.py_package = args.py_package_python
+        self.py_package_skip = args.py_package_skip or (
+            None if self.py_package else "no Python package was given (set BENCH_PY_WHEEL to the built wheel)")
         self.cli = args.cli
         self.cli_skip = args.cli_skip
         self.parallel = shutil.which("parallel")
@@ -274,9 +286,9 @@ class Runner:
              "show": "python3 bench/python/mp_bench.py process %d 2" % n, "kind": "peer"},
             {"name": "multiprocessing.Pool(2), chunksize 1", "cmd": [self.py, self.pyfile("mp_bench.py"), "pool", str(n), "2"],
              "show": "python3 bench/python/mp_bench.py pool %d 2" % n, "kind": "peer"},
-            {"name": "original DummyMP (port)", "cmd": [self.py, self.pyfile("original_bench.py"), "overhead", str(no), "2"],
+            {"name": ORIGINAL, "cmd": [self.py, self.pyfile("original_bench.py"), "overhead", str(no), "2"],
              "show": "python3 bench/python/original_bench.py overhead %d 2" % no, "kind": "original",
-             "note": "%d tasks only (about 54 ms each)" % no},
+             "skip": self.original_skip, "note": "%d tasks only (about 54 ms each)" % no},
         ]
 
         def measure(c):
@@ -361,10 +373,10 @@ class Runner:
         contenders = [
             {"name": "dummymp (library)", "cmd": [self.b("first_task"), str(z["reps"]), modes],
              "show": "first_task %d %s" % (z["reps"], modes), "kind": "ours"},
-            {"name": "original DummyMP (port)",
+            {"name": ORIGINAL,
              "cmd": [self.py, self.pyfile("original_bench.py"), "first-task", str(z["reps"]), modes],
              "show": "python3 bench/python/original_bench.py first-task %d %s" % (z["reps"], modes),
-             "kind": "original"},
+             "kind": "original", "skip": self.original_skip},
         ]
 
         def measure(c):
@@ -398,12 +410,14 @@ class Runner:
              "kind": "peer", "skip": self.parallel_skip},
             {"name": "multiprocessing.Pool(2)", "cmd": [self.py, self.pyfile("mp_bench.py"), "pool-cpu", str(n), str(s), "2"],
              "show": "python3 bench/python/mp_bench.py pool-cpu %d %s 2" % (n, s), "kind": "peer"},
-            {"name": "original DummyMP (port), normal",
+            {"name": ORIGINAL + ", normal",
              "cmd": [self.py, self.pyfile("original_bench.py"), "cpu", "normal", str(n), str(s), cap],
-             "show": "python3 bench/python/original_bench.py cpu normal %d %s %s" % (n, s, cap), "kind": "original"},
-            {"name": "original DummyMP (port), nuclear",
+             "show": "python3 bench/python/original_bench.py cpu normal %d %s %s" % (n, s, cap), "kind": "original",
+             "skip": self.original_skip},
+            {"name": ORIGINAL + ", nuclear",
              "cmd": [self.py, self.pyfile("original_bench.py"), "cpu", "nuclear", str(n), str(s), cap],
-             "show": "python3 bench/python/original_bench.py cpu nuclear %d %s %s" % (n, s, cap), "kind": "original"},
+             "show": "python3 bench/python/original_bench.py cpu nuclear %d %s %s" % (n, s, cap), "kind": "original",
+             "skip": self.original_skip},
         ]
         for c in contenders:
             c.setdefault("show", c.get("shell"))
@@ -449,10 +463,10 @@ class Runner:
                 contenders = [
                     {"name": "dummymp (library)", "cmd": [self.b("parent_cpu"), case, str(s), str(n), "normal"],
                      "show": "parent_cpu %s %s %d normal" % (case, s, n), "kind": "ours", "internal": True},
-                    {"name": "original DummyMP (port)",
+                    {"name": ORIGINAL,
                      "cmd": [self.py, self.pyfile("original_bench.py"), "parent-cpu", case, str(s), str(n)],
                      "show": "python3 bench/python/original_bench.py parent-cpu %s %s %d" % (case, s, n),
-                     "kind": "original", "internal": True},
+                     "kind": "original", "skip": self.original_skip, "internal": True},
                     {"name": "dummymp CLI", "cmd": [self.cli or "dummymp", "-j2", "sleep"] + lines.split(),
                      "show": "dummymp -j2 sleep %s" % shown, "kind": "ours", "skip": self.cli_skip},
                     {"name": "xargs -P2 -n1", "cmd": ["xargs", "-P2", "-n1", "sleep"], "stdin": stdin_file,
@@ -548,13 +562,15 @@ class Runner:
              "cmd": ["parallel", "--will-cite", "--load", "100%", "-j2", "burn", str(s), ":::"] + inputs,
              "show": "parallel --will-cite --load 100%% -j2 burn %s ::: %s" % (s, " ".join(inputs)),
              "kind": "peer", "skip": self.parallel_skip, "task_comm": "burn"},
-            {"name": "original DummyMP (port), normal",
+            {"name": ORIGINAL + ", normal",
              "cmd": [self.py, self.pyfile("original_bench.py"), "cpu", "normal", str(n), str(s), "0"],
              "show": "python3 bench/python/original_bench.py cpu normal %d %s 0" % (n, s), "kind": "original",
+             "skip": self.original_skip,
              "json": True},
-            {"name": "original DummyMP (port), generous",
+            {"name": ORIGINAL + ", generous",
              "cmd": [self.py, self.pyfile("original_bench.py"), "cpu", "generous", str(n), str(s), "0"],
              "show": "python3 bench/python/original_bench.py cpu generous %d %s 0" % (n, s), "kind": "original",
+             "skip": self.original_skip,
              "json": True},
         ]
         active = [c for c in contenders if not c.get("skip")]
@@ -640,9 +656,10 @@ class Runner:
         contenders = [
             {"name": "dummymp (library)", "cmd": [self.b("load_cost"), str(z["reps"])],
              "show": "load_cost %d" % z["reps"], "kind": "ours"},
-            {"name": "original DummyMP (port)",
+            {"name": ORIGINAL,
              "cmd": [self.py, self.pyfile("original_bench.py"), "scan", str(z["reps"])],
-             "show": "python3 bench/python/original_bench.py scan %d" % z["reps"], "kind": "original"},
+             "show": "python3 bench/python/original_bench.py scan %d" % z["reps"], "kind": "original",
+             "skip": self.original_skip},
         ]
         by_count = {}
         for target in z["counts"]:
@@ -690,6 +707,55 @@ class Runner:
                 log("  failed: %s" % e)
         self.results["s8"] = {"sizes": z, "nproc": self.nproc, "show": "cpu_bound nuclear %d %s 0" % (n, s),
                               "walls": walls, "ideal_s": n * s / self.nproc}
+
+    # ---- scenario 9
+
+    def s9(self):
+        """The dummymp Python package against the original release, same
+        script, same run, each in its own virtual environment (both are
+        ``import dummymp``); the Rust library as a reference."""
+        z = self.sizes["s9"]
+        n, reps = z["tasks"], z["reps"]
+        modes = ",".join(MODES)
+        script = self.pyfile("original_bench.py")
+        pythons = [
+            (ORIGINAL, self.py, None, "original", self.original_skip),
+            (PY_PACKAGE, self.py_package, "in the package's own virtual environment", "ours", self.py_package_skip),
+        ]
+        overhead = [{"name": name, "cmd": [py, script, "overhead", str(n), "2"],
+                     "show": "python3 bench/python/original_bench.py overhead %d 2" % n,
+                     "kind": kind, "skip": skip, "note": note} for name, py, note, kind, skip in pythons]
+        overhead.append({"name": "dummymp (library)", "cmd": [self.b("overhead"), str(n), "2"],
+                         "show": "overhead %d 2" % n, "kind": "ours"})
+        first = [{"name": name, "cmd": [py, script, "first-task", str(reps), modes],
+                  "show": "python3 bench/python/original_bench.py first-task %d %s" % (reps, modes),
+                  "kind": kind, "skip": skip, "note": note} for name, py, note, kind, skip in pythons]
+        first.append({"name": "dummymp (library)", "cmd": [self.b("first_task"), str(reps), modes],
+                      "show": "first_task %d %s" % (reps, modes), "kind": "ours"})
+        versions = {}
+
+        def measure_overhead(c):
+            out, _ = self.json(c["cmd"])
+            if out.get("returned") != out["tasks"]:
+                raise Failure("only %s of %s tasks returned" % (out.get("returned"), out["tasks"]))
+            if "version" in out:
+                versions[c["name"]] = out["version"]
+            return out["per_task_ms"]
+
+        def measure_first(c):
+            out, _ = self.json(c["cmd"])
+            return out["modes"]
+
+        o_rounds, o_errors, skipped = self.rounds("s9 per task", overhead, z["rounds"], measure_overhead)
+        f_rounds, f_errors, _ = self.rounds("s9 first task", first, z["rounds"], measure_first)
+        self.results["s9"] = {
+            "sizes": z, "modes": MODES, "skipped": skipped, "versions": versions,
+            "wheel": os.path.basename(self.args.py_package_wheel) if self.args.py_package_wheel else None,
+            "overhead": {"unit": "ms per task", "contenders": strip(overhead), "rounds": o_rounds,
+                         "errors": o_errors, "skipped": skipped},
+            "first_task": {"unit": "ms", "contenders": strip(first), "rounds": f_rounds,
+                           "errors": f_errors, "skipped": skipped},
+        }
 
 
 def window(seconds):
@@ -786,6 +852,18 @@ def wait_until_idle(limit):
         time.sleep(2.0)
 
 
+def original_facts(args):
+    """What the report says of the original: the conversion record, or why
+    it was skipped."""
+    if args.original_skip:
+        return {"skip": args.original_skip}
+    record = {}
+    if args.original_conversion:
+        with open(args.original_conversion) as f:
+            record = json.load(f)
+    return {"conversion": record}
+
+
 def machine_facts(args):
     model = "unknown"
     try:
@@ -815,17 +893,28 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="fewer rounds, fewer and shorter tasks")
     ap.add_argument("--bin", required=True, help="the release build's folder (target/release)")
-    ap.add_argument("--python", required=True, help="python with psutil for the original's port")
+    ap.add_argument("--python", required=True,
+                    help="python of the environment with the original release (converted) and psutil")
+    ap.add_argument("--original-skip", help="why the original's contenders are skipped")
+    ap.add_argument("--original-conversion", help="the JSON record convert_original.py printed")
+    ap.add_argument("--py-package-python", help="python of the environment with the dummymp Python package")
+    ap.add_argument("--py-package-wheel", help="the wheel installed there, for the record")
+    ap.add_argument("--py-package-skip", help="why the Python package's contenders are skipped")
     ap.add_argument("--cli", help="the dummymp CLI binary")
     ap.add_argument("--cli-skip", help="why the CLI scenarios are skipped")
     ap.add_argument("--parallel-skip", help="why GNU parallel is skipped")
     ap.add_argument("--loops-file", required=True, help="where the busy loops' pids are kept")
     ap.add_argument("--out", required=True, help="the results file (JSON)")
-    ap.add_argument("--only", help="comma-separated scenarios to run (s1..s8), for development")
+    ap.add_argument("--only", help="comma-separated scenarios to run (s1..s9); the default is all")
     ap.add_argument("--command", default="bash bench/run.sh", help="the command line, for the report")
     args = ap.parse_args()
     if not args.cli and not args.cli_skip:
         args.cli_skip = "the dummymp CLI was not given"
+    # In the order given, each once.
+    wanted = list(dict.fromkeys(args.only.split(","))) if args.only else SCENARIOS
+    unknown = [w for w in wanted if w not in SCENARIOS]
+    if unknown:
+        ap.error("unknown scenario(s) %s (known: %s)" % (", ".join(unknown), ", ".join(SCENARIOS)))
     runner = Runner(args)
     started = time.perf_counter()
     wait_until_idle(float(os.environ.get("BENCH_IDLE_WAIT", "120")))
@@ -833,7 +922,6 @@ def main():
     facts = machine_facts(args)
     if facts["busy_at_start"]:
         log("WARNING: busy processes before the run: %s" % facts["busy_at_start"])
-    wanted = args.only.split(",") if args.only else ["s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8"]
     durations = {}
     foreign = {}
     waited = {}
@@ -856,6 +944,9 @@ def main():
     facts["cli_skip"] = args.cli_skip
     facts["parallel_skip"] = runner.parallel_skip
     facts["hyperfine_used"] = bool(runner.hyperfine)
+    facts["scenarios"] = wanted
+    facts["original"] = original_facts(args)
+    facts["py_package_skip"] = runner.py_package_skip
     with open(args.out, "w") as f:
         json.dump({"facts": facts, "results": runner.results}, f, indent=1)
     log("results written to %s" % args.out)

@@ -1,24 +1,37 @@
-"""The original DummyMP (its Python 3 port, ``dummymp_original``) as a
-contender. Needs psutil.
+"""Benchmarks of the original DummyMP's API, run on whatever ``dummymp``
+the interpreter imports: the original release 0.5b2, installed and
+converted to Python 3 at run time by bench/run.sh (see
+convert_original.py), or the dummymp Python package, which offers the same
+API on the Rust engine (scenario 9; each lives in its own virtual
+environment, as both are ``import dummymp``).
 
     original_bench.py overhead TASKS AT_ONCE
     original_bench.py first-task REPS MODES
     original_bench.py cpu MODE TASKS SECONDS CAP
     original_bench.py parent-cpu sleep|queued SECONDS TASKS
-    original_bench.py scan REPS
+    original_bench.py scan REPS          (the original only: its psutil scan)
 
-Each prints one JSON line.
+Each prints one JSON line, with the version the package reports.
 """
 
 import json
+import multiprocessing
 import os
 import sys
 import time
 
-from bench_tasks import burn, identity
+import dummymp as dmp
+from bench_tasks import burn, identity, sleep, started_at
 
-import dummymp_original as dmp
-from dummymp_original import detect
+# The release convert_original.py installs and checks.
+ORIGINAL_VERSION = "0.5b2"
+
+# The original starts its children with multiprocessing's default context,
+# which on Linux forked under Python 2 and every Python 3 before 3.14 (3.14
+# made forkserver the default). Keep it forking, as it always did; the
+# Python package is left as it is.
+if dmp.get_version() == ORIGINAL_VERSION:
+    multiprocessing.set_start_method("fork")
 
 MODES = {
     "generous": dmp.DUMMYMP_GENEROUS,
@@ -27,19 +40,6 @@ MODES = {
     "extreme": dmp.DUMMYMP_EXTREME,
     "nuclear": dmp.DUMMYMP_NUCLEAR,
 }
-
-
-
-def started_at():
-    """Returns CLOCK_MONOTONIC as the task starts, in nanoseconds."""
-    return time.clock_gettime_ns(time.CLOCK_MONOTONIC)
-
-
-
-def sleep(seconds):
-    """Sleeps."""
-    time.sleep(seconds)
-    return seconds
 
 
 def overhead(tasks, at_once):
@@ -137,7 +137,9 @@ def parent_cpu(case, seconds, tasks):
 
 def scan(reps):
     """Cost of one measurement's two process-table polls (the sleeps of the
-    sampling interval left out)."""
+    sampling interval left out). The original's own module, so the original only."""
+    from dummymp import detect
+
     times = []
     processes = 0
     for _ in range(reps):
@@ -172,6 +174,7 @@ def main(argv):
         result = scan(int(argv[2]))
     else:
         sys.exit("unknown benchmark %r" % what)
+    result["version"] = dmp.get_version()
     print(json.dumps(result), flush=True)
     # Children killed by killall() are not waited for (as the original);
     # leave without multiprocessing's exit handlers joining them.
