@@ -6,6 +6,8 @@ use std::ffi::OsString;
 
 use clap::Parser;
 use clap::error::ErrorKind;
+use dummymp::TaskOptions;
+use dummymp::engine::Engine;
 
 use crate::command_line::CommandLine;
 use crate::concurrency::scheduler_for;
@@ -20,7 +22,6 @@ use crate::results::ResultsWriter;
 use crate::resume::{ResumeMode, ResumePlan};
 use crate::runner::{RunParts, RunSettings, Runner, SCRATCH_SIZE};
 use crate::signals::SignalPipes;
-use crate::spawn::Launcher;
 use crate::template::{JobValues, Template};
 
 /// Runs `dummymp` with these arguments (the program name first); returns
@@ -72,11 +73,6 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<u8, CliError> {
         .map(|path| ResultsWriter::open(path, appending))
         .transpose()?;
 
-    // As a subreaper we adopt what jobs leave behind, so that we can wait
-    // for a process group we end to be gone. Without it (an old kernel),
-    // processes that ignore SIGTERM are still sent SIGKILL, just not waited
-    // for.
-    let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
     let signals = SignalPipes::install()?;
 
     let output_mode = if options.line_buffer {
@@ -91,17 +87,22 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<u8, CliError> {
     } else {
         BarChoice::Auto
     };
+    let mut engine = Engine::new(scheduler_for(options.priority, options.jobs));
+    engine.set_nice(options.nice);
+    engine.set_kill_grace(options.grace);
+    let mut task_options = TaskOptions::new().retries(options.retries.saturating_sub(1));
+    if let Some(timeout) = options.timeout {
+        task_options = task_options.timeout(timeout);
+    }
     Runner::new(RunParts {
         settings: RunSettings {
             template,
             output_mode,
             tag: options.tag,
-            timeout: options.timeout,
-            retries: options.retries,
+            task_options,
             halt: options.halt.and_then(|halt| halt.0),
         },
-        scheduler: scheduler_for(options.priority, options.jobs),
-        launcher: Launcher::new(options.nice),
+        engine,
         signals,
         inputs,
         resume,
@@ -109,7 +110,6 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<u8, CliError> {
         progress: Progress::new(bar),
         job_log,
         results,
-        grace: options.grace,
     })
     .run()
 }

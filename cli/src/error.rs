@@ -139,6 +139,10 @@ pub enum CliError {
     #[error("cannot write output: {0}")]
     Output(#[source] io::Error),
 
+    /// The engine that runs the jobs failed (it could not wait for events).
+    #[error("{0}")]
+    Library(#[source] dummymp::Error),
+
     /// The system refused something the event loop needs.
     #[error("{context}: {source}")]
     Os {

@@ -1,12 +1,13 @@
 //! One job: what it runs with, its state while it runs, and how it ended.
 
-use std::io::{self, Read};
-use std::process::{ChildStderr, ChildStdout};
-use std::time::{Duration, Instant, SystemTime};
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::time::{Duration, SystemTime};
 
-use rustix::process::{Pid, WaitStatus};
+use dummymp::Command;
 
 use crate::output::Captured;
+use crate::template::Invocation;
 
 /// A job waiting to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,48 +51,6 @@ pub enum Ending {
     Signaled(i32),
     /// It could not be started; recorded with this exit code.
     NotStarted(i32),
-}
-
-impl Ending {
-    /// How a wait status says a process ended.
-    pub fn from_status(status: WaitStatus) -> Ending {
-        match (status.exit_status(), status.terminating_signal()) {
-            (_, Some(signal)) => Ending::Signaled(signal),
-            (Some(code), None) => Ending::Exited(code),
-            (None, None) => Ending::Exited(0),
-        }
-    }
-}
-
-/// A job whose process runs.
-#[derive(Debug)]
-pub struct RunningJob {
-    /// What it runs with.
-    pub spec: JobSpec,
-    /// Its slot.
-    pub slot: usize,
-    /// Its process (and process group) id.
-    pub pid: Pid,
-    /// Its `--tag` prefix (empty without `--tag`).
-    pub tag: Vec<u8>,
-    /// Its command line, kept when the job log or results need it.
-    pub command: Option<Vec<u8>>,
-    /// When it started.
-    pub started: Instant,
-    /// When it started, by the wall clock.
-    pub started_wall: SystemTime,
-    /// When it runs past `--timeout`.
-    pub deadline: Option<Instant>,
-    /// Why we are ending it, if we are.
-    pub ended_by_us: Option<EndedByUs>,
-    /// Its standard output, until the pipe is closed.
-    pub stdout_pipe: Option<ChildStdout>,
-    /// Its standard error, until the pipe is closed.
-    pub stderr_pipe: Option<ChildStderr>,
-    /// What it wrote to its standard output.
-    pub stdout: Captured,
-    /// What it wrote to its standard error.
-    pub stderr: Captured,
 }
 
 /// A job whose process has ended (or never started).
@@ -156,40 +115,32 @@ impl FinishedJob {
     }
 }
 
-/// How much one pipe is read at a time before other events get a turn.
-const READ_BUDGET: usize = 1 << 20;
+/// Exit code of a job whose program does not exist (as in the shell).
+pub const NOT_FOUND_EXIT: i32 = 127;
+/// Exit code of a job whose program could not be started otherwise.
+pub const CANNOT_RUN_EXIT: i32 = 126;
 
-/// Reads what `pipe` (non-blocking) holds into `captured`; closes the pipe
-/// at end of file. Returns whether anything was read.
-pub fn read_pipe<P: Read>(
-    pipe: &mut Option<P>,
-    captured: &mut Captured,
-    scratch: &mut [u8],
-) -> bool {
-    let Some(reader) = pipe else {
-        return false;
-    };
-    let mut read = 0;
-    while read < READ_BUDGET {
-        match reader.read(scratch) {
-            Ok(0) => {
-                *pipe = None;
-                break;
-            }
-            Ok(n) => {
-                captured.push(&scratch[..n]);
-                read += n;
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            // A broken pipe gives nothing more.
-            Err(_) => {
-                *pipe = None;
-                break;
-            }
-        }
+/// The exit code a job that could not start is recorded with, from the
+/// system's error number.
+pub fn exit_code_for_start_error(errno: Option<i32>) -> i32 {
+    if errno == Some(rustix::io::Errno::NOENT.raw_os_error()) {
+        NOT_FOUND_EXIT
+    } else {
+        CANNOT_RUN_EXIT
     }
-    read > 0
+}
+
+/// The library command that runs `invocation`: its argument vector
+/// directly, or its script with `/bin/sh -c`.
+pub fn command_for(invocation: &Invocation) -> Command {
+    match invocation {
+        Invocation::Argv(argv) => match argv.split_first() {
+            Some((program, args)) => Command::new(program).args(args),
+            // Nothing to run: starting it fails like a missing program.
+            None => Command::new(""),
+        },
+        Invocation::Shell(script) => Command::shell(OsStr::from_bytes(script)),
+    }
 }
 
 #[cfg(test)]
@@ -238,13 +189,20 @@ mod tests {
     }
 
     #[test]
-    fn a_pipe_is_read_to_its_end_and_closed() {
-        let mut pipe = Some(&b"hello"[..]);
-        let mut captured = Captured::default();
-        let mut scratch = [0u8; 2];
-        assert!(read_pipe(&mut pipe, &mut captured, &mut scratch));
-        assert!(pipe.is_none());
-        assert_eq!(captured.kept(), b"hello");
-        assert!(!read_pipe(&mut pipe, &mut captured, &mut scratch));
+    fn start_errors_get_the_shell_s_exit_codes() {
+        assert_eq!(exit_code_for_start_error(Some(2)), NOT_FOUND_EXIT);
+        assert_eq!(exit_code_for_start_error(Some(13)), CANNOT_RUN_EXIT);
+        assert_eq!(exit_code_for_start_error(None), CANNOT_RUN_EXIT);
+    }
+
+    #[test]
+    fn invocations_become_commands() {
+        let argv = Invocation::Argv(vec!["gzip".into(), "a b".into()]);
+        assert_eq!(command_for(&argv).display(), "gzip a b");
+        let shell = Invocation::Shell(b"echo x | wc".to_vec());
+        assert_eq!(
+            command_for(&shell).get_shell_line(),
+            Some(OsStr::new("echo x | wc"))
+        );
     }
 }

@@ -1,8 +1,10 @@
 //! `dummymp`: run shell commands in parallel, considerately.
 //!
-//! The scheduling decisions (priority modes, foreign-load measurement,
-//! usable CPUs, process cap) are the `dummymp` library's [`Scheduler`]; this
-//! program feeds it and runs the jobs.
+//! A front end over the `dummymp` library's engine: the library starts,
+//! watches, times out, ends and reaps the jobs and its [`Scheduler`] decides
+//! how many run (priority modes, foreign load, usable CPUs, the cap); this
+//! program reads the inputs, builds each job's command from the template,
+//! and prints, logs and records what the jobs did.
 //!
 //! | what | module |
 //! |---|---|
@@ -11,11 +13,9 @@
 //! | inputs: combinations, standard input | `inputs` |
 //! | replacement strings, direct or `sh -c` | `template`, `path_parts`, `quoting` |
 //! | `-j` and the scheduler settings | `concurrency` |
-//! | the event loop | `runner` |
-//! | starting a job | `spawn` |
-//! | a job's state | `job`, `slots` |
-//! | ending process groups | `process_groups` |
-//! | signals | `signals` |
+//! | the run: jobs to the engine, its events to the screen and files | `runner` |
+//! | a job's command and how it ended | `job` |
+//! | stop signals (Ctrl-C) | `signals` |
 //! | printing output | `output` |
 //! | `--joblog`, `--resume`, `--results` | `job_log`, `resume`, `results` |
 //! | `--halt` | `halt` |
@@ -38,15 +38,12 @@ mod job_log;
 mod options;
 mod output;
 mod path_parts;
-mod process_groups;
 mod progress;
 mod quoting;
 mod results;
 mod resume;
 mod runner;
 mod signals;
-mod slots;
-mod spawn;
 mod template;
 
 use std::process::ExitCode;

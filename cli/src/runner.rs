@@ -1,43 +1,43 @@
-//! The event loop: starts jobs when the library's scheduler allows, reads
-//! their output, reaps them, and reacts to timeouts, `--halt` and signals.
+//! The run: feeds jobs from the inputs to the library's engine, turns the
+//! engine's events into printed output, job log lines, results and the
+//! progress bar, and reacts to `--halt` and stop signals.
 //!
-//! One thread, one `poll(2)` over: the SIGCHLD and stop-signal pipes, every
-//! running job's output pipes, standard input (while more jobs may come
-//! from it) and the scheduler's wake-up descriptor. The loop sleeps until
-//! one of them is ready or the next deadline (a job's timeout, the end of a
-//! grace period, the scheduler's next measurement) comes; it never polls on
-//! a timer.
+//! Processes are the engine's business (starting, watching, timing out,
+//! ending and reaping them); this module only decides *what* runs and what
+//! is shown. One loop: submit what the inputs give, let the engine
+//! [process](dummymp::engine::Engine::process) what happened, then sleep in
+//! [`Engine::wait`](dummymp::engine::Engine::wait) until a task, the
+//! scheduler, standard input (while more jobs may come from it) or a stop
+//! signal has something. Nothing polls on a timer.
 
-use std::collections::VecDeque;
+use std::collections::HashMap;
 use std::io;
 use std::os::fd::AsFd;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::SystemTime;
 
-use dummymp::Scheduler;
-use rustix::event::{PollFd, PollFlags, Timespec, poll};
-use rustix::io::Errno;
-use rustix::process::{Pid, Signal, WaitOptions, WaitStatus};
+use dummymp::engine::{Engine, Event, EventSink, OutputRoute, TaskSpec};
+use dummymp::{Outcome, ProcessExit, TaskId, TaskOptions};
 
 use crate::error::CliError;
 use crate::exit_status;
 use crate::halt::{HaltMode, HaltOutcome, HaltPolicy};
 use crate::inputs::JobInputs;
-use crate::job::{EndedByUs, Ending, FinishedJob, JobSpec, RunningJob, read_pipe};
+use crate::job::{
+    CANNOT_RUN_EXIT, EndedByUs, Ending, FinishedJob, JobSpec, command_for,
+    exit_code_for_start_error,
+};
 use crate::job_log::{JobLogEntry, JobLogWriter};
 use crate::output::{Captured, OutputMode, Printer, Stream};
-use crate::process_groups::GroupTerminator;
 use crate::progress::Progress;
 use crate::results::{JobResult, ResultsWriter};
 use crate::resume::ResumePlan;
 use crate::signals::{SignalPipes, StopSignal};
-use crate::slots::SlotPool;
-use crate::spawn::{Launcher, exit_code_for_spawn_error};
 use crate::template::{JobValues, Template};
 
 /// How many jobs are kept ready to start (read ahead from the inputs).
 const PENDING_TARGET: usize = 1024;
 
-/// The size of the buffer pipes and standard input are read through.
+/// The size of the buffer standard input is read through.
 pub const SCRATCH_SIZE: usize = 64 * 1024;
 
 /// What the run was asked to do, besides running the jobs.
@@ -49,23 +49,19 @@ pub struct RunSettings {
     pub output_mode: OutputMode,
     /// Whether output lines are tagged with the job's inputs.
     pub tag: bool,
-    /// How long a job may run.
-    pub timeout: Option<Duration>,
-    /// How many runs a failing job gets in all.
-    pub retries: u32,
+    /// The options every job runs with (timeout, retries).
+    pub task_options: TaskOptions,
     /// When to stop early.
     pub halt: Option<HaltPolicy>,
 }
 
-/// Everything the event loop works with.
+/// Everything the run works with.
 #[derive(Debug)]
 pub struct RunParts {
     /// What to do.
     pub settings: RunSettings,
-    /// Decides how many jobs may start.
-    pub scheduler: Scheduler,
-    /// Starts job processes.
-    pub launcher: Launcher,
+    /// Runs the jobs (its scheduler decides how many at once).
+    pub engine: Engine,
     /// The signal pipes (installed).
     pub signals: SignalPipes,
     /// Where the jobs' inputs come from.
@@ -80,8 +76,6 @@ pub struct RunParts {
     pub job_log: Option<JobLogWriter>,
     /// The `--results` file.
     pub results: Option<ResultsWriter>,
-    /// Time between SIGTERM and SIGKILL.
-    pub grace: Duration,
 }
 
 /// Why no more jobs start.
@@ -97,25 +91,36 @@ enum StopCause {
     Fatal(CliError),
 }
 
-/// What a ready descriptor in the poll set belongs to.
-#[derive(Debug, Clone, Copy)]
-enum Source {
-    ChildExited,
-    Stop(usize),
-    SchedulerWake,
-    Stdin,
-    Output(usize, Stream),
+/// A job the engine knows about.
+#[derive(Debug)]
+struct Job {
+    spec: JobSpec,
+    /// Its `--tag` prefix (empty without `--tag`).
+    tag: Vec<u8>,
+    /// Its command line, kept when the job log or results need it.
+    command: Option<Vec<u8>>,
+    started_wall: SystemTime,
+    stdout: Captured,
+    stderr: Captured,
 }
 
-/// The event loop's state.
+/// The run's state.
 #[derive(Debug)]
 pub struct Runner {
-    settings: RunSettings,
-    scheduler: Scheduler,
-    launcher: Launcher,
+    engine: Engine,
     signals: SignalPipes,
     inputs: JobInputs,
     resume: Option<ResumePlan>,
+    next_seq: u64,
+    stop_signals: usize,
+    scratch: Vec<u8>,
+    front: Front,
+}
+
+/// What the engine's events change: everything shown and recorded.
+#[derive(Debug)]
+struct Front {
+    settings: RunSettings,
     printer: Printer,
     progress: Progress,
     /// Whether the bar learns about jobs as they are queued (their total is
@@ -124,25 +129,22 @@ pub struct Runner {
     keeps_command: bool,
     job_log: Option<JobLogWriter>,
     results: Option<ResultsWriter>,
-    terminator: GroupTerminator,
-    pending: VecDeque<JobSpec>,
-    next_seq: u64,
-    running: Vec<RunningJob>,
-    slots: SlotPool,
+    jobs: HashMap<TaskId, Job>,
+    running: usize,
     succeeded: u64,
     failed: u64,
     stop: Option<StopCause>,
-    stop_signals: usize,
-    scratch: Vec<u8>,
+    /// Running jobs must be ended (a stop that ends them was decided while
+    /// the engine was busy handing out events).
+    end_running: bool,
 }
 
 impl Runner {
-    /// A runner that has not started anything yet.
+    /// A run that has not started anything yet.
     pub fn new(parts: RunParts) -> Runner {
         let RunParts {
             settings,
-            scheduler,
-            launcher,
+            engine,
             signals,
             inputs,
             resume,
@@ -150,7 +152,6 @@ impl Runner {
             mut progress,
             job_log,
             results,
-            grace,
         } = parts;
         let counts_queued_jobs = match inputs.known_total() {
             Some(total) => {
@@ -162,285 +163,237 @@ impl Runner {
             }
             None => true,
         };
-        let terminator = GroupTerminator::new(grace, scheduler.own_processes().clone());
         Runner {
-            keeps_command: job_log.is_some() || results.is_some(),
-            settings,
-            scheduler,
-            launcher,
+            engine,
             signals,
             inputs,
             resume,
-            printer,
-            progress,
-            counts_queued_jobs,
-            job_log,
-            results,
-            terminator,
-            pending: VecDeque::new(),
             next_seq: 1,
-            running: Vec::new(),
-            slots: SlotPool::default(),
-            succeeded: 0,
-            failed: 0,
-            stop: None,
             stop_signals: 0,
             scratch: vec![0; SCRATCH_SIZE],
+            front: Front {
+                keeps_command: job_log.is_some() || results.is_some(),
+                settings,
+                printer,
+                progress,
+                counts_queued_jobs,
+                job_log,
+                results,
+                jobs: HashMap::new(),
+                running: 0,
+                succeeded: 0,
+                failed: 0,
+                stop: None,
+                end_running: false,
+            },
         }
     }
 
     /// Runs every job; returns the exit status.
     pub fn run(mut self) -> Result<u8, CliError> {
         loop {
-            self.start_jobs();
+            self.submit_jobs();
+            let processed = self.engine.process(&mut self.front);
+            self.apply_stop();
+            if let Err(error) = processed {
+                self.front.fatal(CliError::Library(error));
+            }
             if self.is_done() {
                 break;
             }
             if let Err(error) = self.wait_for_events() {
-                self.kill_everything();
-                return Err(error);
+                self.front.fatal(error);
+                self.engine.kill_all_now();
             }
         }
-        self.finish()
+        self.front.finish()
     }
 
     fn is_done(&self) -> bool {
-        self.running.is_empty()
-            && self.terminator.is_empty()
-            && (self.stop.is_some() || (self.pending.is_empty() && self.inputs.exhausted()))
+        self.engine.is_idle() && (self.front.stop.is_some() || self.inputs.exhausted())
     }
 
-    /// Moves inputs that are available into the queue of jobs to start,
+    /// Hands the engine the jobs the inputs have ready (up to a target),
     /// skipping those an earlier run did.
-    fn queue_jobs(&mut self) {
-        while self.stop.is_none() && self.pending.len() < PENDING_TARGET {
+    fn submit_jobs(&mut self) {
+        while self.front.stop.is_none() && self.engine.queued() < PENDING_TARGET {
             let Some(inputs) = self.inputs.next_inputs() else {
                 break;
             };
             let seq = self.next_seq;
             self.next_seq += 1;
             if self.resume.as_ref().is_some_and(|plan| plan.skips(seq)) {
-                let turn = self.printer.skip_job(seq);
-                self.after_print(turn);
+                let turn = self.front.printer.skip_job(seq);
+                self.front.after_print(turn);
                 continue;
             }
-            if self.counts_queued_jobs
-                && let Some(bar) = self.progress.add_jobs(1)
+            if self.front.counts_queued_jobs
+                && let Some(bar) = self.front.progress.add_jobs(1)
             {
-                self.printer.set_bar(bar);
+                self.front.printer.set_bar(bar);
             }
-            self.pending.push_back(JobSpec {
+            let spec = JobSpec {
                 seq,
                 inputs,
                 attempt: 1,
-            });
-        }
-    }
-
-    /// Starts as many queued jobs as the scheduler allows.
-    fn start_jobs(&mut self) {
-        if self.stop.is_some() {
-            return;
-        }
-        self.queue_jobs();
-        // Asked even with nothing waiting: it also takes in a finished
-        // measurement, which empties the wake-up descriptor.
-        let slots = self
-            .scheduler
-            .free_slots(self.running.len(), self.pending.len());
-        for _ in 0..slots {
-            if self.stop.is_some() {
-                break;
-            }
-            let Some(spec) = self.pending.pop_front() else {
-                break;
             };
-            self.start(spec);
-        }
-    }
-
-    fn start(&mut self, spec: JobSpec) {
-        let slot = self.slots.acquire();
-        let invocation = self.settings.template.invocation(&JobValues {
-            seq: spec.seq,
-            slot,
-            inputs: &spec.inputs,
-        });
-        let command = self.keeps_command.then(|| invocation.display());
-        let tag = if self.settings.tag {
-            spec.tag()
-        } else {
-            Vec::new()
-        };
-        let started = Instant::now();
-        let started_wall = SystemTime::now();
-        match self.launcher.launch(&invocation) {
-            Ok(launched) => {
-                // Non-blocking, so that the output left after the job ends
-                // can be read without waiting for processes it left behind.
-                // This cannot fail on a pipe we just made.
-                let _ = rustix::io::ioctl_fionbio(&launched.stdout, true);
-                let _ = rustix::io::ioctl_fionbio(&launched.stderr, true);
-                self.scheduler
-                    .own_processes()
-                    .add_group(launched.pid.as_raw_nonzero().get() as u32);
-                self.running.push(RunningJob {
+            let (task, command) = self.front.task_for(&spec);
+            let id = self.engine.submit(task);
+            let tag = if self.front.settings.tag {
+                spec.tag()
+            } else {
+                Vec::new()
+            };
+            self.front.jobs.insert(
+                id,
+                Job {
                     spec,
-                    slot,
-                    pid: launched.pid,
                     tag,
                     command,
-                    started,
-                    started_wall,
-                    deadline: self.settings.timeout.map(|timeout| started + timeout),
-                    ended_by_us: None,
-                    stdout_pipe: Some(launched.stdout),
-                    stderr_pipe: Some(launched.stderr),
+                    started_wall: SystemTime::now(),
                     stdout: Captured::default(),
                     stderr: Captured::default(),
-                });
-                self.progress.set_running(self.running.len());
-            }
-            Err(error) => {
-                self.slots.release(slot);
-                let shown = command.clone().unwrap_or_else(|| invocation.display());
-                let mut stderr = Captured::default();
-                stderr.push(
-                    format!(
-                        "dummymp: cannot run {}: {error}\n",
-                        String::from_utf8_lossy(&shown)
-                    )
-                    .as_bytes(),
-                );
-                self.complete(FinishedJob {
-                    spec,
-                    tag,
-                    command,
-                    started_wall,
-                    runtime: started.elapsed(),
-                    ending: Ending::NotStarted(exit_code_for_spawn_error(&error)),
-                    ended_by_us: None,
-                    stdout: Captured::default(),
-                    stderr,
-                });
-            }
+                },
+            );
         }
     }
 
-    /// When the loop must wake up even if no descriptor is ready.
-    fn next_wakeup(&self) -> Option<Instant> {
-        let timeouts = self
-            .running
-            .iter()
-            .filter(|job| job.ended_by_us.is_none())
-            .filter_map(|job| job.deadline);
-        // The scheduler has a deadline only while jobs wait for a
-        // measurement that could let them start.
-        let measurement = self
-            .stop
-            .is_none()
-            .then(|| self.scheduler.next_deadline())
-            .flatten();
-        timeouts
-            .chain(self.terminator.next_deadline())
-            .chain(measurement)
-            .min()
+    /// Acts on a stop decided while events were handed out.
+    fn apply_stop(&mut self) {
+        if self.front.stop.is_some() && !self.engine.is_closed() {
+            for id in self.engine.close() {
+                self.front.jobs.remove(&id);
+            }
+        }
+        if std::mem::take(&mut self.front.end_running) {
+            self.engine.end_all();
+        }
     }
 
-    /// Waits for the next event and handles it.
+    /// Sleeps until the engine, standard input (while jobs may come from
+    /// it) or a stop signal has something, and handles the latter two.
     fn wait_for_events(&mut self) -> Result<(), CliError> {
-        let timeout = self.next_wakeup().map(|at| {
-            let wait = at.saturating_duration_since(Instant::now());
-            Timespec {
-                tv_sec: wait.as_secs().try_into().unwrap_or(i64::MAX),
-                tv_nsec: wait.subsec_nanos().into(),
-            }
-        });
-        let ready = self.poll_once(timeout.as_ref())?;
-        for source in ready {
-            match source {
-                Source::Output(index, stream) => self.read_output(index, stream),
-                Source::Stdin => self.read_stdin(),
-                Source::Stop(index) => {
-                    let (signal, pipe) = &self.signals.stop[index];
-                    let (signal, count) = (*signal, pipe.take());
-                    if count > 0 {
-                        self.on_stop_signal(signal, count);
-                    }
-                }
-                // The scheduler takes the result in when asked next.
-                Source::SchedulerWake => {}
-                Source::ChildExited => {
-                    self.signals.child.take();
-                    self.reap_children()?;
-                }
+        let stdin = io::stdin();
+        let wants_stdin = self.front.stop.is_none()
+            && self.inputs.wants_stdin()
+            && self.engine.queued() < PENDING_TARGET;
+        let mut extra = Vec::with_capacity(4);
+        for (_, pipe) in &self.signals.stop {
+            extra.push(pipe.fd());
+        }
+        if wants_stdin {
+            extra.push(stdin.as_fd());
+        }
+        let ready = self.engine.wait(None, &extra).map_err(CliError::Library)?;
+        drop(extra);
+        let arrived: Vec<(StopSignal, usize)> = self
+            .signals
+            .stop
+            .iter()
+            .zip(&ready)
+            .filter(|(_, ready)| **ready)
+            .map(|((signal, pipe), _)| (*signal, pipe.take()))
+            .collect();
+        for (signal, count) in arrived {
+            if count > 0 {
+                self.on_stop_signal(signal, count);
             }
         }
-        self.check_deadlines(Instant::now());
+        if wants_stdin
+            && ready.last() == Some(&true)
+            && let JobInputs::Stdin(records) = &mut self.inputs
+            && let Err(error) = records.read_once(&mut self.scratch)
+        {
+            self.front.fatal(error);
+            self.apply_stop();
+        }
         Ok(())
     }
 
-    /// One `poll`: the sources that are ready, in the order they should be
-    /// handled (output before reaping, so that a job's output is read
-    /// before it is reaped whenever both are ready).
-    fn poll_once(&self, timeout: Option<&Timespec>) -> Result<Vec<Source>, CliError> {
-        let stdin = io::stdin();
-        let mut fds = Vec::with_capacity(6 + 2 * self.running.len());
-        let mut sources = Vec::with_capacity(fds.capacity());
-        let wanted = PollFlags::IN;
-        for (index, job) in self.running.iter().enumerate() {
-            if let Some(pipe) = &job.stdout_pipe {
-                fds.push(PollFd::from_borrowed_fd(pipe.as_fd(), wanted));
-                sources.push(Source::Output(index, Stream::Stdout));
-            }
-            if let Some(pipe) = &job.stderr_pipe {
-                fds.push(PollFd::from_borrowed_fd(pipe.as_fd(), wanted));
-                sources.push(Source::Output(index, Stream::Stderr));
-            }
+    fn on_stop_signal(&mut self, signal: StopSignal, count: usize) {
+        self.stop_signals += count;
+        if !matches!(
+            self.front.stop,
+            Some(StopCause::Signal(_) | StopCause::Fatal(_))
+        ) {
+            self.front.stop = Some(StopCause::Signal(signal));
         }
-        if self.stop.is_none() && self.inputs.wants_stdin() && self.pending.len() < PENDING_TARGET {
-            fds.push(PollFd::from_borrowed_fd(stdin.as_fd(), wanted));
-            sources.push(Source::Stdin);
+        self.front.end_running = true;
+        self.apply_stop();
+        if self.stop_signals >= 2 {
+            self.engine.kill_all_now();
         }
-        if self.stop.is_none()
-            && let Some(fd) = self.scheduler.wake_fd()
-        {
-            fds.push(PollFd::from_borrowed_fd(fd, wanted));
-            sources.push(Source::SchedulerWake);
-        }
-        for (index, (_, pipe)) in self.signals.stop.iter().enumerate() {
-            fds.push(PollFd::from_borrowed_fd(pipe.fd(), wanted));
-            sources.push(Source::Stop(index));
-        }
-        fds.push(PollFd::from_borrowed_fd(self.signals.child.fd(), wanted));
-        sources.push(Source::ChildExited);
-        match poll(&mut fds, timeout) {
-            Ok(_) => {}
-            Err(Errno::INTR) => return Ok(Vec::new()),
-            Err(error) => return Err(CliError::os("cannot wait for events")(error)),
-        }
-        Ok(fds
-            .iter()
-            .zip(sources)
-            .filter(|(fd, _)| !fd.revents().is_empty())
-            .map(|(_, source)| source)
-            .collect())
+    }
+}
+
+impl Front {
+    /// The engine task for `spec`, and its command line when it is kept.
+    fn task_for(&self, spec: &JobSpec) -> (TaskSpec, Option<Vec<u8>>) {
+        let template = &self.settings.template;
+        let task = if template.uses_slot() {
+            // {%} is known only when the job starts.
+            let template = template.clone();
+            let (seq, inputs) = (spec.seq, spec.inputs.clone());
+            let name = format!("job {seq}");
+            TaskSpec::command_with(name, move |start| {
+                command_for(&template.invocation(&JobValues {
+                    seq,
+                    slot: start.slot,
+                    inputs: &inputs,
+                }))
+            })
+        } else {
+            TaskSpec::command(command_for(&template.invocation(&JobValues {
+                seq: spec.seq,
+                slot: 1,
+                inputs: &spec.inputs,
+            })))
+        };
+        let command = (self.keeps_command && !template.uses_slot()).then(|| {
+            template
+                .invocation(&JobValues {
+                    seq: spec.seq,
+                    slot: 1,
+                    inputs: &spec.inputs,
+                })
+                .display()
+        });
+        let task = task
+            .with_options(self.settings.task_options.clone())
+            .with_output(OutputRoute::Events);
+        (task, command)
     }
 
-    fn read_output(&mut self, index: usize, stream: Stream) {
-        let Some(job) = self.running.get_mut(index) else {
+    fn started(&mut self, id: TaskId, slot: usize) {
+        self.running += 1;
+        self.progress.set_running(self.running);
+        let keeps_command = self.keeps_command;
+        let template = &self.settings.template;
+        if let Some(job) = self.jobs.get_mut(&id) {
+            job.started_wall = SystemTime::now();
+            if keeps_command && template.uses_slot() {
+                job.command = Some(
+                    template
+                        .invocation(&JobValues {
+                            seq: job.spec.seq,
+                            slot,
+                            inputs: &job.spec.inputs,
+                        })
+                        .display(),
+                );
+            }
+        }
+    }
+
+    fn output(&mut self, id: TaskId, stream: dummymp::Stream, data: &[u8]) {
+        let Some(job) = self.jobs.get_mut(&id) else {
             return;
         };
-        let captured = match stream {
-            Stream::Stdout => {
-                read_pipe(&mut job.stdout_pipe, &mut job.stdout, &mut self.scratch);
-                &mut job.stdout
-            }
-            Stream::Stderr => {
-                read_pipe(&mut job.stderr_pipe, &mut job.stderr, &mut self.scratch);
-                &mut job.stderr
-            }
+        let (stream, captured) = match stream {
+            dummymp::Stream::Stdout => (Stream::Stdout, &mut job.stdout),
+            dummymp::Stream::Stderr => (Stream::Stderr, &mut job.stderr),
         };
+        captured.push(data);
         let printed = self
             .printer
             .print_lines(job.spec.seq, &job.tag, stream, captured);
@@ -449,74 +402,69 @@ impl Runner {
         }
     }
 
-    fn read_stdin(&mut self) {
-        if let JobInputs::Stdin(records) = &mut self.inputs
-            && let Err(error) = records.read_once(&mut self.scratch)
-        {
-            self.fatal(error);
+    /// An attempt failed and the job runs again: what it wrote is dropped.
+    fn retrying(&mut self, id: TaskId, next_attempt: u32) {
+        self.running = self.running.saturating_sub(1);
+        self.progress.set_running(self.running);
+        if let Some(job) = self.jobs.get_mut(&id) {
+            job.spec.attempt = next_attempt;
+            job.stdout = Captured::default();
+            job.stderr = Captured::default();
         }
     }
 
-    /// Reaps every child that has exited.
-    fn reap_children(&mut self) -> Result<(), CliError> {
-        loop {
-            match rustix::process::wait(WaitOptions::NOHANG) {
-                Ok(Some((pid, status))) => self.on_child_exit(pid, status),
-                Ok(None) | Err(Errno::CHILD) => break,
-                Err(Errno::INTR) => {}
-                Err(error) => return Err(CliError::os("cannot reap jobs")(error)),
-            }
-        }
-        self.terminator.forget_gone();
-        Ok(())
-    }
-
-    fn on_child_exit(&mut self, pid: Pid, status: WaitStatus) {
-        // Any other child is a process a job left behind, adopted by us as
-        // subreaper: nothing to record.
-        let Some(index) = self.running.iter().position(|job| job.pid == pid) else {
+    fn ended(&mut self, report: dummymp::TaskReport) {
+        let Some(mut job) = self.jobs.remove(&report.id) else {
             return;
         };
-        let mut job = self.running.swap_remove(index);
-        read_pipe(&mut job.stdout_pipe, &mut job.stdout, &mut self.scratch);
-        read_pipe(&mut job.stderr_pipe, &mut job.stderr, &mut self.scratch);
-        // What processes it left behind write from now on is not collected.
-        job.stdout_pipe = None;
-        job.stderr_pipe = None;
-        self.slots.release(job.slot);
-        if self.terminator.is_ending(pid) {
-            self.terminator.leader_reaped(pid);
-        } else {
-            self.scheduler
-                .own_processes()
-                .remove_group(pid.as_raw_nonzero().get() as u32);
+        if report.pid.is_some() {
+            self.running = self.running.saturating_sub(1);
+            self.progress.set_running(self.running);
         }
-        self.progress.set_running(self.running.len());
+        let ending = match (&report.outcome, report.exit) {
+            (Outcome::FailedToStart { error, errno }, _) => {
+                let shown = job
+                    .command
+                    .clone()
+                    .unwrap_or_else(|| report.name.as_bytes().to_vec());
+                job.stderr.push(
+                    format!(
+                        "dummymp: cannot run {}: {error}\n",
+                        String::from_utf8_lossy(&shown)
+                    )
+                    .as_bytes(),
+                );
+                Ending::NotStarted(exit_code_for_start_error(*errno))
+            }
+            (_, Some(ProcessExit::Code(code))) => Ending::Exited(code),
+            (_, Some(ProcessExit::Signal(signal))) => Ending::Signaled(signal),
+            // Its status was lost: count it as failed.
+            (_, None) => Ending::NotStarted(CANNOT_RUN_EXIT),
+        };
+        let ended_by_us = match report.outcome {
+            Outcome::TimedOut => Some(EndedByUs::TimedOut),
+            Outcome::Killed => Some(EndedByUs::Cancelled),
+            _ => None,
+        };
         self.complete(FinishedJob {
             spec: job.spec,
             tag: job.tag,
             command: job.command,
-            started_wall: job.started_wall,
-            runtime: job.started.elapsed(),
-            ending: Ending::from_status(status),
-            ended_by_us: job.ended_by_us,
+            started_wall: report.started_at.unwrap_or(job.started_wall),
+            runtime: report.runtime,
+            ending,
+            ended_by_us,
             stdout: job.stdout,
             stderr: job.stderr,
         });
     }
 
-    /// A job's process ended: retry it, or record, count and print it.
+    /// A job ended for good: record, count and print it.
     fn complete(&mut self, mut job: FinishedJob) {
         if job.ended_by_us == Some(EndedByUs::Cancelled) {
             // It did not get to finish: printed, so nothing is lost, but
             // neither logged nor counted, so that --resume runs it again.
             self.print_finished(&mut job);
-            return;
-        }
-        if !job.succeeded() && job.spec.attempt < self.settings.retries && self.stop.is_none() {
-            let mut spec = job.spec;
-            spec.attempt += 1;
-            self.pending.push_front(spec);
             return;
         }
         self.record(&job);
@@ -584,7 +532,7 @@ impl Runner {
         if self.settings.output_mode != OutputMode::LineBuffer {
             return;
         }
-        let Some(job) = self.running.iter_mut().find(|job| job.spec.seq == seq) else {
+        let Some(job) = self.jobs.values_mut().find(|job| job.spec.seq == seq) else {
             return;
         };
         let printed = self
@@ -606,19 +554,8 @@ impl Runner {
         if self.stop.is_none() && policy.is_met(self.succeeded, self.failed) {
             self.stop = Some(StopCause::Halt(policy));
             if policy.mode == HaltMode::Now {
-                self.cancel_running();
+                self.end_running = true;
             }
-        }
-    }
-
-    fn on_stop_signal(&mut self, signal: StopSignal, count: usize) {
-        self.stop_signals += count;
-        if !matches!(self.stop, Some(StopCause::Signal(_) | StopCause::Fatal(_))) {
-            self.stop = Some(StopCause::Signal(signal));
-        }
-        self.cancel_running();
-        if self.stop_signals >= 2 {
-            self.terminator.kill_all_now();
         }
     }
 
@@ -634,7 +571,7 @@ impl Runner {
             if !matches!(self.stop, Some(StopCause::Signal(_))) {
                 self.stop = Some(StopCause::OutputClosed);
             }
-            self.cancel_running();
+            self.end_running = true;
         } else {
             self.fatal(CliError::Output(error));
         }
@@ -646,38 +583,7 @@ impl Runner {
         if !matches!(self.stop, Some(StopCause::Fatal(_))) {
             self.stop = Some(StopCause::Fatal(error));
         }
-        self.cancel_running();
-    }
-
-    /// Ends every running job that is not being ended already.
-    fn cancel_running(&mut self) {
-        let now = Instant::now();
-        for job in &mut self.running {
-            if job.ended_by_us.is_none() {
-                job.ended_by_us = Some(EndedByUs::Cancelled);
-                self.terminator.terminate(job.pid, now);
-            }
-        }
-    }
-
-    /// The last resort when the event loop itself fails: SIGKILL to every
-    /// job's process group, without waiting.
-    fn kill_everything(&mut self) {
-        for job in &self.running {
-            let _ = rustix::process::kill_process_group(job.pid, Signal::KILL);
-        }
-        self.terminator.kill_all_now();
-    }
-
-    fn check_deadlines(&mut self, now: Instant) {
-        for job in &mut self.running {
-            if job.ended_by_us.is_none() && job.deadline.is_some_and(|deadline| now >= deadline) {
-                job.ended_by_us = Some(EndedByUs::TimedOut);
-                self.terminator.terminate(job.pid, now);
-            }
-        }
-        self.terminator.kill_overdue(now);
-        self.terminator.forget_gone();
+        self.end_running = true;
     }
 
     fn finish(mut self) -> Result<u8, CliError> {
@@ -692,5 +598,23 @@ impl Runner {
             Some(StopCause::Halt(policy)) if policy.outcome == HaltOutcome::Success => Ok(0),
             Some(StopCause::Halt(_)) | None => Ok(exit_status::for_failures(self.failed)),
         }
+    }
+}
+
+impl EventSink for Front {
+    fn event(&mut self, event: Event<'_>) {
+        match event {
+            Event::Started { id, slot, .. } => self.started(id, slot),
+            Event::Output { id, stream, data } => self.output(id, stream, data),
+            Event::Retrying {
+                id, next_attempt, ..
+            } => self.retrying(id, next_attempt),
+            Event::Ended(report) => self.ended(*report),
+            _ => {}
+        }
+    }
+
+    fn accepts_starts(&self) -> bool {
+        self.stop.is_none()
     }
 }

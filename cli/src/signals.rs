@@ -5,7 +5,7 @@
 use std::io::{self, PipeReader, Read};
 use std::os::fd::{AsFd, BorrowedFd};
 
-use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 use crate::error::CliError;
 
@@ -70,8 +70,6 @@ impl SignalPipe {
 /// The pipes of every signal the event loop handles.
 #[derive(Debug)]
 pub struct SignalPipes {
-    /// A child exited (or stopped).
-    pub child: SignalPipe,
     /// SIGINT, SIGTERM and SIGHUP.
     pub stop: [(StopSignal, SignalPipe); 3],
 }
@@ -84,7 +82,6 @@ impl SignalPipes {
             SignalPipe::register(signal).map_err(CliError::os("cannot install signal handlers"))
         };
         Ok(SignalPipes {
-            child: register(SIGCHLD)?,
             stop: [
                 (StopSignal::Interrupt, register(SIGINT)?),
                 (StopSignal::Terminate, register(SIGTERM)?),

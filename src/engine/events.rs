@@ -59,6 +59,14 @@ pub enum Event<'a> {
 pub trait EventSink {
     /// Handles one event.
     fn event(&mut self, event: Event<'_>);
+
+    /// Whether the engine may start more tasks now. A front end that has
+    /// just decided to stop (on an event it was handed) says no, so that
+    /// nothing starts before it can [close](super::Engine::close) the
+    /// engine. Yes unless overridden.
+    fn accepts_starts(&self) -> bool {
+        true
+    }
 }
 
 impl<F: FnMut(Event<'_>)> EventSink for F {

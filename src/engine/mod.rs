@@ -120,6 +120,8 @@ pub struct Engine {
     waited: bool,
     /// No task starts (while [`Engine::killall`] waits).
     holding: bool,
+    /// Nothing starts and nothing is retried any more ([`Engine::close`]).
+    closed: bool,
 }
 
 enum WatchdogState {
@@ -160,6 +162,7 @@ impl Engine {
             watchdog: WatchdogState::NotStarted,
             waited: false,
             holding: false,
+            closed: false,
         }
     }
 
@@ -292,7 +295,7 @@ impl Engine {
         }
         self.check_deadlines(Instant::now());
         self.sweeper.check(self.scheduler.own_processes());
-        if !self.holding {
+        if !self.holding && !self.closed && sink.accepts_starts() {
             self.start_ready(sink);
         }
         Ok(())
@@ -383,7 +386,7 @@ impl Engine {
             None => task.deadline,
             Some(ending) => ending.kill_at,
         });
-        let measurement = (!self.queue.is_empty() && !self.holding)
+        let measurement = (!self.queue.is_empty() && !self.holding && !self.closed)
             .then(|| self.scheduler.next_deadline())
             .flatten();
         tasks.chain(measurement).min()
@@ -460,6 +463,21 @@ impl Engine {
         self.queue.drain(..).map(|q| q.id).collect()
     }
 
+    /// Stops the run from going further: removes every queued task (their
+    /// ids are returned; they are not reported), and from now on nothing
+    /// starts and a failing task is not retried. Running tasks go on (end
+    /// them with [`Engine::end_all`] if need be). Tasks submitted after
+    /// this stay queued and never start.
+    pub fn close(&mut self) -> Vec<TaskId> {
+        self.closed = true;
+        self.drop_queued()
+    }
+
+    /// Whether [`Engine::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
     /// Ends every running task and waits until each has ended and nothing
     /// it left is alive, handing their reports to `sink`. No task starts
     /// meanwhile; queued tasks stay queued.
@@ -534,6 +552,7 @@ impl Engine {
             && outcome != Outcome::Killed
             && task.attempt <= task.spec.options.retries
             && !self.holding
+            && !self.closed
         {
             sink.event(Event::Retrying {
                 id: task.id,
@@ -596,7 +615,7 @@ impl Engine {
         };
         let slots = self.scheduler.free_slots(self.running.len(), waiting);
         for _ in 0..slots {
-            if !self.start_next(sink) {
+            if !sink.accepts_starts() || !self.start_next(sink) {
                 break;
             }
         }
