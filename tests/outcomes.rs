@@ -113,7 +113,10 @@ fn a_worker_program_that_is_not_executable_is_refused() {
 fn a_worker_that_cannot_start_ends_its_task_with_the_os_error() {
     let dir = tempfile::tempdir().unwrap();
     let program = dir.path().join("worker");
-    std::fs::copy(std::env::current_exe().unwrap(), &program).unwrap();
+    common::write_executable(
+        &program,
+        &std::fs::read(std::env::current_exe().unwrap()).unwrap(),
+    );
     let mut mp = nuclear();
     mp.set_worker_program(Some(program.clone())).unwrap();
     // The program goes away after it was chosen.
@@ -234,10 +237,7 @@ fn a_worker_from_another_executable_refuses_to_run() {
     for b in &mut bytes[at..at + 20] {
         *b ^= 0x5a;
     }
-    std::fs::write(&other, &bytes).unwrap();
-    let mut permissions = std::fs::metadata(&other).unwrap().permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
-    std::fs::set_permissions(&other, permissions).unwrap();
+    common::write_executable(&other, &bytes);
 
     let mut mp = nuclear();
     mp.set_worker_program(Some(other)).unwrap();

@@ -1,18 +1,19 @@
-//! Ending tasks: the one place where a task's process group is signalled.
+//! Ending tasks: when and how a task's process group is signalled.
 //!
 //! A task we end (a timeout, a kill, a stop) gets `SIGTERM` to its whole
 //! process group, then `SIGKILL` once the kill grace period is over. A task
 //! that ends, however it ends, has what is left of its process group
 //! killed: [`Sweeper::sweep`] reaps the leader, sends `SIGKILL` to the group
-//! and, when anything was left in it, follows every leftover process
-//! through a pidfd until it is gone, so that "done" means nothing of the
-//! task survives. (A process that left the group with `setsid` is no
-//! longer the task's and is left alone.)
+//! (at the end of the grace period, when we were ending the task, so that
+//! its processes get the time to clean up that `SIGTERM` promised) and,
+//! when anything was left in it, follows every leftover process through a
+//! pidfd until it is gone, so that "done" means nothing of the task
+//! survives. (A process that left the group with `setsid` is no longer the
+//! task's and is left alone.)
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use rustix::event::{PollFd, PollFlags};
 use rustix::process::Signal;
 
 use crate::launch::{Launched, Launcher};
@@ -74,6 +75,8 @@ struct Leftovers {
     pgid: u32,
     /// Pidfds of the processes found in the group, until each is gone.
     members: Vec<OwnedFd>,
+    /// When they get `SIGKILL`, if they have not yet.
+    kill_at: Option<Instant>,
 }
 
 /// Follows the leftover processes of ended tasks until they are gone.
@@ -84,17 +87,26 @@ pub(crate) struct Sweeper {
 
 impl Sweeper {
     /// After a task's process exited: reaps it, kills what is left of its
-    /// process group, and follows the leftovers. Returns the process's
-    /// peak resident set size in bytes, when the kernel told it.
-    pub(crate) fn sweep(&mut self, process: &Launched, own: &OwnProcesses) -> Option<u64> {
+    /// process group (now, or at `kill_at` when that is still to come), and
+    /// follows the leftovers. Returns the process's peak resident set size
+    /// in bytes, when the kernel told it.
+    pub(crate) fn sweep(
+        &mut self,
+        process: &Launched,
+        own: &OwnProcesses,
+        kill_at: Option<Instant>,
+    ) -> Option<u64> {
         let peak_rss = platform::reap_exited_with_usage(&process.pidfd);
+        let kill_at = kill_at.filter(|at| *at > Instant::now());
         // The group's id cannot be reused while any process of it lives, so
         // after the leader is reaped a signal to it reaches only leftovers;
         // none left gives ESRCH.
-        if platform::signal_group_exists(process.pid, Signal::KILL) {
+        let signal = kill_at.is_none().then_some(Signal::KILL);
+        if platform::signal_group_exists(process.pid, signal) {
             let mut leftovers = Leftovers {
                 pgid: process.pid,
                 members: Vec::new(),
+                kill_at,
             };
             leftovers.find_members();
             self.groups.push(leftovers);
@@ -102,6 +114,11 @@ impl Sweeper {
             own.remove_group(process.pid);
         }
         peak_rss
+    }
+
+    /// When leftovers are due for `SIGKILL`.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.groups.iter().filter_map(|g| g.kill_at).min()
     }
 
     /// Whether leftovers are still being followed.
@@ -117,15 +134,20 @@ impl Sweeper {
     }
 
     /// Forgets leftovers that are gone; kills any newcomer to their groups.
-    pub(crate) fn check(&mut self, own: &OwnProcesses) {
+    pub(crate) fn check(&mut self, own: &OwnProcesses, now: Instant) {
         self.groups.retain_mut(|group| {
+            if group.kill_at.is_some_and(|at| now >= at) {
+                group.kill_at = None;
+                let _ = platform::signal_group(group.pgid, Signal::KILL);
+            }
             group.members.retain(|fd| !has_exited(fd));
             if !group.members.is_empty() {
                 return true;
             }
             // A process forked just before our signal landed would have
             // missed it: look again until the group is empty.
-            if platform::signal_group_exists(group.pgid, Signal::KILL) {
+            let signal = group.kill_at.is_none().then_some(Signal::KILL);
+            if platform::signal_group_exists(group.pgid, signal) {
                 group.find_members();
                 if !group.members.is_empty() {
                     return true;
@@ -150,6 +172,5 @@ impl Leftovers {
 
 /// Whether the process behind `pidfd` has exited (a zombie has).
 fn has_exited(pidfd: &OwnedFd) -> bool {
-    let mut fds = [PollFd::new(pidfd, PollFlags::IN)];
-    matches!(rustix::event::poll(&mut fds, Some(&rustix::event::Timespec::default())), Ok(n) if n > 0)
+    platform::wait_readable(&[pidfd.as_fd()], Some(Duration::ZERO)).is_ok_and(|ready| ready[0])
 }

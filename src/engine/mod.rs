@@ -58,11 +58,10 @@ pub(crate) mod watchdog;
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
-use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::io::Errno;
 use rustix::net::SendFlags;
 
@@ -294,7 +293,8 @@ impl Engine {
             }
         }
         self.check_deadlines(Instant::now());
-        self.sweeper.check(self.scheduler.own_processes());
+        self.sweeper
+            .check(self.scheduler.own_processes(), Instant::now());
         if !self.holding && !self.closed && sink.accepts_starts() {
             self.start_ready(sink);
         }
@@ -311,13 +311,7 @@ impl Engine {
         extra: &[BorrowedFd<'_>],
     ) -> Result<Vec<bool>, Error> {
         let deadline = [limit, self.next_deadline()].into_iter().flatten().min();
-        let timeout = deadline.map(|d| {
-            let left = d.saturating_duration_since(Instant::now());
-            Timespec::try_from(left).unwrap_or(Timespec {
-                tv_sec: i64::MAX,
-                tv_nsec: 0,
-            })
-        });
+        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         // What each polled descriptor belongs to.
         enum Owner {
             Output(usize),
@@ -329,38 +323,32 @@ impl Engine {
         let mut owners = Vec::with_capacity(fds.capacity());
         for (index, task) in self.running.iter().enumerate() {
             for fd in task.output_fds() {
-                fds.push(PollFd::from_borrowed_fd(fd, PollFlags::IN));
+                fds.push(fd);
                 owners.push(Owner::Output(index));
             }
-            fds.push(PollFd::from_borrowed_fd(
-                std::os::fd::AsFd::as_fd(&task.process.pidfd),
-                PollFlags::IN,
-            ));
+            fds.push(task.process.pidfd.as_fd());
             owners.push(Owner::Exit(index));
         }
         for fd in self.sweeper.fds() {
-            fds.push(PollFd::from_borrowed_fd(fd, PollFlags::IN));
+            fds.push(fd);
             owners.push(Owner::Other);
         }
         if !self.queue.is_empty()
             && let Some(fd) = self.scheduler.wake_fd()
         {
-            fds.push(PollFd::from_borrowed_fd(fd, PollFlags::IN));
+            fds.push(fd);
             owners.push(Owner::Other);
         }
         for (index, fd) in extra.iter().enumerate() {
-            fds.push(PollFd::from_borrowed_fd(*fd, PollFlags::IN));
+            fds.push(*fd);
             owners.push(Owner::Extra(index));
         }
         let mut extras_ready = vec![false; extra.len()];
         if fds.is_empty() && timeout.is_none() {
             return Ok(extras_ready);
         }
-        match rustix::event::poll(&mut fds, timeout.as_ref()) {
-            Ok(_) | Err(Errno::INTR) => {}
-            Err(e) => return Err(Error::os("waiting for tasks")(e.into())),
-        }
-        let ready: Vec<bool> = fds.iter().map(|fd| !fd.revents().is_empty()).collect();
+        let ready =
+            platform::wait_readable(&fds, timeout).map_err(Error::os("waiting for tasks"))?;
         drop(fds);
         for (owner, ready) in owners.into_iter().zip(ready) {
             if !ready {
@@ -389,7 +377,10 @@ impl Engine {
         let measurement = (!self.queue.is_empty() && !self.holding && !self.closed)
             .then(|| self.scheduler.next_deadline())
             .flatten();
-        tasks.chain(measurement).min()
+        tasks
+            .chain(self.sweeper.next_deadline())
+            .chain(measurement)
+            .min()
     }
 
     /// Ends task `id`: removed from the queue if it has not started (it
@@ -513,9 +504,10 @@ impl Engine {
         {
             watchdog.unregister(entry);
         }
+        let kill_at = task.ending.and_then(|ending| ending.kill_at);
         let peak_rss = self
             .sweeper
-            .sweep(&task.process, self.scheduler.own_processes());
+            .sweep(&task.process, self.scheduler.own_processes(), kill_at);
         task.process.input = None;
         self.slots.release(task.slot);
         self.spawn_blocked = false;

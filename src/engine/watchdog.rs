@@ -12,13 +12,13 @@
 //! watchdog sends `SIGTERM` to every group in the table, waits the kill
 //! grace period if there was any, sends `SIGKILL`, and exits.
 
+use std::ffi::OsStr;
 use std::io;
 use std::os::fd::OwnedFd;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use rustix::fs::MemfdFlags;
-use rustix::process::{Pid, Signal};
+use rustix::process::Signal;
 
 use crate::worker::invocation::{TICKET_VARIABLE, WATCHDOG_FLAG, ticket};
 
@@ -43,21 +43,19 @@ impl Watchdog {
     pub(crate) fn start(grace: Duration) -> io::Result<Watchdog> {
         let table = rustix::fs::memfd_create("dummymp-watchdog", MemfdFlags::CLOEXEC)?;
         let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
-        let child = Command::new(crate::platform::self_exe_for_spawn())
-            .arg0(crate::platform::self_exe_display_name())
-            .arg(WATCHDOG_FLAG)
-            .arg(ticket())
-            .arg(grace.as_millis().to_string())
-            .env(TICKET_VARIABLE, ticket())
-            .stdin(Stdio::from(read))
-            .stdout(Stdio::from(rustix::io::fcntl_dupfd_cloexec(&table, 3)?))
-            .stderr(Stdio::inherit())
-            // Out of the terminal's process group: Ctrl-C is not for it.
-            .process_group(0)
-            .spawn()?;
-        let pid = child.id();
-        let pidfd = crate::platform::open_pidfd(pid)?;
-        drop(child);
+        let grace_ms = grace.as_millis().to_string();
+        let (pid, pidfd) = crate::launch::local::launch_helper(
+            &crate::platform::self_exe_for_spawn(),
+            crate::platform::self_exe_display_name(),
+            &[
+                OsStr::new(WATCHDOG_FLAG),
+                OsStr::new(ticket()),
+                OsStr::new(&grace_ms),
+            ],
+            (TICKET_VARIABLE, ticket()),
+            read,
+            rustix::io::fcntl_dupfd_cloexec(&table, 3)?,
+        )?;
         Ok(Watchdog {
             pid,
             pidfd,
@@ -97,15 +95,10 @@ impl Drop for Watchdog {
     fn drop(&mut self) {
         // End of file for the watchdog: it finds the table empty and exits.
         self.alive = None;
-        let mut fds = [rustix::event::PollFd::new(
-            &self.pidfd,
-            rustix::event::PollFlags::IN,
-        )];
-        let limit = rustix::event::Timespec {
-            tv_sec: 5,
-            tv_nsec: 0,
-        };
-        let _ = rustix::event::poll(&mut fds, Some(&limit));
+        let _ = crate::platform::wait_readable(
+            &[std::os::fd::AsFd::as_fd(&self.pidfd)],
+            Some(Duration::from_secs(5)),
+        );
         if crate::platform::reap_exited(&self.pidfd)
             .ok()
             .flatten()
@@ -115,8 +108,6 @@ impl Drop for Watchdog {
         }
     }
 }
-
-use std::os::unix::process::CommandExt;
 
 /// The watchdog's program (the process started by [`Watchdog::start`]):
 /// waits for its standard input to end, then ends every process group in
@@ -136,9 +127,7 @@ pub(crate) fn run(grace_ms: &str) -> ! {
     let groups = read_table(&std::io::stdout());
     let signal_all = |signal| {
         for &pgid in &groups {
-            if let Some(pgid) = Pid::from_raw(pgid as i32) {
-                let _ = rustix::process::kill_process_group(pgid, signal);
-            }
+            let _ = crate::platform::signal_group(pgid, signal);
         }
     };
     if !groups.is_empty() {

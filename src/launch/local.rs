@@ -103,3 +103,30 @@ pub(crate) fn launch(spec: &LaunchSpec) -> io::Result<Launched> {
         stderr,
     })
 }
+
+/// Starts one of dummymp's own helper processes (the engine's watchdog):
+/// `program` run as `argv0` with `args` and the environment variable
+/// `env`, with `stdin` and `stdout` as its standard input and output, in a
+/// process group of its own. Returns its pid and a pidfd.
+pub(crate) fn launch_helper(
+    program: &std::path::Path,
+    argv0: &std::ffi::OsStr,
+    args: &[&std::ffi::OsStr],
+    env: (&str, &str),
+    stdin: std::os::fd::OwnedFd,
+    stdout: std::os::fd::OwnedFd,
+) -> io::Result<(u32, std::os::fd::OwnedFd)> {
+    let child = Command::new(program)
+        .arg0(argv0)
+        .args(args)
+        .env(env.0, env.1)
+        .stdin(Stdio::from(stdin))
+        .stdout(Stdio::from(stdout))
+        .stderr(Stdio::inherit())
+        // Out of the terminal's process group: Ctrl-C is not for it.
+        .process_group(0)
+        .spawn()?;
+    let pid = child.id();
+    let pidfd = crate::platform::open_pidfd(pid)?;
+    Ok((pid, pidfd))
+}

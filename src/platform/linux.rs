@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use rustix::fs::{Mode, OFlags};
-use rustix::process::{Pid, PidfdFlags, Signal, WaitId, WaitIdOptions};
+use rustix::process::{Pid, PidfdFlags, WaitId, WaitIdOptions};
 
 use super::{ExitInfo, ProcessSample};
 use crate::cpus::CpuSet;
@@ -357,19 +357,6 @@ fn reap(pidfd: &OwnedFd, options: WaitIdOptions) -> io::Result<Option<ExitInfo>>
             status.terminating_signal().map(ExitInfo::Signaled)
         }
     }))
-}
-
-/// Sends `signal` to every process of the process group `pgid`. A group
-/// that no longer exists is not an error.
-pub(crate) fn signal_group(pgid: u32, signal: Signal) -> io::Result<()> {
-    let Some(pgid) = Pid::from_raw(pgid as i32) else {
-        return Ok(());
-    };
-    match rustix::process::kill_process_group(pgid, signal) {
-        Ok(()) => Ok(()),
-        Err(rustix::io::Errno::SRCH) => Ok(()),
-        Err(e) => Err(e.into()),
-    }
 }
 
 #[cfg(test)]

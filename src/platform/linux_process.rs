@@ -1,12 +1,60 @@
-//! Linux: reaping a task's process with its resource usage, and the
-//! processes left in its process group.
+//! Linux: the one place where dummymp signals processes, waits for
+//! descriptors, and reaps a task's process with its resource usage; and
+//! finding the processes left in a process group.
 
 use std::fs;
-use std::io::Read;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::time::Duration;
 
+use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::fs::{Mode, OFlags};
 use rustix::process::{Pid, Signal};
+
+/// Sleeps until one of `fds` is readable (or hung up) or `timeout` passes
+/// (`None`: no limit); returns which are. A signal that interrupts the
+/// wait gives all `false`.
+pub(crate) fn wait_readable(
+    fds: &[BorrowedFd<'_>],
+    timeout: Option<Duration>,
+) -> io::Result<Vec<bool>> {
+    let mut polled: Vec<PollFd<'_>> = fds
+        .iter()
+        .map(|fd| PollFd::from_borrowed_fd(*fd, PollFlags::IN))
+        .collect();
+    let timeout = timeout.map(|t| {
+        Timespec::try_from(t).unwrap_or(Timespec {
+            tv_sec: i64::MAX,
+            tv_nsec: 0,
+        })
+    });
+    match rustix::event::poll(&mut polled, timeout.as_ref()) {
+        Ok(_) => Ok(polled.iter().map(|fd| !fd.revents().is_empty()).collect()),
+        Err(rustix::io::Errno::INTR) => Ok(vec![false; fds.len()]),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Sends `signal` to every process of the process group `pgid`. A group
+/// that no longer exists is not an error.
+pub(crate) fn signal_group(pgid: u32, signal: Signal) -> io::Result<()> {
+    let Some(pgid) = Pid::from_raw(pgid as i32) else {
+        return Ok(());
+    };
+    match rustix::process::kill_process_group(pgid, signal) {
+        Ok(()) => Ok(()),
+        Err(rustix::io::Errno::SRCH) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Sends `signal` to the process `pid`.
+pub(crate) fn signal_process(pid: u32, signal: Signal) -> io::Result<()> {
+    let Some(pid) = Pid::from_raw(pid as i32) else {
+        return Ok(());
+    };
+    Ok(rustix::process::kill_process(pid, signal)?)
+}
 
 /// Reaps the exited child behind `pidfd` (if it has exited) and returns the
 /// largest resident set size it (and the children it waited for) reached,
@@ -34,11 +82,33 @@ pub(crate) fn reap_exited_with_usage(pidfd: &OwnedFd) -> Option<u64> {
     (result == 0 && usage.ru_maxrss > 0).then(|| usage.ru_maxrss as u64 * 1024)
 }
 
-/// Sends `signal` to the process group `pgid`; whether the group exists
-/// (false when it has no process left, or none we may signal).
-pub(crate) fn signal_group_exists(pgid: u32, signal: Signal) -> bool {
-    Pid::from_raw(pgid as i32)
-        .is_some_and(|pgid| rustix::process::kill_process_group(pgid, signal).is_ok())
+/// Sends `signal` to the process group `pgid` (`None`: no signal, only
+/// the check); whether the group exists (false when it has no process
+/// left, or none we may signal).
+pub(crate) fn signal_group_exists(pgid: u32, signal: Option<Signal>) -> bool {
+    Pid::from_raw(pgid as i32).is_some_and(|pgid| match signal {
+        Some(signal) => rustix::process::kill_process_group(pgid, signal).is_ok(),
+        None => rustix::process::test_kill_process_group(pgid).is_ok(),
+    })
+}
+
+#[cfg(test)]
+mod wait_tests {
+    use super::*;
+    use std::os::fd::AsFd;
+
+    #[test]
+    fn a_pipe_with_data_is_readable_and_an_empty_one_is_not() {
+        let (empty_read, _empty_write) = rustix::pipe::pipe().unwrap();
+        let (full_read, full_write) = rustix::pipe::pipe().unwrap();
+        rustix::io::write(&full_write, b"x").unwrap();
+        let ready = wait_readable(
+            &[empty_read.as_fd(), full_read.as_fd()],
+            Some(Duration::ZERO),
+        )
+        .unwrap();
+        assert_eq!(ready, [false, true]);
+    }
 }
 
 /// The processes of the group `pgid` that have not exited (zombies are

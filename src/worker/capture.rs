@@ -10,10 +10,9 @@
 
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::thread::JoinHandle;
 
-use rustix::event::{PollFd, PollFlags};
 use rustix::pipe::PipeFlags;
 use rustix::process::Signal;
 
@@ -126,22 +125,17 @@ fn relay(mut capture: Capture, channel: Channel, mut parent: File, stop: OwnedFd
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let (stop_ready, parent_ready, out_ready, err_ready) = {
-            let mut fds = vec![
-                PollFd::new(&stop, PollFlags::IN),
-                PollFd::new(&parent, PollFlags::IN),
-            ];
+            let mut fds = vec![stop.as_fd(), parent.as_fd()];
             if out_open {
-                fds.push(PollFd::new(&capture.stdout, PollFlags::IN));
+                fds.push(capture.stdout.as_fd());
             }
             if err_open {
-                fds.push(PollFd::new(&capture.stderr, PollFlags::IN));
+                fds.push(capture.stderr.as_fd());
             }
-            match rustix::event::poll(&mut fds, None) {
-                Ok(_) => {}
-                Err(rustix::io::Errno::INTR) => continue,
-                Err(_) => break,
-            }
-            let ready = |i: usize| fds.get(i).is_some_and(|fd| !fd.revents().is_empty());
+            let Ok(fds) = crate::platform::wait_readable(&fds, None) else {
+                break;
+            };
+            let ready = |i: usize| fds.get(i).copied().unwrap_or(false);
             let out_index = 2;
             let err_index = if out_open { 3 } else { 2 };
             (
@@ -179,10 +173,10 @@ fn relay(mut capture: Capture, channel: Channel, mut parent: File, stop: OwnedFd
 /// The parent closed our standard input: it died or gave up on us. End this
 /// worker and everything its task started.
 fn parent_gone() -> ! {
-    let me = rustix::process::getpid();
-    if rustix::process::getpgrp() == me {
-        let _ = rustix::process::kill_process_group(me, Signal::KILL);
+    let me = std::process::id();
+    if rustix::process::getpgrp() == rustix::process::getpid() {
+        let _ = crate::platform::signal_group(me, Signal::KILL);
     }
-    let _ = rustix::process::kill_process(me, Signal::KILL);
+    let _ = crate::platform::signal_process(me, Signal::KILL);
     std::process::exit(137)
 }

@@ -262,3 +262,25 @@ pub fn send_signal(pid: u32, signal: Signal) {
     let pid = Pid::from_raw(pid as i32).expect("a pid");
     rustix::process::kill_process(pid, signal).expect("signal sent");
 }
+
+/// Writes `bytes` to a new executable file at `path`.
+///
+/// The file is written by a child process, never opened for writing here:
+/// a test thread forking meanwhile would inherit a writable descriptor of
+/// it, and executing the file would then fail with "Text file busy".
+pub fn write_executable(path: &std::path::Path, bytes: &[u8]) {
+    use std::io::Write;
+    let mut writer = Command::new("sh")
+        .args(["-c", "cat > \"$1\" && chmod 755 \"$1\"", "sh"])
+        .arg(path)
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("sh runs");
+    writer
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(bytes)
+        .expect("written");
+    assert!(writer.wait().expect("waited").success());
+}

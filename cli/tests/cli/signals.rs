@@ -8,8 +8,8 @@ use std::process::{Command, Stdio};
 use rustix::process::Signal;
 
 use crate::support::{
-    binary, files_ending_with, is_alive, live_members_of_group, send, spawn_nuclear, wait_for_exit,
-    wait_until,
+    binary, files_ending_with, is_alive, live_members_of_group, pids_in, send, spawn_nuclear,
+    wait_for_exit, wait_gone, wait_until,
 };
 
 /// A job that starts a grandchild and records both process ids (`$$` is
@@ -105,4 +105,27 @@ fn ctrl_c_while_waiting_for_input_exits_at_once() {
     send(run.id(), Signal::INT);
     assert_eq!(wait_for_exit(&mut run).code(), Some(130));
     drop(stdin);
+}
+
+#[test]
+fn jobs_do_not_outlive_dummymp_killed_with_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut run = spawn_nuclear(
+        dir.path(),
+        &[
+            "-j", "3", "--grace", "0.2", SLEEPER, ":::", "a", "b", "c", "d",
+        ],
+    );
+    wait_until("three jobs to start", || {
+        files_ending_with(dir.path(), ".pid").len() == 3
+    });
+    // SIGKILL: dummymp gets no chance to end its jobs itself.
+    send(run.id(), Signal::KILL);
+    wait_for_exit(&mut run);
+    let pids = pids_in(dir.path());
+    assert_eq!(pids.len(), 6, "three jobs and their grandchildren");
+    for pid in pids {
+        wait_gone(pid);
+    }
+    assert_no_job_process_alive(dir.path(), 3);
 }

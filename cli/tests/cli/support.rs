@@ -76,6 +76,24 @@ pub fn wait_for_exit(child: &mut Child) -> ExitStatus {
     status.expect("exited")
 }
 
+/// Waits until process `pid` has exited, through a pidfd (no polling);
+/// fails the test after [`PATIENCE`].
+pub fn wait_gone(pid: i32) {
+    let Some(raw) = Pid::from_raw(pid) else {
+        return;
+    };
+    let Ok(pidfd) = rustix::process::pidfd_open(raw, rustix::process::PidfdFlags::empty()) else {
+        return; // already gone
+    };
+    let mut fds = [rustix::event::PollFd::new(
+        &pidfd,
+        rustix::event::PollFlags::IN,
+    )];
+    let patience = rustix::event::Timespec::try_from(PATIENCE).expect("a timespec");
+    let ready = rustix::event::poll(&mut fds, Some(&patience)).expect("pollable");
+    assert!(ready > 0 || !is_alive(pid), "process {pid} is still alive");
+}
+
 /// Sends `signal` to process `pid`.
 pub fn send(pid: u32, signal: Signal) {
     let pid = Pid::from_raw(pid as i32).expect("a process id");
