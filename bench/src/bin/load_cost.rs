@@ -1,9 +1,15 @@
-//! `load_cost [REPS]`: the cost of one foreign-load measurement with the
-//! processes now on the machine: `measure_foreign_load_over(Normal, ..,
+//! `load_cost [REPS] [SLEEPERS]`: the cost of one foreign-load measurement
+//! with the processes on the machine: `measure_foreign_load_over(Normal, ..,
 //! Duration::ZERO)`, i.e. two scans of the process table and the
-//! bookkeeping, without the sampling sleep. Prints the number of processes
-//! seen and the time of each repetition (default 20) in microseconds.
+//! bookkeeping, without the sampling sleep.
+//!
+//! With `SLEEPERS` (default 0), that many idle `sleep` processes, not
+//! descendants of this one, are started first (and killed at the end), so that the machine holds that many more
+//! processes. Prints one JSON line: the number of processes seen, the time
+//! of each repetition (default 20) in microseconds, the median and the
+//! median per process.
 
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use dummymp::{OwnProcesses, Priority, measure_foreign_load_over};
@@ -12,6 +18,7 @@ use serde::Serialize;
 #[derive(Serialize)]
 struct Report {
     processes: usize,
+    sleepers_started: usize,
     reps: usize,
     times_us: Vec<f64>,
     median_us: f64,
@@ -34,9 +41,49 @@ fn process_count() -> usize {
         .unwrap_or(0)
 }
 
+/// Idle processes that are not our descendants (their parent shell exits
+/// at once), like other users' processes; killed when dropped.
+struct Sleepers(Vec<rustix::process::Pid>);
+
+impl Sleepers {
+    fn start(count: usize) -> Sleepers {
+        if count == 0 {
+            return Sleepers(Vec::new());
+        }
+        let script = format!(
+            "for i in $(seq {count}); do sleep 3600 </dev/null >/dev/null 2>&1 & echo $!; done"
+        );
+        let output = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| {
+                eprintln!("load_cost: cannot start sleepers: {e}");
+                std::process::exit(1)
+            });
+        let pids = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| line.trim().parse().ok())
+            .filter_map(rustix::process::Pid::from_raw)
+            .collect();
+        Sleepers(pids)
+    }
+}
+
+impl Drop for Sleepers {
+    fn drop(&mut self) {
+        for &pid in &self.0 {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+    }
+}
+
 fn main() {
     dummymp::init();
     let reps: usize = dummymp_bench::arg(1, "reps", 20);
+    let sleepers_wanted: usize = dummymp_bench::arg(2, "sleepers", 0);
+    let sleepers = Sleepers::start(sleepers_wanted);
     let own = OwnProcesses::new();
     let mut times = Vec::with_capacity(reps);
     let processes = process_count();
@@ -49,8 +96,11 @@ fn main() {
         times.push(t0.elapsed().as_secs_f64() * 1e6);
     }
     let median = dummymp_bench::median(&times);
+    let sleepers_started = sleepers.0.len();
+    drop(sleepers);
     dummymp_bench::emit(&Report {
         processes,
+        sleepers_started,
         reps,
         median_us: median,
         per_process_us: median / processes.max(1) as f64,
