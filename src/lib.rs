@@ -102,11 +102,14 @@ pub use global::{
 };
 pub use instance::{DEFAULT_KILL_GRACE, DummyMp};
 pub use load::{
-    ForeignProcess, LoadMeasurement, MeasurementKind, OwnProcesses, measure_foreign_load,
-    measure_foreign_load_over,
+    ForeignProcess, LoadMeasurement, LoadRule, MeasurementKind, OwnProcesses, ProcessScan,
+    measure_foreign_load, measure_foreign_load_over, measure_foreign_load_with,
 };
 pub use priority::Priority;
 pub use scheduler::Scheduler;
+pub use scheduler::decision::{Decision, SlotLimit};
+pub use scheduler::memory::{MemoryFit, MemoryStatus};
+pub use scheduler::yielding::{CALM_MEASUREMENTS, RunningAdvice};
 pub use task::{Outcome, OutputMode, Progress, TaskHandle, TaskId, TaskReport, signal_name};
 
 /// Turns this process into a worker when it was started as one: runs the
