@@ -302,7 +302,8 @@ impl Scheduler {
     /// at the mode's re-measure interval, and back to back (one per sampling
     /// interval) while some are to be paused; call it whenever
     /// [`Scheduler::wake_fd`] is readable or [`Scheduler::next_deadline`]
-    /// passes. Pausing happens at once; continuing and withdrawing the
+    /// passes, and once with 0 when none runs any more, so that these
+    /// measurements stop. Pausing happens at once; continuing and withdrawing the
     /// priority advice wait for [`CALM_MEASUREMENTS`](crate::CALM_MEASUREMENTS)
     /// measurements in a row that leave room, so that load hovering around a
     /// limit does not stop and continue tasks over and over.
