@@ -104,8 +104,8 @@ pub use engine::DEFAULT_KILL_GRACE;
 pub use error::Error;
 pub use launch::Launcher;
 pub use load::{
-    ForeignProcess, LoadMeasurement, MeasurementKind, OwnProcesses, measure_foreign_load,
-    measure_foreign_load_over,
+    ForeignProcess, LoadMeasurement, LoadRule, MeasurementKind, OwnProcesses, ProcessScan,
+    measure_foreign_load, measure_foreign_load_over, measure_foreign_load_with,
 };
 pub use options::TaskOptions;
 pub use outcome::{Outcome, ProcessExit, signal_name};
@@ -118,6 +118,9 @@ pub use queue::global::{
 };
 pub use report::{Progress, TaskReport};
 pub use scheduler::Scheduler;
+pub use scheduler::decision::{Decision, SlotLimit};
+pub use scheduler::memory::{MemoryFit, MemoryStatus};
+pub use scheduler::yielding::{CALM_MEASUREMENTS, RunningAdvice};
 pub use task::{OutputMode, Stream, TaskHandle, TaskId};
 
 /// Turns this process into a worker when it was started as one: runs the

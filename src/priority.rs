@@ -9,21 +9,33 @@ use std::time::Duration;
 ///
 /// In every mode but [`Nuclear`](Priority::Nuclear), dummymp measures the CPU
 /// use of every *foreign* process (anything that is not this process or a
-/// descendant of it) over a short sampling interval. A foreign process counts
-/// as load only when it uses more than the mode's threshold of one CPU; the
-/// CPUs left free are the usable CPUs minus the counted load, rounded to the
-/// nearest CPU. The measurement is repeated every re-measure interval while
-/// tasks wait to start.
+/// descendant of it) over a short sampling interval, and counts busy CPUs
+/// by two rules, the larger winning:
 ///
-/// | mode | counts processes above | sampling | re-measure every | when no CPU is free |
-/// |---|---|---|---|---|
-/// | `Generous` | 20 % | 0.5 s | 5 s | waits |
-/// | `Normal` (default) | 30 % | 0.35 s | 10 s | runs one task if none of ours runs |
-/// | `Aggressive` | 50 % | 0.2 s | 20 s | runs one task if none of ours runs |
-/// | `Extreme` | 80 % | 0.1 s | 30 s | runs one task if none of ours runs |
-/// | `Nuclear` | never measures | - | - | uses every usable CPU |
+/// - **per process** (the original's rule): a foreign process counts only
+///   when it uses more than the mode's threshold of one CPU;
+/// - **machine-wide**: all foreign processes together, less the threshold
+///   once, so that many small processes cannot hide below it (eight loops
+///   at 25 % on 2 CPUs leave no CPU free in `Normal`).
 ///
-/// The process cap ([`DummyMp::set_max_processes`](crate::DummyMp::set_max_processes))
+/// The CPUs left free are the usable CPUs minus the counted load, rounded to
+/// the nearest CPU. The measurement is repeated every re-measure interval
+/// while tasks wait to start (or run, in the modes that yield), and back to
+/// back, one result per sampling interval, while the scheduler waits with
+/// nothing of ours running or has paused tasks.
+///
+/// | mode | counts processes above | sampling | re-measure every | when no CPU is free | memory kept free | load appears while ours run |
+/// |---|---|---|---|---|---|---|
+/// | `Generous` | 20 % | 0.5 s | 5 s | waits | 20 % | lower their priority, pause the newest |
+/// | `Normal` (default) | 30 % | 0.35 s | 10 s | runs one task if none of ours runs | 10 % | lower their priority |
+/// | `Aggressive` | 50 % | 0.2 s | 20 s | runs one task if none of ours runs | 5 % | nothing |
+/// | `Extreme` | 80 % | 0.1 s | 30 s | runs one task if none of ours runs | 2 % | nothing |
+/// | `Nuclear` | never measures | - | - | uses every usable CPU | none | nothing |
+///
+/// *Memory kept free* is the share of the usable memory (the machine's, or
+/// a cgroup limit's) that a new task must leave available to others (see
+/// [`Scheduler`](crate::Scheduler)). The process cap
+/// ([`DummyMp::set_max_processes`](crate::DummyMp::set_max_processes))
 /// applies in every mode.
 ///
 /// ```
@@ -32,6 +44,7 @@ use std::time::Duration;
 /// assert_eq!(mode, Priority::Aggressive);
 /// assert_eq!(mode.threshold_percent(), Some(50.0));
 /// assert_eq!(Priority::default(), Priority::Normal);
+/// assert_eq!(Priority::Generous.memory_reserve_percent(), 20.0);
 /// # Ok::<(), dummymp::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -116,6 +129,36 @@ impl Priority {
     pub fn measures_load(self) -> bool {
         self != Priority::Nuclear
     }
+
+    /// The share of the usable memory, in percent, that must stay available
+    /// to others after a task starts: room for the page cache and for other
+    /// users' programs to grow between two decisions. `Generous` leaves a
+    /// fifth; `Extreme` keeps just above the kernel's own reclaim
+    /// watermarks; `Nuclear` keeps nothing back (a task must still fit in
+    /// what is available).
+    pub fn memory_reserve_percent(self) -> f64 {
+        match self {
+            Priority::Generous => 20.0,
+            Priority::Normal => 10.0,
+            Priority::Aggressive => 5.0,
+            Priority::Extreme => 2.0,
+            Priority::Nuclear => 0.0,
+        }
+    }
+
+    /// Whether our running tasks should run at a lower priority (`nice`)
+    /// when foreign load leaves fewer CPUs than they use: `Generous` and
+    /// `Normal`.
+    pub fn renices_running_tasks(self) -> bool {
+        matches!(self, Priority::Generous | Priority::Normal)
+    }
+
+    /// Whether the most recently started of our running tasks should be
+    /// paused (`SIGSTOP`) when foreign load leaves fewer CPUs than they
+    /// use, and continued when it goes: `Generous` only.
+    pub fn pauses_running_tasks(self) -> bool {
+        self == Priority::Generous
+    }
 }
 
 impl fmt::Display for Priority {
@@ -147,6 +190,26 @@ mod tests {
         }
         let err = "nucler".parse::<Priority>().unwrap_err();
         assert!(err.to_string().contains("nucler"), "{err}");
+    }
+
+    #[test]
+    fn the_more_considerate_the_mode_the_more_it_leaves() {
+        let reserves: Vec<f64> = Priority::ALL
+            .iter()
+            .map(|p| p.memory_reserve_percent())
+            .collect();
+        assert!(reserves.windows(2).all(|w| w[0] > w[1]), "{reserves:?}");
+        assert_eq!(reserves[4], 0.0, "nuclear keeps nothing back");
+        let renice: Vec<bool> = Priority::ALL
+            .iter()
+            .map(|p| p.renices_running_tasks())
+            .collect();
+        assert_eq!(renice, [true, true, false, false, false]);
+        let pause: Vec<bool> = Priority::ALL
+            .iter()
+            .map(|p| p.pauses_running_tasks())
+            .collect();
+        assert_eq!(pause, [true, false, false, false, false]);
     }
 
     #[test]

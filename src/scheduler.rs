@@ -1,25 +1,38 @@
-//! The scheduling decision: how many more tasks may start right now.
+//! The scheduling decision: how many more tasks may start right now, and
+//! what our running tasks should do when foreign load appears.
 //!
 //! [`Scheduler`] is shared by the library's task runner and by the
 //! `dummymp` command-line tool: both ask it for free slots and poll its
 //! wake-up descriptor, so the priority modes, the foreign-load measurement,
-//! the usable CPU count and the process cap behave the same everywhere.
+//! the usable CPU count, the memory reserve and the process cap behave the
+//! same everywhere. Its parts: [`memory`] (admission by available memory),
+//! [`yielding`] (advice for running tasks), [`decision`] (the reason for
+//! the last decision, for people).
+
+pub(crate) mod decision;
+pub(crate) mod memory;
+pub(crate) mod yielding;
 
 use std::os::fd::BorrowedFd;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::cpus::CpuInfo;
 use crate::load::monitor::LoadMonitor;
 use crate::load::{LoadMeasurement, OwnProcesses};
 use crate::priority::Priority;
+use decision::{Decision, SlotLimit};
+use memory::{MemoryAdmission, MemoryFit};
+use yielding::{RunningAdvice, Yielding};
 
 /// Decides how many tasks may run at once, from the priority mode, the
-/// foreign load, the usable CPUs and the process cap.
+/// foreign load, the usable CPUs, the available memory and the process cap;
+/// and advises what our running tasks should do when foreign load appears.
 ///
 /// The scheduler never blocks: measurements run on a background thread. A
 /// caller that waits for events should include [`Scheduler::wake_fd`] in its
 /// `poll` set and wake up at [`Scheduler::next_deadline`] at the latest, then
-/// ask [`Scheduler::free_slots`] again.
+/// ask [`Scheduler::free_slots`] (and [`Scheduler::running_advice`], if it
+/// acts on it) again. [`Scheduler::last_decision`] tells why.
 ///
 /// ```
 /// use dummymp::{Priority, Scheduler};
@@ -27,6 +40,7 @@ use crate::priority::Priority;
 /// // Nuclear uses every usable CPU, but the cap is one process.
 /// assert_eq!(scheduler.free_slots(0, 10), 1);
 /// assert_eq!(scheduler.free_slots(1, 9), 0);
+/// println!("{}", scheduler.last_decision()); // waiting (9 waiting, 1 running): the process cap of 1 is reached
 /// ```
 pub struct Scheduler {
     priority: Priority,
@@ -35,9 +49,22 @@ pub struct Scheduler {
     /// Whether the last decision left tasks waiting that a measurement
     /// could let start (not so while the process cap is reached).
     measurement_wanted: bool,
+    /// Whether the last decision waits with nothing of ours running: then
+    /// measurements follow each other without pause.
+    waiting_idle: bool,
+    /// Whether running tasks are advised on (the last
+    /// [`Scheduler::running_advice`] had tasks to advise on in a mode that
+    /// yields), and whether some are to be paused.
+    advising: bool,
+    pausing: bool,
+    /// When memory should be looked at again, while tasks wait for it.
+    memory_recheck: Option<Instant>,
     cpu: CpuInfo,
     own: OwnProcesses,
     monitor: LoadMonitor,
+    memory: MemoryAdmission,
+    yielding: Yielding,
+    last: Decision,
 }
 
 impl std::fmt::Debug for Scheduler {
@@ -48,6 +75,7 @@ impl std::fmt::Debug for Scheduler {
             .field("capacity", &self.capacity)
             .field("cpu", &self.cpu)
             .field("measurement", &self.monitor.current())
+            .field("last", &self.last)
             .finish()
     }
 }
@@ -63,9 +91,16 @@ impl Scheduler {
             max_processes,
             capacity: None,
             measurement_wanted: false,
+            waiting_idle: false,
+            advising: false,
+            pausing: false,
+            memory_recheck: None,
             cpu: CpuInfo::current(),
             own,
             monitor,
+            memory: MemoryAdmission::new(),
+            yielding: Yielding::default(),
+            last: Decision::none(priority),
         }
     }
 
@@ -120,14 +155,24 @@ impl Scheduler {
 
     /// The measurement decisions are based on now, if any.
     pub fn measurement(&self) -> Option<&LoadMeasurement> {
-        self.monitor.current()
+        self.monitor.current().map(|m| &**m)
+    }
+
+    /// The last decision of [`Scheduler::free_slots`] (or
+    /// [`Scheduler::free_slots_with_memory`]) and why: show it with `{}`.
+    pub fn last_decision(&self) -> &Decision {
+        &self.last
     }
 
     /// How many more tasks may start now, with `running` of ours running and
-    /// `waiting` ready to start. Never blocks.
+    /// `waiting` ready to start. Never blocks. The same as
+    /// [`Scheduler::free_slots_with_memory`] with the per-task memory
+    /// estimate set by [`Scheduler::set_memory_per_task`] (none by default:
+    /// then a task starts only while more than the mode's memory reserve is
+    /// available).
     ///
-    /// The budget is the capacity (one task per usable CPU unless set) in
-    /// `Nuclear`, else the capacity minus the foreign CPUs of the current
+    /// The CPU budget is the capacity (one task per usable CPU unless set)
+    /// in `Nuclear`, else the capacity minus the foreign CPUs of the current
     /// measurement; the cap limits it in every mode. When the budget is used
     /// up and none of our tasks runs, every mode but `Generous` starts one
     /// task anyway.
@@ -136,16 +181,48 @@ impl Scheduler {
     /// holds them back, and the last measurement is stale, a new one starts
     /// in the background; when this call grants a task before anything was
     /// measured (the forced first task), the measurement starts at the next
-    /// call instead, so that the task gets the CPU first. Call again when a
-    /// task ends, when [`Scheduler::wake_fd`] is readable, and once
+    /// call instead, so that the task gets the CPU first. While tasks wait
+    /// for CPUs with none of ours running, measurements follow each other
+    /// without pause (one result per sampling interval), so that a task
+    /// starts soon after the load goes away. Call again when a task ends,
+    /// when [`Scheduler::wake_fd`] is readable, and once
     /// [`Scheduler::next_deadline`] passes.
     pub fn free_slots(&mut self, running: usize, waiting: usize) -> usize {
+        let per_task = self.memory.per_task();
+        self.free_slots_with_memory(running, waiting, per_task)
+    }
+
+    /// [`Scheduler::free_slots`] for tasks that need `per_task_bytes` of
+    /// memory each (`None`: unknown). A task starts only when, once it has
+    /// taken that much, the mode's reserve
+    /// ([`Priority::memory_reserve_percent`] of the usable memory) is still
+    /// available, counting what our running tasks may still take before
+    /// they reach the same size. A task started because none of ours runs
+    /// keeps no reserve, but must still fit. The available memory is read
+    /// at every call that the CPUs would let a task start; while memory
+    /// holds tasks back, [`Scheduler::next_deadline`] asks to be called
+    /// again after one sampling interval. Ask [`Scheduler::memory_fit`]
+    /// first for a task that may never fit.
+    ///
+    /// ```
+    /// use dummymp::{Priority, Scheduler};
+    /// let mut scheduler = Scheduler::new(Priority::Nuclear, 0);
+    /// // One byte per task fits; no machine has u64::MAX bytes.
+    /// assert!(scheduler.free_slots_with_memory(0, 1, Some(1)) == 1);
+    /// assert_eq!(scheduler.free_slots_with_memory(0, 1, Some(u64::MAX)), 0);
+    /// ```
+    pub fn free_slots_with_memory(
+        &mut self,
+        running: usize,
+        waiting: usize,
+        per_task_bytes: Option<u64>,
+    ) -> usize {
         self.monitor.collect();
-        if let Some(m) = self.monitor.current() {
+        let measurement = self.monitor.current().cloned();
+        if let Some(m) = &measurement {
             self.cpu.usable = m.usable_cpus;
         }
-        let measured = self.monitor.current().is_some();
-        let budget = match (self.priority, self.monitor.current()) {
+        let budget = match (self.priority, &measurement) {
             (Priority::Nuclear, _) => self.room(0),
             (_, Some(m)) => self.room(m.foreign_cpus),
             (_, None) => 0,
@@ -154,18 +231,119 @@ impl Scheduler {
             0 => budget,
             cap => budget.min(cap),
         };
-        let mut slots = budget.saturating_sub(running);
-        if slots == 0 && running == 0 && self.priority.forces_one() {
-            slots = 1;
+        let mut cpu_slots = budget.saturating_sub(running);
+        let forced = cpu_slots == 0 && running == 0 && waiting > 0 && self.priority.forces_one();
+        if forced {
+            cpu_slots = 1;
         }
-        let slots = slots.min(waiting);
-        let cap_reached = self.max_processes != 0 && running + slots >= self.max_processes;
-        self.measurement_wanted = waiting > slots && !cap_reached;
-        let forced_before_measuring = !measured && slots > 0;
+        let cpu_slots = cpu_slots.min(waiting);
+        let cap_reached = self.max_processes != 0 && running + cpu_slots >= self.max_processes;
+        self.measurement_wanted = waiting > cpu_slots && !cap_reached;
+        self.waiting_idle = self.measurement_wanted && running == 0 && cpu_slots == 0;
+        self.update_cadence();
+        let measured = measurement.is_some();
+        let forced_before_measuring = !measured && cpu_slots > 0;
         if self.measurement_wanted && !forced_before_measuring {
             self.monitor.refresh_if_stale(Instant::now());
         }
+
+        let (slots, memory) = if cpu_slots > 0 {
+            self.memory.admit(
+                self.priority,
+                running,
+                cpu_slots,
+                per_task_bytes,
+                forced,
+                &self.own,
+            )
+        } else {
+            (0, None)
+        };
+        let slots = slots.min(cpu_slots);
+        let held_by_memory = slots < cpu_slots;
+        self.memory_recheck = held_by_memory.then(|| Instant::now() + self.recheck_interval());
+
+        let limit = if held_by_memory {
+            SlotLimit::Memory
+        } else if forced {
+            SlotLimit::ForcedOne
+        } else if slots == waiting {
+            SlotLimit::Nothing
+        } else if cap_reached {
+            SlotLimit::ProcessCap
+        } else if !measured && self.priority.measures_load() {
+            SlotLimit::FirstMeasurement
+        } else {
+            SlotLimit::Cpus
+        };
+        self.last = Decision {
+            slots,
+            running,
+            waiting,
+            limit,
+            priority: self.priority,
+            max_processes: self.max_processes,
+            capacity: self.room(0),
+            measurement,
+            memory,
+        };
         slots
+    }
+
+    /// What our `running` tasks should do about foreign load now (see
+    /// [`RunningAdvice`]): in `Generous` and `Normal`, run at a lower
+    /// priority once foreign load leaves fewer CPUs than they use; in
+    /// `Generous`, also pause the most recently started ones down to the
+    /// CPUs left free, and continue them when the load goes. Other modes
+    /// always keep every task running. Never blocks.
+    ///
+    /// Only sampled measurements count (never the instant estimate). While
+    /// tasks run in a mode that yields, this call keeps measurements coming
+    /// at the mode's re-measure interval, and back to back (one per sampling
+    /// interval) while some are to be paused; call it whenever
+    /// [`Scheduler::wake_fd`] is readable or [`Scheduler::next_deadline`]
+    /// passes, and once with 0 when none runs any more, so that these
+    /// measurements stop. Pausing happens at once; continuing and withdrawing the
+    /// priority advice wait for [`CALM_MEASUREMENTS`](crate::CALM_MEASUREMENTS)
+    /// measurements in a row that leave room, so that load hovering around a
+    /// limit does not stop and continue tasks over and over.
+    ///
+    /// ```
+    /// use dummymp::{Priority, Scheduler};
+    /// let mut scheduler = Scheduler::new(Priority::Aggressive, 0);
+    /// let advice = scheduler.running_advice(3);
+    /// assert_eq!(advice.keep_running, 3);
+    /// assert!(!advice.renice);
+    /// ```
+    pub fn running_advice(&mut self, running: usize) -> RunningAdvice {
+        self.monitor.collect();
+        let measured = self
+            .monitor
+            .sampled()
+            .cloned()
+            .map(|m| (self.room(m.foreign_cpus), m.taken_at));
+        let advice = self.yielding.advise(self.priority, measured, running);
+        self.advising = running > 0 && self.priority.renices_running_tasks();
+        self.pausing = self.yielding.pausing(running);
+        self.update_cadence();
+        if self.advising {
+            self.monitor.refresh_if_stale(Instant::now());
+        }
+        advice
+    }
+
+    /// Measurements back to back while waiting with nothing of ours running,
+    /// or while tasks are to be paused.
+    fn update_cadence(&mut self) {
+        self.monitor
+            .set_continuous(self.waiting_idle || (self.advising && self.pausing));
+    }
+
+    /// How long to wait before looking at the memory again.
+    fn recheck_interval(&self) -> Duration {
+        self.priority
+            .sample_interval()
+            .unwrap_or(Duration::from_millis(100))
     }
 
     /// Readable when a background measurement has a result: include it in
@@ -175,15 +353,26 @@ impl Scheduler {
         self.monitor.wake_fd()
     }
 
-    /// When [`Scheduler::free_slots`] should be asked again even if nothing
-    /// else happens (a measurement is due then). `None` when only an event
-    /// can change the answer: nothing waits, the cap is reached, a
-    /// measurement is in progress, or the mode never measures.
+    /// When [`Scheduler::free_slots`] (and [`Scheduler::running_advice`])
+    /// should be asked again even if nothing else happens: a measurement is
+    /// due then, or tasks wait for memory. `None` when only an event can
+    /// change the answer: nothing waits (or runs, for the advice), the cap
+    /// is reached, a measurement is in progress, or the mode never
+    /// measures.
     pub fn next_deadline(&self) -> Option<Instant> {
-        if !self.measurement_wanted {
-            return None;
+        let measurement = (self.measurement_wanted || self.advising)
+            .then(|| self.monitor.next_deadline())
+            .flatten();
+        match (measurement, self.memory_recheck) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
-        self.monitor.next_deadline()
+    }
+
+    /// Whether a load measurement is in progress in the background (its
+    /// result will make [`Scheduler::wake_fd`] readable).
+    pub fn measuring(&self) -> bool {
+        self.monitor.measuring()
     }
 
     /// CPUs available to us under the mode (before the process cap): the
@@ -206,10 +395,69 @@ impl Scheduler {
         }
     }
 
-    /// Forgets every measurement and re-reads the CPU facts.
+    /// Forgets every measurement, re-reads the CPU facts and looks up the
+    /// memory limits again (learned memory estimates are kept).
     pub fn reset_measurements(&mut self) {
         self.monitor.forget();
         self.cpu = CpuInfo::current();
+        self.memory.rediscover();
+        self.yielding = Yielding::default();
+    }
+
+    /// The per-task memory estimate [`Scheduler::free_slots`] uses, in
+    /// bytes (`None`: none, the default).
+    pub fn memory_per_task(&self) -> Option<u64> {
+        self.memory.per_task()
+    }
+
+    /// States how much memory each task needs, in bytes: it then overrides
+    /// what was learned (see [`Scheduler::memory_estimate`]). `None` goes
+    /// back to learning.
+    pub fn set_memory_per_task(&mut self, bytes: Option<u64>) {
+        self.memory.set_per_task(bytes);
+    }
+
+    /// Records the peak resident memory of a finished task, under a key
+    /// naming what it ran (a function, a command template): the estimate
+    /// for the next tasks of that key is the largest of the last 16 peaks.
+    ///
+    /// ```
+    /// use dummymp::{Priority, Scheduler};
+    /// let mut scheduler = Scheduler::new(Priority::Normal, 0);
+    /// scheduler.record_peak_rss("gzip {}", 3 << 20);
+    /// scheduler.record_peak_rss("gzip {}", 5 << 20);
+    /// assert_eq!(scheduler.learned_memory("gzip {}"), Some(5 << 20));
+    /// assert_eq!(scheduler.memory_estimate("gzip {}"), Some(5 << 20));
+    /// scheduler.set_memory_per_task(Some(1 << 30));
+    /// assert_eq!(scheduler.memory_estimate("gzip {}"), Some(1 << 30));
+    /// ```
+    pub fn record_peak_rss(&mut self, key: &str, bytes: u64) {
+        self.memory.record_peak(key, bytes);
+    }
+
+    /// The memory estimate learned for `key` from recorded peaks, if any.
+    pub fn learned_memory(&self, key: &str) -> Option<u64> {
+        self.memory.learned(key)
+    }
+
+    /// The memory estimate for a task of `key`: the one stated with
+    /// [`Scheduler::set_memory_per_task`], else the learned one. Pass it to
+    /// [`Scheduler::free_slots_with_memory`] and [`Scheduler::memory_fit`].
+    pub fn memory_estimate(&self, key: &str) -> Option<u64> {
+        self.memory.per_task().or_else(|| self.memory.learned(key))
+    }
+
+    /// Whether a task needing `per_task_bytes` fits now, later, or never
+    /// (more than the usable memory less what the mode always keeps free:
+    /// report it instead of queueing it for ever). Reads the memory figures.
+    ///
+    /// ```
+    /// use dummymp::{MemoryFit, Priority, Scheduler};
+    /// let scheduler = Scheduler::new(Priority::Normal, 0);
+    /// assert_eq!(scheduler.memory_fit(u64::MAX), MemoryFit::Never);
+    /// ```
+    pub fn memory_fit(&self, per_task_bytes: u64) -> MemoryFit {
+        self.memory.fit(self.priority, per_task_bytes)
     }
 }
 

@@ -3,13 +3,14 @@
 
 mod common;
 
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::ForeignLoad;
-use dummymp::{DummyMp, OwnProcesses, Priority, Progress};
+use dummymp::{DummyMp, LoadRule, OwnProcesses, Priority, Progress, Scheduler};
 
 dummymp::enable_test_support!();
 
@@ -18,6 +19,9 @@ crate::role_programs! {
     "print-counted" => print_counted(),
     "generous-and-nuclear" => generous_and_nuclear_on_a_busy_cpu(),
     "normal" => normal_on_a_busy_cpu(),
+    "measure-normal" => measure_normal(),
+    "generous-waits-then-starts" => generous_waits_then_starts(),
+    "generous-pauses-then-continues" => generous_pauses_then_continues(),
 }
 
 /// Role: prints the usable and total CPUs.
@@ -31,6 +35,20 @@ fn print_counted() -> i32 {
     let m = dummymp::measure_foreign_load(Priority::Normal, &OwnProcesses::new()).unwrap();
     let pids: Vec<String> = m.counted.iter().map(|p| p.pid.to_string()).collect();
     println!("{}", pids.join(" "));
+    0
+}
+
+/// Role: one Normal measurement, as `key value` lines.
+fn measure_normal() -> i32 {
+    let m = dummymp::measure_foreign_load(Priority::Normal, &OwnProcesses::new()).unwrap();
+    let pids: Vec<String> = m.counted.iter().map(|p| p.pid.to_string()).collect();
+    println!("counted {}", pids.join(","));
+    println!("machine-percent {}", m.machine_percent.round());
+    println!("machine-cpus {}", m.machine_cpus);
+    println!("machine-wide {}", u8::from(m.rule == LoadRule::MachineWide));
+    println!("available {}", m.available_cpus);
+    println!("usable {}", m.usable_cpus);
+    println!("summary {m}");
     0
 }
 
@@ -195,7 +213,6 @@ fn read_report(
 
 #[test]
 fn generous_waits_while_every_cpu_is_busy_and_nuclear_does_not() {
-    use std::io::{BufRead, Write};
     let mut load = ForeignLoad::start(2, Some("0"));
     let mut role = on_cpu_zero("generous-and-nuclear")
         .stdin(Stdio::piped())
@@ -406,4 +423,210 @@ fn usable_cpus_follow_a_cgroup_quota() {
     assert!(output.status.success(), "{output:?}");
     let text = String::from_utf8(output.stdout).unwrap();
     assert_eq!(text.split_whitespace().next(), Some("1"), "{text}");
+}
+
+/// Runs the `measure-normal` role on CPU 0 and reads its `key value`
+/// lines (values as text).
+fn measure_on_cpu_zero() -> std::collections::HashMap<String, String> {
+    let output = on_cpu_zero("measure-normal")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn counted(report: &std::collections::HashMap<String, String>) -> Vec<u32> {
+    report["counted"]
+        .split(',')
+        .filter(|p| !p.is_empty())
+        .map(|p| p.parse().unwrap())
+        .collect()
+}
+
+// One busy loop on our only CPU is counted by the per-process rule; five
+// loops sharing it (about 20 % each, under Normal's 30 % threshold) are
+// counted by none of them one by one, but the machine-wide rule adds them
+// up and leaves no CPU free.
+#[test]
+fn a_big_process_counts_alone_and_small_ones_count_together() {
+    let mut load = ForeignLoad::start(1, Some("0"));
+    let one = load.pids[0];
+    let report = measure_on_cpu_zero();
+    assert!(counted(&report).contains(&one), "{report:?}");
+    assert_eq!(report["available"], "0", "{report:?}");
+
+    load.add(4, Some("0"));
+    let report = measure_on_cpu_zero();
+    let counted = counted(&report);
+    assert!(
+        load.pids.iter().all(|pid| !counted.contains(pid)),
+        "each loop is under the threshold: {report:?}"
+    );
+    let total: f64 = report["machine-percent"].parse().unwrap();
+    assert!(total >= 70.0, "the small loops add up: {report:?}");
+    assert_ne!(report["machine-cpus"], "0", "{report:?}");
+    assert_eq!(report["available"], "0", "{report:?}");
+}
+
+/// Waits on `scheduler`'s wake-up descriptor until a result arrives or its
+/// next deadline passes; false once `limit` has passed.
+fn wait_for(scheduler: &Scheduler, limit: Instant) -> bool {
+    use rustix::event::{PollFd, PollFlags, Timespec};
+    let now = Instant::now();
+    if now >= limit {
+        return false;
+    }
+    let until = scheduler.next_deadline().map_or(limit, |d| d.min(limit));
+    let timeout = Timespec::try_from(until.saturating_duration_since(now)).unwrap();
+    match scheduler.wake_fd() {
+        Some(fd) => {
+            let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+            rustix::event::poll(&mut fds, Some(&timeout)).unwrap();
+        }
+        None => std::thread::sleep(until.saturating_duration_since(now)),
+    }
+    true
+}
+
+/// Whether, as the scheduler stands, a new measurement is on its way at
+/// once: one runs, or one is due now.
+fn measuring_without_pause(scheduler: &Scheduler) -> bool {
+    scheduler.measuring()
+        || scheduler
+            .next_deadline()
+            .is_some_and(|d| d <= Instant::now())
+}
+
+/// Reads one line from standard input (the test's go-ahead).
+fn go_ahead() {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).unwrap();
+}
+
+/// Role: a Generous scheduler on a busy CPU with one task waiting. Once it
+/// waits on a sampled measurement, it checks that the next measurement
+/// follows at once, says `waiting`, and after the go-ahead (the load is
+/// gone) counts the measurements until the task may start.
+fn generous_waits_then_starts() -> i32 {
+    let limit = Instant::now() + Duration::from_secs(60);
+    let mut s = Scheduler::new(Priority::Generous, 0);
+    while s.free_slots(0, 1) == 0 && s.measurement().is_none() {
+        assert!(wait_for(&s, limit), "no measurement");
+    }
+    assert_eq!(s.free_slots(0, 1), 0, "{}", s.last_decision());
+    assert!(measuring_without_pause(&s), "{:?}", s.next_deadline());
+    println!("blocked {}", s.last_decision());
+    go_ahead();
+    let since = Instant::now();
+    let mut measurements = 0;
+    let mut last = s.measurement().map(|m| m.taken_at);
+    while s.free_slots(0, 1) == 0 {
+        assert!(measuring_without_pause(&s), "{:?}", s.next_deadline());
+        assert!(wait_for(&s, limit), "never started: {}", s.last_decision());
+        let now = s.measurement().map(|m| m.taken_at);
+        if now != last && now.is_some_and(|t| t > since) {
+            measurements += 1;
+            last = now;
+        }
+    }
+    println!("started-after {measurements} {}", s.last_decision());
+    0
+}
+
+// While a task waits for CPUs and none of ours runs, measurements follow
+// each other without pause (not at Generous's 5-second re-measure
+// interval), so the task starts at the first measurement that no longer
+// sees the load.
+#[test]
+fn generous_measures_without_pause_while_it_waits() {
+    let mut load = ForeignLoad::start(2, Some("0"));
+    let mut role = on_cpu_zero("generous-waits-then-starts")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(role.stdout.take().unwrap()).lines();
+    let waiting = lines.next().unwrap().unwrap();
+    assert!(
+        waiting.starts_with("blocked waiting (1 waiting, 0 running): "),
+        "{waiting}"
+    );
+    assert!(
+        waiting.contains("CPUs busy with other processes"),
+        "{waiting}"
+    );
+    load.stop();
+    writeln!(role.stdin.take().unwrap()).unwrap();
+    let started = lines.next().unwrap().unwrap();
+    assert!(started.starts_with("started-after "), "{started}");
+    assert!(role.wait().unwrap().success());
+}
+
+/// Role: a Generous scheduler advising on one running task (none really
+/// runs) on a busy CPU: waits for the advice to pause it, says `paused`,
+/// and after the go-ahead (the load is gone) counts the measurements until
+/// the advice lets it continue.
+fn generous_pauses_then_continues() -> i32 {
+    let limit = Instant::now() + Duration::from_secs(60);
+    let mut s = Scheduler::new(Priority::Generous, 0);
+    let advice = loop {
+        let advice = s.running_advice(1);
+        if advice.keep_running == 0 {
+            break advice;
+        }
+        assert!(wait_for(&s, limit), "never paused");
+    };
+    assert!(advice.renice, "{advice}");
+    println!("paused {advice}");
+    go_ahead();
+    let since = Instant::now();
+    let mut measurements = 0;
+    let mut last = s.measurement().map(|m| m.taken_at);
+    loop {
+        let advice = s.running_advice(1);
+        let now = s.measurement().map(|m| m.taken_at);
+        if now != last && now.is_some_and(|t| t > since) {
+            measurements += 1;
+            last = now;
+        }
+        if advice.keep_running == 1 {
+            break;
+        }
+        assert!(measuring_without_pause(&s), "{:?}", s.next_deadline());
+        assert!(wait_for(&s, limit), "never continued");
+    }
+    println!("continued-after {measurements}");
+    0
+}
+
+// Load that appears while a task of ours runs pauses it at once in
+// Generous; once the load is gone, it continues only after
+// CALM_MEASUREMENTS measurements in a row leave room for it.
+#[test]
+fn generous_pauses_for_load_and_continues_after_calm_measurements() {
+    let mut load = ForeignLoad::start(2, Some("0"));
+    let mut role = on_cpu_zero("generous-pauses-then-continues")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(role.stdout.take().unwrap()).lines();
+    let paused = lines.next().unwrap().unwrap();
+    assert_eq!(paused, "paused keep 0 running, lower their priority");
+    load.stop();
+    writeln!(role.stdin.take().unwrap()).unwrap();
+    let continued = lines.next().unwrap().unwrap();
+    let count: u32 = continued
+        .strip_prefix("continued-after ")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(count >= dummymp::CALM_MEASUREMENTS, "{continued}");
+    assert!(role.wait().unwrap().success());
 }

@@ -160,9 +160,9 @@ impl Sweeper {
 }
 
 impl Leftovers {
-    /// Opens a pidfd on every live (not yet exited) process of the group.
+    /// Opens a pidfd on every process of the group that has not exited.
     fn find_members(&mut self) {
-        self.members = platform::live_members_of_group(self.pgid)
+        self.members = platform::members_of_group(self.pgid)
             .into_iter()
             .filter_map(|pid| platform::open_pidfd(pid).ok())
             .filter(|fd| !has_exited(fd))

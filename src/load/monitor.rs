@@ -1,21 +1,32 @@
 //! Runs foreign-load measurements on a background thread, so that the
 //! scheduler keeps reaping tasks and relaying messages while one samples.
 //!
-//! Each measurement is one short-lived thread: it scans the process table,
-//! posts the instant estimate (for the first measurement of a mode), sleeps
-//! the sampling interval, scans again and posts the sampled result. Every
-//! post also writes a byte to a wake-up pipe whose read end the event loop
-//! polls, so a waiting scheduler wakes up as soon as a result is in.
+//! A measurement thread reads the machine (with a scan of every process
+//! for the first measurement of a mode, which also posts the instant
+//! estimate, or when the last measurement found load), sleeps the sampling
+//! interval, reads again and posts the result. Every post also writes a
+//! byte to a wake-up pipe whose read end the event loop polls, so a
+//! waiting scheduler wakes up as soon as a result is in.
+//!
+//! Normally one thread makes one measurement and ends; the next starts when
+//! the last one is older than the mode's re-measure interval. In
+//! *continuous* mode (the scheduler waits for CPUs with nothing of ours
+//! running, or has paused tasks for foreign load) the thread goes on
+//! measuring, each measurement starting where the last one ended, so a
+//! result arrives every sampling interval. It goes on only while the
+//! scheduler keeps asking (each [`LoadMonitor::set_continuous`] call covers
+//! the next measurement), so a scheduler that is no longer consulted
+//! leaves no thread running.
 
 use std::io::{self, PipeReader, PipeWriter, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::{
-    LoadMeasurement, MeasurementKind, OwnProcesses, Snapshot, estimate, sampled, summarize,
-    system_affinity,
+    LoadMeasurement, LoadSampler, MeasurementKind, OwnProcesses, ProcessScan, nothing_counted,
 };
 use crate::cpus::CpuInfo;
 use crate::priority::Priority;
@@ -23,17 +34,23 @@ use crate::priority::Priority;
 enum Event {
     Measured(LoadMeasurement),
     Failed(io::Error),
+    /// The thread ended.
+    Finished,
 }
 
 /// The scheduler's view of foreign load, kept up to date in the background.
 pub(crate) struct LoadMonitor {
     priority: Priority,
     own: OwnProcesses,
-    estimate: Option<LoadMeasurement>,
-    sampled: Option<LoadMeasurement>,
+    estimate: Option<Arc<LoadMeasurement>>,
+    sampled: Option<Arc<LoadMeasurement>>,
     in_flight: Option<Receiver<Event>>,
     /// Created with the first measurement.
     wake: Option<(PipeReader, Arc<PipeWriter>)>,
+    /// Whether measurements should follow each other without pause.
+    continuous: bool,
+    /// The running thread's "one more" flag (see the module comment).
+    again: Option<Arc<AtomicBool>>,
 }
 
 impl LoadMonitor {
@@ -45,6 +62,8 @@ impl LoadMonitor {
             sampled: None,
             in_flight: None,
             wake: None,
+            continuous: false,
+            again: None,
         }
     }
 
@@ -61,6 +80,17 @@ impl LoadMonitor {
         self.estimate = None;
         self.sampled = None;
         self.in_flight = None;
+        self.again = None;
+    }
+
+    /// Asks for measurements back to back (`true`) or at the mode's
+    /// re-measure interval (`false`). While continuous, call this at least
+    /// once per result to keep it so.
+    pub(crate) fn set_continuous(&mut self, continuous: bool) {
+        self.continuous = continuous;
+        if let Some(again) = &self.again {
+            again.store(continuous, Ordering::Release);
+        }
     }
 
     /// Readable when a result has arrived; see [`LoadMonitor::collect`].
@@ -90,29 +120,25 @@ impl LoadMonitor {
             match rx.try_recv() {
                 Ok(event) => self.accept(event),
                 Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => self.in_flight = None,
+                Err(TryRecvError::Disconnected) => self.finished(),
             }
         }
+    }
+
+    fn finished(&mut self) {
+        self.in_flight = None;
+        self.again = None;
     }
 
     fn accept(&mut self, event: Event) {
         match event {
             Event::Measured(m) if m.kind == MeasurementKind::Estimate => {
-                log::debug!(
-                    target: "dummymp::load",
-                    "estimated foreign load: {:.0} % ({} of {} CPUs free)",
-                    m.foreign_percent, m.available_cpus, m.usable_cpus
-                );
-                self.estimate = Some(m);
+                log::debug!(target: "dummymp::load", "{m}");
+                self.estimate = Some(Arc::new(m));
             }
             Event::Measured(m) => {
-                log::debug!(
-                    target: "dummymp::load",
-                    "measured foreign load in {} mode: {:.0} % ({} of {} CPUs free)",
-                    m.priority, m.foreign_percent, m.available_cpus, m.usable_cpus
-                );
-                self.sampled = Some(m);
-                self.in_flight = None;
+                log::debug!(target: "dummymp::load", "{} mode: {m}", m.priority);
+                self.sampled = Some(Arc::new(m));
             }
             Event::Failed(error) => {
                 log::warn!(
@@ -120,46 +146,58 @@ impl LoadMonitor {
                     "cannot measure the load of other processes ({error}); \
                      treating every usable CPU as free"
                 );
-                self.sampled = Some(self.nothing_counted());
-                self.in_flight = None;
+                self.sampled = Some(Arc::new(self.nothing_counted()));
             }
+            Event::Finished => self.finished(),
         }
     }
 
     /// A measurement that counts no foreign load: what `Nuclear` assumes,
     /// and what is left when measuring is impossible.
     fn nothing_counted(&self) -> LoadMeasurement {
-        summarize(
-            self.priority,
-            MeasurementKind::Sampled,
-            std::iter::empty(),
-            &CpuInfo::current(),
-            &system_affinity,
-            Instant::now(),
-        )
+        nothing_counted(self.priority, &CpuInfo::current(), Instant::now())
     }
 
     /// The measurement the scheduler should act on now: the latest sampled
     /// one, else (except in `Generous`, which waits for a sample) the
     /// estimate.
-    pub(crate) fn current(&self) -> Option<&LoadMeasurement> {
+    pub(crate) fn current(&self) -> Option<&Arc<LoadMeasurement>> {
         self.sampled.as_ref().or(self
             .estimate
             .as_ref()
             .filter(|_| self.priority != Priority::Generous))
     }
 
+    /// The latest measurement made over a sampling interval, if any.
+    pub(crate) fn sampled(&self) -> Option<&Arc<LoadMeasurement>> {
+        self.sampled.as_ref()
+    }
+
+    /// Whether a measurement is in progress.
+    pub(crate) fn measuring(&self) -> bool {
+        self.in_flight.is_some()
+    }
+
+    /// How long a sampled measurement stays fresh now.
+    fn freshness(&self) -> Option<Duration> {
+        if self.continuous {
+            Some(Duration::ZERO)
+        } else {
+            self.priority.remeasure_interval()
+        }
+    }
+
     /// When the current sampled measurement goes stale and a new one should
     /// be requested; `None` while one is in progress, or in `Nuclear`.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        if self.in_flight.is_some() {
+        if self.in_flight.is_some() || !self.priority.measures_load() {
             return None;
         }
-        let remeasure = self.priority.remeasure_interval()?;
+        let freshness = self.freshness()?;
         Some(
             self.sampled
                 .as_ref()
-                .map_or_else(Instant::now, |m| m.taken_at + remeasure),
+                .map_or_else(Instant::now, |m| m.taken_at + freshness),
         )
     }
 
@@ -169,8 +207,8 @@ impl LoadMonitor {
         if self.in_flight.is_some() || !self.priority.measures_load() {
             return;
         }
-        let stale = match (&self.sampled, self.priority.remeasure_interval()) {
-            (Some(m), Some(remeasure)) => now >= m.taken_at + remeasure,
+        let stale = match (&self.sampled, self.freshness()) {
+            (Some(m), Some(freshness)) => now >= m.taken_at + freshness,
             _ => true,
         };
         if stale {
@@ -178,18 +216,20 @@ impl LoadMonitor {
         }
     }
 
-    /// Waits for a fresh sampled measurement and returns it.
-    pub(crate) fn measure_blocking(&mut self) -> LoadMeasurement {
+    /// Waits for a sampled measurement that is fresh (by the mode's
+    /// re-measure interval) and returns it.
+    pub(crate) fn measure_blocking(&mut self) -> Arc<LoadMeasurement> {
         self.collect();
         if !self.priority.measures_load() {
-            let m = self.nothing_counted();
-            self.sampled = Some(m.clone());
+            let m = Arc::new(self.nothing_counted());
+            self.sampled = Some(Arc::clone(&m));
             return m;
         }
+        let since = Instant::now();
         let remeasure = self.priority.remeasure_interval().unwrap_or_default();
-        if let Some(m) = self.sampled.as_ref().filter(|_| self.in_flight.is_none()) {
-            if Instant::now() < m.taken_at + remeasure {
-                return m.clone();
+        if let Some(m) = &self.sampled {
+            if since < m.taken_at + remeasure {
+                return Arc::clone(m);
             }
         }
         if self.in_flight.is_none() {
@@ -198,18 +238,18 @@ impl LoadMonitor {
         while let Some(rx) = &self.in_flight {
             match rx.recv() {
                 Ok(event) => self.accept(event),
-                Err(_) => self.in_flight = None,
+                Err(_) => self.finished(),
+            }
+            if let Some(m) = self.sampled.as_ref().filter(|m| m.taken_at >= since) {
+                return Arc::clone(m);
             }
         }
-        match &self.sampled {
-            Some(m) => m.clone(),
-            None => {
-                self.accept(Event::Failed(io::Error::other(
-                    "the measurement thread ended",
-                )));
-                self.nothing_counted()
-            }
-        }
+        self.accept(Event::Failed(io::Error::other(
+            "the measurement thread ended without a result",
+        )));
+        self.sampled
+            .clone()
+            .unwrap_or_else(|| Arc::new(self.nothing_counted()))
     }
 
     fn start(&mut self) {
@@ -221,10 +261,15 @@ impl LoadMonitor {
             Err(error) => return self.accept(Event::Failed(error)),
         };
         let (tx, rx) = mpsc::channel();
+        let again = Arc::new(AtomicBool::new(self.continuous));
         let job = Job {
-            priority: self.priority,
-            own: self.own.clone(),
+            sampler: LoadSampler::new(self.priority, self.own.clone(), ProcessScan::WhenLoaded),
             with_estimate: self.sampled.is_none() && self.estimate.is_none(),
+            expect_load: self
+                .sampled
+                .as_ref()
+                .is_some_and(|m| m.kind == MeasurementKind::Sampled),
+            again: Arc::clone(&again),
             tx,
             wake,
         };
@@ -232,48 +277,50 @@ impl LoadMonitor {
             .name("dummymp-load".into())
             .spawn(move || job.run(interval));
         match spawned {
-            Ok(_) => self.in_flight = Some(rx),
+            Ok(_) => {
+                self.in_flight = Some(rx);
+                self.again = Some(again);
+            }
             Err(error) => self.accept(Event::Failed(error)),
         }
     }
 }
 
 struct Job {
-    priority: Priority,
-    own: OwnProcesses,
+    sampler: LoadSampler,
     with_estimate: bool,
+    /// Whether the last measurement had to look at every process: then
+    /// this one scans from the start rather than finding out halfway.
+    expect_load: bool,
+    again: Arc<AtomicBool>,
     tx: Sender<Event>,
     wake: Arc<PipeWriter>,
 }
 
 impl Job {
-    fn run(self, interval: std::time::Duration) {
-        let event = match self.measure(interval) {
-            Ok(m) => Event::Measured(m),
-            Err(e) => Event::Failed(e),
-        };
-        self.post(event);
+    fn run(mut self, interval: Duration) {
+        if let Err(error) = self.measure(interval) {
+            self.post(Event::Failed(error));
+        }
+        self.post(Event::Finished);
     }
 
-    fn measure(&self, interval: std::time::Duration) -> io::Result<LoadMeasurement> {
-        let cpu = CpuInfo::current();
-        let before = Snapshot::take()?;
+    fn measure(&mut self, interval: Duration) -> io::Result<()> {
+        let mut before = self.sampler.probe(self.with_estimate || self.expect_load)?;
         if self.with_estimate {
-            let m = estimate(&before, self.priority, &cpu, &self.own, &system_affinity);
-            if !self.post(Event::Measured(m)) {
-                return Err(io::Error::other("nobody waits for this measurement"));
+            if let Some(m) = self.sampler.estimate(&before, &CpuInfo::current()) {
+                if !self.post(Event::Measured(m)) {
+                    return Ok(());
+                }
             }
         }
-        std::thread::sleep(interval);
-        let after = Snapshot::take()?;
-        Ok(sampled(
-            &before,
-            &after,
-            self.priority,
-            &cpu,
-            &self.own,
-            &system_affinity,
-        ))
+        loop {
+            let (m, next) = self.sampler.measure(before, interval)?;
+            if !self.post(Event::Measured(m)) || !self.again.swap(false, Ordering::AcqRel) {
+                return Ok(());
+            }
+            before = next;
+        }
     }
 
     /// Sends an event and wakes the event loop; false once nobody listens.
@@ -295,9 +342,12 @@ mod tests {
         assert!(monitor.current().is_none());
         assert!(monitor.next_deadline().is_some(), "nothing measured yet");
         let m = monitor.measure_blocking();
-        assert_eq!(m.kind, MeasurementKind::Sampled);
+        assert_ne!(m.kind, MeasurementKind::Estimate);
         assert_eq!(m.priority, Priority::Extreme);
         assert!(monitor.estimate.is_some(), "the estimate came first");
+        while monitor.measuring() {
+            next_event(&mut monitor);
+        }
         let deadline = monitor.next_deadline().unwrap();
         assert_eq!(
             deadline,
@@ -308,14 +358,8 @@ mod tests {
     #[test]
     fn generous_ignores_the_estimate() {
         let mut monitor = LoadMonitor::new(Priority::Generous, OwnProcesses::new());
-        let estimate = summarize(
-            Priority::Generous,
-            MeasurementKind::Estimate,
-            std::iter::empty(),
-            &CpuInfo::current(),
-            &system_affinity,
-            Instant::now(),
-        );
+        let mut estimate = nothing_counted(Priority::Generous, &CpuInfo::current(), Instant::now());
+        estimate.kind = MeasurementKind::Estimate;
         monitor.accept(Event::Measured(estimate.clone()));
         assert!(monitor.current().is_none());
         monitor.set_priority(Priority::Normal);
@@ -330,5 +374,45 @@ mod tests {
         assert!(monitor.next_deadline().is_none());
         monitor.refresh_if_stale(Instant::now());
         assert!(monitor.in_flight.is_none());
+    }
+
+    /// Waits (on the wake-up pipe) for the next event and takes it in.
+    fn next_event(monitor: &mut LoadMonitor) {
+        let fd = monitor.wake_fd().unwrap();
+        let mut fds = [rustix::event::PollFd::new(
+            &fd,
+            rustix::event::PollFlags::IN,
+        )];
+        rustix::event::poll(&mut fds, None).unwrap();
+        monitor.collect();
+    }
+
+    #[test]
+    fn continuous_measurements_follow_each_other_while_asked_for() {
+        let mut monitor = LoadMonitor::new(Priority::Extreme, OwnProcesses::new());
+        monitor.set_continuous(true);
+        monitor.refresh_if_stale(Instant::now());
+        let mut results = Vec::new();
+        while results.len() < 3 {
+            next_event(&mut monitor);
+            if let Some(m) = monitor.sampled() {
+                if results.last() != Some(&m.taken_at) {
+                    results.push(m.taken_at);
+                    assert!(monitor.measuring(), "the next one runs already");
+                    assert!(monitor.next_deadline().is_none());
+                    monitor.set_continuous(true);
+                }
+            }
+        }
+        // Asked no more: the thread ends after at most one more result.
+        monitor.set_continuous(false);
+        while monitor.measuring() {
+            next_event(&mut monitor);
+        }
+        let last = monitor.sampled().unwrap().taken_at;
+        assert_eq!(
+            monitor.next_deadline(),
+            Some(last + Priority::Extreme.remeasure_interval().unwrap())
+        );
     }
 }

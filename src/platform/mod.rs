@@ -1,21 +1,18 @@
 //! The operating-system boundary.
 //!
 //! Everything that depends on one particular kernel lives below this module:
-//! reading other processes' CPU times, CPU affinity and cgroup quotas,
-//! process file descriptors (pidfd) and the path used to re-execute the
-//! running program. The scheduler, the load monitor and the task runner only
+//! reading other processes' CPU times, the machine's total CPU time, the
+//! memory available (system-wide and under cgroup limits), CPU affinity and
+//! cgroup quotas, process file descriptors (pidfd) and the path used to
+//! re-execute the running program. The scheduler, the load monitor and the task runner only
 //! use the functions re-exported here, so porting dummymp to another Unix
 //! means adding a sibling of `linux.rs`, not touching them.
 
 #[cfg(target_os = "linux")]
 mod linux;
-#[cfg(target_os = "linux")]
-mod linux_process;
 
 #[cfg(target_os = "linux")]
 pub(crate) use linux::*;
-#[cfg(target_os = "linux")]
-pub(crate) use linux_process::*;
 
 #[cfg(not(target_os = "linux"))]
 compile_error!(
@@ -36,6 +33,8 @@ pub(crate) enum ExitInfo {
 pub(crate) struct ProcessSample {
     /// Its process id.
     pub pid: i32,
+    /// Its command name, as the kernel keeps it (at most 15 bytes on Linux).
+    pub name: ProcessName,
     /// Its parent's process id.
     pub ppid: i32,
     /// Its process group.
@@ -46,4 +45,65 @@ pub(crate) struct ProcessSample {
     pub cpu_ticks: u64,
     /// When it started, in clock ticks since boot.
     pub start_ticks: u64,
+}
+
+/// A process's command name (`comm`), kept inline so that a sample of the
+/// process table needs no allocation per process. Longer names are cut at
+/// [`ProcessName::CAPACITY`] bytes.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct ProcessName {
+    bytes: [u8; ProcessName::CAPACITY],
+    len: u8,
+}
+
+impl ProcessName {
+    /// The most bytes kept.
+    pub const CAPACITY: usize = 16;
+
+    /// The name made of (the first [`ProcessName::CAPACITY`] bytes of) `bytes`.
+    pub fn from_bytes(bytes: &[u8]) -> ProcessName {
+        let len = bytes.len().min(Self::CAPACITY);
+        let mut name = ProcessName::default();
+        name.bytes[..len].copy_from_slice(&bytes[..len]);
+        name.len = len as u8;
+        name
+    }
+
+    /// The name's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len as usize]
+    }
+}
+
+impl std::fmt::Display for ProcessName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&String::from_utf8_lossy(self.as_bytes()))
+    }
+}
+
+impl std::fmt::Debug for ProcessName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", String::from_utf8_lossy(self.as_bytes()))
+    }
+}
+
+/// The machine's CPU time since boot, summed over all CPUs, in clock ticks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct CpuTimes {
+    /// Time spent running something: user (niced or not), system, and
+    /// interrupt handling.
+    pub busy_ticks: u64,
+    /// Time no task ran: idle, waiting for I/O, or taken by a hypervisor
+    /// for other guests (steal).
+    pub idle_ticks: u64,
+}
+
+/// Memory figures in bytes, for the whole machine or one limited group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MemoryFigures {
+    /// All the memory there is to use (the machine's RAM, or a limit).
+    pub total: u64,
+    /// What can still be allocated without swapping or reclaiming memory in
+    /// use (`MemAvailable`, or the limit less the non-reclaimable usage).
+    pub available: u64,
 }

@@ -1,14 +1,12 @@
-//! Linux: the one place where dummymp signals processes, waits for
-//! descriptors, and reaps a task's process with its resource usage; and
-//! finding the processes left in a process group.
+//! The one place where dummymp signals processes, waits for descriptors,
+//! and reaps a task's process with its resource usage; and finding the
+//! processes left in a process group.
 
-use std::fs;
-use std::io::{self, Read};
+use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::time::Duration;
 
 use rustix::event::{PollFd, PollFlags, Timespec};
-use rustix::fs::{Mode, OFlags};
 use rustix::process::{Pid, Signal};
 
 /// Sleeps until one of `fds` is readable (or hung up) or `timeout` passes
@@ -92,10 +90,31 @@ pub(crate) fn signal_group_exists(pgid: u32, signal: Option<Signal>) -> bool {
     })
 }
 
+/// The processes of the group `pgid`, from one scan of the process table
+/// (zombies included: they have exited, which their pidfds tell).
+pub(crate) fn members_of_group(pgid: u32) -> Vec<u32> {
+    let mut samples = Vec::new();
+    if super::ProcessTable::new().scan(&mut samples).is_err() {
+        return Vec::new();
+    }
+    samples
+        .iter()
+        .filter(|p| p.pgrp as u32 == pgid)
+        .map(|p| p.pid as u32)
+        .collect()
+}
+
 #[cfg(test)]
-mod wait_tests {
+mod tests {
     use super::*;
     use std::os::fd::AsFd;
+
+    #[test]
+    fn this_process_is_in_its_own_group_listing() {
+        let me = std::process::id();
+        let group = rustix::process::getpgrp().as_raw_nonzero().get() as u32;
+        assert!(members_of_group(group).contains(&me));
+    }
 
     #[test]
     fn a_pipe_with_data_is_readable_and_an_empty_one_is_not() {
@@ -108,77 +127,5 @@ mod wait_tests {
         )
         .unwrap();
         assert_eq!(ready, [false, true]);
-    }
-}
-
-/// The processes of the group `pgid` that have not exited (zombies are
-/// left out), read from `/proc`.
-pub(crate) fn live_members_of_group(pgid: u32) -> Vec<u32> {
-    let Ok(proc_dir) = rustix::fs::open(
-        "/proc",
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    ) else {
-        return Vec::new();
-    };
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let mut members = Vec::new();
-    let mut buf = [0u8; 1024];
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
-            continue;
-        };
-        let Ok(fd) = rustix::fs::openat(
-            &proc_dir,
-            format!("{pid}/stat"),
-            OFlags::RDONLY | OFlags::CLOEXEC,
-            Mode::empty(),
-        ) else {
-            continue;
-        };
-        let Ok(len) = fs::File::from(fd).read(&mut buf) else {
-            continue;
-        };
-        if let Some((state, group)) = state_and_group(&buf[..len])
-            && group == pgid
-            && state != b'Z'
-            && state != b'X'
-        {
-            members.push(pid);
-        }
-    }
-    members
-}
-
-/// The state letter and process group of a `/proc/<pid>/stat` line.
-fn state_and_group(stat: &[u8]) -> Option<(u8, u32)> {
-    let close = stat.iter().rposition(|&b| b == b')')?;
-    let rest = std::str::from_utf8(&stat[close + 1..]).ok()?;
-    let mut fields = rest.split_ascii_whitespace();
-    let state = fields.next()?.bytes().next()?;
-    let _ppid = fields.next()?;
-    let pgrp = fields.next()?.parse().ok()?;
-    Some((state, pgrp))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn state_and_group_of_a_stat_line() {
-        let line = b"77 (a) b) S 1 4242 4242 0 -1 0\n";
-        assert_eq!(state_and_group(line), Some((b'S', 4242)));
-        assert_eq!(state_and_group(b"garbage"), None);
-    }
-
-    #[test]
-    fn this_process_is_in_its_own_group_listing() {
-        let me = std::process::id();
-        let group = rustix::process::getpgrp().as_raw_nonzero().get() as u32;
-        assert!(live_members_of_group(group).contains(&me));
     }
 }
