@@ -89,6 +89,9 @@ mod priority;
 mod protocol;
 mod relay;
 mod scheduler;
+// Not used yet: the Slurm launcher will read the allocation with it.
+#[allow(dead_code)]
+mod slurm_allocation;
 mod spawn;
 mod task;
 mod worker;
