@@ -17,6 +17,9 @@ readonly SLURM_CONF=/etc/slurm/slurm.conf
 # The first line of every config this script writes: how stop.sh and a later
 # start recognise it as ours.
 readonly CONF_MARKER="# Written by dummymp's .ci/slurm/start.sh; removed by stop.sh."
+# How Slurm counts what a job uses: CPUs only by default; CR_CPU_Memory makes
+# memory a consumable resource too, as on most production clusters.
+readonly SELECT_TYPE_PARAMETERS="${DUMMYMP_SLURM_SELECT_TYPE_PARAMETERS:-CR_CPU}"
 # How long to wait for the node to come up before giving up.
 readonly READY_TIMEOUT_S=60
 
@@ -118,7 +121,7 @@ JobCompType=jobcomp/none
 # Hand out single CPUs, not whole cores or nodes, so that steps can share
 # the node.
 SelectType=select/cons_tres
-SelectTypeParameters=CR_CPU
+SelectTypeParameters=$SELECT_TYPE_PARAMETERS
 SchedulerParameters=batch_sched_delay=0
 # Take the node's size from this file, whatever the hardware probe finds.
 SlurmdParameters=config_overrides
@@ -133,7 +136,7 @@ SlurmdLogFile=$SLURM_DIR/slurmd.log
 NodeName=$host CPUs=$cpus RealMemory=$memory_mb State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=7-00:00:00 State=UP
 EOF
-log "wrote $SLURM_CONF: $host, $cpus CPUs, $memory_mb MB"
+log "wrote $SLURM_CONF: $host, $cpus CPUs, $memory_mb MB, $SELECT_TYPE_PARAMETERS"
 
 # --- 6. The daemons -------------------------------------------------------------
 # Both daemonize and write their pid files; -c starts the controller without
