@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Measures what one Slurm job step costs on the running cluster: the time
-# of `srun -n1 true` outside and inside an allocation, and how many steps a
-# second run back to back with two in flight. Numbers for docs/slurm.md;
-# not part of CI.
+# of `srun -n1 true` outside and inside an allocation, how many steps a
+# second run back to back with two in flight, the CPU the daemons spend per
+# step, the memory and threads of one running srun, and the round trip of a
+# small message through `srun -u`. Numbers for docs/slurm.md; not part of CI.
 #
 # Usage: measure-srun.sh [ROUNDS]   (default 50; needs start.sh first)
 set -euo pipefail
@@ -66,6 +67,51 @@ cpu_per_step() {
                 label, (c1 - c0) * 1000 / n, (d1 - d0) * 1000 / n, (t[1] + t[2]) * 1000 / n }'
 }
 
+# Prints the memory (proportional and resident), threads and open files of
+# one running `srun --exact -n1 -c1 -u` and of the helper process it forks.
+srun_footprint() {
+    srun --exact -n1 -c1 -u sleep 3 &
+    local srun_pid=$! helper_pid field
+    # srun forks its helper at start-up; give it a moment (no event to wait on).
+    sleep 1
+    helper_pid=$(pgrep -P "$srun_pid" -x srun || true)
+    for pid in "$srun_pid" $helper_pid; do
+        printf '%-44s' "running srun ($( ((pid == srun_pid)) && echo main || echo helper))"
+        for field in Pss Rss; do
+            printf ' %s %5d kB' "$field" "$(awk -v f="$field:" '$1 == f { print $2 }' "/proc/$pid/smaps_rollup")"
+        done
+        printf '   threads %s   open files %s\n' \
+            "$(awk '/^Threads:/ { print $2 }' "/proc/$pid/status")" "$(find "/proc/$pid/fd" -mindepth 1 | wc -l)"
+    done
+    wait "$srun_pid"
+}
+
+# Prints the median round trip of a 5-byte message (no newline) sent to a
+# step that echoes it back, through `srun -u` (without -u, slurmstepd holds
+# output back until a newline, and no round trip completes).
+message_round_trip() {
+    command -v python3 >/dev/null || { echo "round trip: needs python3"; return; }
+    python3 - "$rounds" <<'PYTHON'
+import os, select, statistics, subprocess, sys, time
+echo = "import os\nwhile b := os.read(0, 5):\n    os.write(1, b)\n"
+step = subprocess.Popen(["srun", "--exact", "-n1", "-c1", "-u", "python3", "-c", echo],
+                        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+times = []
+for i in range(int(sys.argv[1])):
+    start = time.perf_counter()
+    os.write(step.stdin.fileno(), b"%05d" % i)
+    got = b""
+    while len(got) < 5:
+        if not select.select([step.stdout], [], [], 10)[0]:
+            sys.exit("round trip: no answer within 10 s")
+        got += os.read(step.stdout.fileno(), 5 - len(got))
+    times.append(time.perf_counter() - start)
+step.stdin.close()
+step.wait()
+print(f"{'5-byte round trip through srun -u':44} median {statistics.median(times) * 1e3:6.2f} ms   ({len(times)} messages)")
+PYTHON
+}
+
 if [[ ${1:-} != --inside ]]; then
     echo "Slurm $(srun --version | awk '{ print $2 }'), $(nproc) CPUs, $rounds rounds each"
     time_each "local fork+exec: true (baseline)" true
@@ -79,4 +125,6 @@ else
     time_each "srun --exact -n1 -c1 -u true (same, -u)" srun --exact -n1 -c1 -u true
     two_in_flight "srun --exact -n1 -c1 true, 2 in flight" srun --exact -n1 -c1 true
     cpu_per_step "srun --exact -n1 -c1 true" srun --exact -n1 -c1 true
+    srun_footprint
+    message_round_trip
 fi

@@ -90,7 +90,7 @@ install -d -o munge -g munge -m 0755 /run/munge
 if munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
     log "munged already running"
 else
-    runuser -u munge -- /usr/sbin/munged
+    runuser -u munge -- /usr/sbin/munged </dev/null >>"$SLURM_DIR/munged.out" 2>&1
     # Remember that munged is ours, so that stop.sh stops it and only it.
     touch "$SLURM_DIR/munged-started-here"
     munge -n | unmunge >/dev/null || die "munged started but does not answer"
@@ -99,7 +99,8 @@ fi
 
 # --- 5. slurm.conf --------------------------------------------------------------
 cpus=$(nproc)
-memory_mb=$(free -m | awk '/^Mem:/ { print $2 }')
+# From /proc: `free` (procps) is not on every minimal image.
+memory_mb=$(awk '/^MemTotal:/ { print int($2 / 1024) }' /proc/meminfo)
 cat >"$SLURM_CONF" <<EOF
 $CONF_MARKER
 # A single-node cluster for dummymp's CI: every daemon runs as root on
@@ -140,9 +141,13 @@ log "wrote $SLURM_CONF: $host, $cpus CPUs, $memory_mb MB, $SELECT_TYPE_PARAMETER
 
 # --- 6. The daemons -------------------------------------------------------------
 # Both daemonize and write their pid files; -c starts the controller without
-# any saved state.
-slurmctld -c
-slurmd
+# any saved state. Their standard streams must be open but must not be ours:
+# a daemon started with stdin closed loses its log file and fails every task
+# launch, and one that inherits our stdout keeps the caller's pipe open.
+slurmctld -c </dev/null >>"$SLURM_DIR/slurmctld.out" 2>&1 ||
+    die "slurmctld did not start: $(cat "$SLURM_DIR/slurmctld.out")"
+slurmd </dev/null >>"$SLURM_DIR/slurmd.out" 2>&1 ||
+    die "slurmd did not start: $(cat "$SLURM_DIR/slurmd.out")"
 log "slurmctld and slurmd started"
 
 # --- 7. Ready? ------------------------------------------------------------------
@@ -150,7 +155,7 @@ log "slurmctld and slurmd started"
 # really runs, or give up after READY_TIMEOUT_S.
 deadline=$(($(date +%s) + READY_TIMEOUT_S))
 until [[ $(sinfo --noheader --nodes="$host" --format=%T 2>/dev/null) == idle ]] &&
-    timeout 10 srun --nodes=1 --ntasks=1 true 2>/dev/null; do
+    timeout 10 srun --nodes=1 --ntasks=1 true </dev/null 2>/dev/null; do
     if (($(date +%s) >= deadline)); then
         echo "slurm start: the node did not come up within ${READY_TIMEOUT_S}s" >&2
         sinfo >&2 || true
