@@ -9,6 +9,7 @@
 //! process of ours, leading a process group of its own, with its pipes.
 
 pub(crate) mod local;
+pub(crate) mod slurm;
 
 use std::ffi::OsString;
 use std::io;
