@@ -79,10 +79,9 @@ pub(crate) fn verify(
                 .to_string(),
         );
     }
-    let code = crate::platform::code_mapping_of(anchor_address())
-        .map_err(|e| format!("cannot find this executable's code: {e}"))?;
+    let code = code().map_err(|e| format!("cannot find this executable's code: {e}"))?;
     for address in [address_at(entry), address_at(function)] {
-        if !code.contains(&address) {
+        if !code.range.contains(&address) {
             return Err(format!(
                 "the request names address {address:#x}, outside this executable's code: \
                  refusing to call it"
@@ -90,6 +89,14 @@ pub(crate) fn verify(
         }
     }
     Ok(())
+}
+
+/// The executable mapping that holds this crate's code, looked up once.
+pub(crate) fn code() -> Result<&'static crate::platform::CodeMapping, &'static std::io::Error> {
+    static CODE: std::sync::OnceLock<std::io::Result<crate::platform::CodeMapping>> =
+        std::sync::OnceLock::new();
+    CODE.get_or_init(|| crate::platform::code_mapping_of(anchor_address()))
+        .as_ref()
 }
 
 /// Calls the entry point at `entry` with the function at `function`.

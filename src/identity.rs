@@ -19,12 +19,15 @@ use object::read::elf::{FileHeader, ProgramHeader};
 
 use crate::platform;
 
-/// The identity of the running executable, computed once.
+/// The identity of the file that holds this crate's code (the running
+/// executable, or the shared library that embeds dummymp), computed once.
 pub(crate) fn current() -> &'static [u8] {
     static IDENTITY: OnceLock<Vec<u8>> = OnceLock::new();
     IDENTITY.get_or_init(|| {
-        of_file(platform::self_exe_for_reading())
-            .unwrap_or_else(|e| format!("unreadable executable: {e}").into_bytes())
+        let file = crate::callable::code()
+            .map(|code| code.file.clone())
+            .unwrap_or_else(|_| platform::self_exe_for_reading().to_path_buf());
+        of_file(&file).unwrap_or_else(|e| format!("unreadable executable: {e}").into_bytes())
     })
 }
 

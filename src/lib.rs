@@ -122,6 +122,7 @@ pub use scheduler::decision::{Decision, SlotLimit};
 pub use scheduler::memory::{MemoryFit, MemoryStatus};
 pub use scheduler::yielding::{CALM_MEASUREMENTS, RunningAdvice};
 pub use task::{OutputMode, Stream, TaskHandle, TaskId};
+pub use worker::foreign;
 
 /// Turns this process into a worker when it was started as one: runs the
 /// task it was started for and exits, never returning. In any other process

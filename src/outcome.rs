@@ -27,6 +27,15 @@ pub enum Outcome {
         /// `file:line:column` of the panic, when known.
         location: Option<String>,
     },
+    /// A foreign task (a Python function, say) raised an exception.
+    Raised {
+        /// The exception's type, such as `ValueError`.
+        exception: String,
+        /// Its message.
+        message: String,
+        /// Its traceback.
+        traceback: String,
+    },
     /// The process exited with this code: a command's normal end (success
     /// when 0), or a function task's worker that exited (for instance
     /// through `std::process::exit`) before the function returned.
@@ -84,6 +93,9 @@ impl fmt::Display for Outcome {
                 message,
                 location: None,
             } => write!(f, "panicked: {message}"),
+            Outcome::Raised {
+                exception, message, ..
+            } => write!(f, "raised {exception}: {message}"),
             Outcome::Exited { code } => write!(f, "exited with code {code}"),
             Outcome::Signaled { signal } => match signal_name(*signal) {
                 Some(name) => write!(f, "was killed by signal {signal} ({name})"),

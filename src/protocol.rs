@@ -1,9 +1,11 @@
 //! What the parent and a worker say to each other, and how it is framed.
 //!
-//! The two talk only over the worker's standard input (parent to worker: one
-//! [`TaskRequest`], then nothing until the parent closes it) and standard
-//! output (worker to parent: [`WorkerMessage`]s). Each message is a
-//! little-endian `u32` length followed by that many bytes of postcard.
+//! The two talk only over the worker's standard input (parent to worker:
+//! [`TaskRequest`]s, one at a time, each sent once the worker has finished
+//! the one before; closing it ends the worker) and standard output (worker
+//! to parent: [`WorkerMessage`]s, ending each task with
+//! [`WorkerMessage::Finished`]). Each message is a little-endian `u32`
+//! length followed by that many bytes of postcard.
 
 use std::io::{self, Read};
 
@@ -12,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::task::Stream;
 
 /// Bumped whenever a message changes shape.
-pub(crate) const PROTOCOL_VERSION: u32 = 2;
+pub(crate) const PROTOCOL_VERSION: u32 = 3;
 
 /// Frames larger than this are taken as a broken stream.
 pub(crate) const MAX_FRAME_LEN: usize = 1 << 30;
@@ -22,25 +24,42 @@ pub(crate) const MAX_FRAME_LEN: usize = 1 << 30;
 pub(crate) struct TaskRequest {
     /// [`PROTOCOL_VERSION`] of the parent.
     pub protocol: u32,
-    /// Identity of the parent's executable; the worker refuses to run if
-    /// its own differs.
+    /// Identity of the code that must run the call (the parent's
+    /// executable, or the library that serves foreign calls); the worker
+    /// refuses to run if its own differs.
     pub executable: Vec<u8>,
     /// The task's call index.
     pub task_id: u64,
-    /// Where the typed entry point is, relative to the address anchor.
-    pub entry: u64,
-    /// Where the user's function is, relative to the address anchor.
-    pub function: u64,
-    /// Binds `entry` and `function` to the executable's identity (see
-    /// `callable::seal`).
-    pub seal: u64,
+    /// What to call.
+    pub call: RequestedCall,
     /// The function's name, for messages.
     pub function_name: String,
     /// The parent's `log::max_level()`, so that records nobody wants are
     /// never sent.
     pub log_level: u8,
-    /// The postcard-encoded argument.
+    /// The postcard-encoded argument, or a foreign call's payload.
     pub args: Vec<u8>,
+    /// Whether the worker waits for another request once this one is done
+    /// (a reused worker) instead of exiting.
+    pub keep_alive: bool,
+}
+
+/// What a request asks the worker to call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum RequestedCall {
+    /// A Rust function of the same executable build.
+    Function {
+        /// Where the typed entry point is, relative to the address anchor.
+        entry: u64,
+        /// Where the user's function is, relative to the address anchor.
+        function: u64,
+        /// Binds `entry` and `function` to the executable's identity (see
+        /// `callable::seal`).
+        seal: u64,
+    },
+    /// The payload, for the handler a foreign worker (the Python package)
+    /// serves calls with.
+    Payload,
 }
 
 /// A `log` record, as it travels.
@@ -69,6 +88,12 @@ pub(crate) enum TaskResult {
     /// The worker could not set itself up for a reason that may pass (the
     /// system refused a thread): the parent treats it like a refused start.
     NotStarted { error: String, errno: Option<i32> },
+    /// A foreign worker's call raised an exception.
+    Raised {
+        exception: String,
+        message: String,
+        traceback: String,
+    },
 }
 
 /// One message from a worker.
@@ -113,6 +138,21 @@ pub(crate) fn read_frame(reader: &mut impl Read) -> io::Result<Vec<u8>> {
         ));
     }
     Ok(payload)
+}
+
+/// Reads one framed message, blocking; `None` when the stream ends
+/// cleanly before it (between messages).
+pub(crate) fn read_frame_or_end(reader: &mut impl Read) -> io::Result<Option<Vec<u8>>> {
+    let mut first = [0u8; 1];
+    loop {
+        match reader.read(&mut first) {
+            Ok(0) => return Ok(None),
+            Ok(_) => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    read_frame(&mut first.chain(reader)).map(Some)
 }
 
 /// Reassembles frames from bytes that arrive in pieces.
@@ -218,17 +258,21 @@ mod tests {
             protocol: PROTOCOL_VERSION,
             executable: vec![9; 20],
             task_id: 4,
-            entry: 1,
-            function: 2,
-            seal: 3,
+            call: RequestedCall::Function {
+                entry: 1,
+                function: 2,
+                seal: 3,
+            },
             function_name: "f".into(),
             log_level: 5,
             args: vec![1],
+            keep_alive: true,
         };
         let frame = encode_frame(&request).unwrap();
         let payload = read_frame(&mut &frame[..]).unwrap();
         let back: TaskRequest = postcard::from_bytes(&payload).unwrap();
         assert_eq!(back.task_id, 4);
+        assert!(back.keep_alive);
         assert_eq!(back.executable, vec![9; 20]);
     }
 
@@ -240,6 +284,22 @@ mod tests {
         let error = read_frame(&mut &stream[..]).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof);
         assert!(error.to_string().contains("3 of"), "{error}");
+    }
+
+    #[test]
+    fn frames_follow_each_other_until_the_stream_ends() {
+        let one = encode_frame(&WorkerMessage::Finished(TaskResult::Returned(vec![1]))).unwrap();
+        let two = encode_frame(&WorkerMessage::Finished(TaskResult::Returned(vec![2]))).unwrap();
+        let stream = [one.clone(), two.clone()].concat();
+        let mut reader = &stream[..];
+        assert_eq!(read_frame_or_end(&mut reader).unwrap().unwrap(), one[4..]);
+        assert_eq!(read_frame_or_end(&mut reader).unwrap().unwrap(), two[4..]);
+        assert!(read_frame_or_end(&mut reader).unwrap().is_none());
+        let cut = &one[..one.len() - 1];
+        assert!(
+            read_frame_or_end(&mut &cut[..]).is_err(),
+            "a cut frame is an error"
+        );
     }
 
     #[test]

@@ -50,6 +50,7 @@
 
 pub(crate) mod ending;
 mod events;
+mod pool;
 mod running;
 mod slots;
 mod spec;
@@ -70,24 +71,41 @@ use crate::identity;
 use crate::launch::{LaunchIo, LaunchSpec, Launched, Launcher};
 use crate::outcome::{Outcome, ProcessExit};
 use crate::platform::{self, ExitInfo};
-use crate::protocol::{self, PROTOCOL_VERSION, TaskRequest};
+use crate::protocol::{self, PROTOCOL_VERSION, RequestedCall, TaskRequest};
 use crate::report::TaskReport;
 use crate::scheduler::Scheduler;
 use crate::task::TaskId;
 use crate::worker::invocation::{TICKET_VARIABLE, WORKER_FLAG, ticket};
 
 use ending::{EndReason, Sweeper};
+use pool::{Pool, WorkerKind};
 use running::{Reader, RunningTask};
 use slots::SlotPool;
-use spec::Work;
+use spec::{CallTarget, Work};
 use watchdog::Watchdog;
 
 pub use events::{Event, EventSink};
-pub use spec::{OutputRoute, StartInfo, TaskSpec};
+pub use spec::{ForeignWorker, OutputRoute, StartInfo, TaskSpec};
 
 /// How long the engine waits after `SIGTERM` before `SIGKILL` when it ends
 /// tasks, unless changed with [`Engine::set_kill_grace`].
 pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(1);
+
+/// An attempt of a task that ended, on its way to a report (or a retry).
+struct EndedAttempt {
+    id: TaskId,
+    spec: TaskSpec,
+    attempt: u32,
+    pid: u32,
+    outcome: Outcome,
+    returned: Option<Vec<u8>>,
+    exit: Option<ProcessExit>,
+    peak_rss: Option<u64>,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    started_wall: SystemTime,
+    runtime: Duration,
+}
 
 /// A task waiting to start.
 struct Queued {
@@ -121,6 +139,10 @@ pub struct Engine {
     holding: bool,
     /// Nothing starts and nothing is retried any more ([`Engine::close`]).
     closed: bool,
+    /// Workers run task after task ([`Engine::set_reuse_workers`]).
+    reuse_workers: bool,
+    /// Workers waiting for their next task.
+    pool: Pool,
 }
 
 enum WatchdogState {
@@ -162,6 +184,8 @@ impl Engine {
             waited: false,
             holding: false,
             closed: false,
+            reuse_workers: false,
+            pool: Pool::default(),
         }
     }
 
@@ -202,6 +226,27 @@ impl Engine {
             let ours = rustix::process::getpriority_process(None).unwrap_or(0);
             (ours + increment).clamp(-20, 19)
         });
+    }
+
+    /// Whether workers run task after task (`true`) or each task gets a
+    /// fresh worker (`false`, the default). See [`pool`](self#reused-workers)
+    /// for what changes for the tasks. Turning it off ends the idle workers.
+    pub fn set_reuse_workers(&mut self, reuse: bool) {
+        self.reuse_workers = reuse;
+        if !reuse {
+            self.pool
+                .retire_all(self.kill_grace, self.scheduler.own_processes());
+        }
+    }
+
+    /// Whether workers are reused.
+    pub fn reuse_workers(&self) -> bool {
+        self.reuse_workers
+    }
+
+    /// Workers waiting for their next task (only when workers are reused).
+    pub fn idle_workers(&self) -> usize {
+        self.pool.len()
     }
 
     /// Starts workers from `program` (`None`: the running executable).
@@ -275,6 +320,16 @@ impl Engine {
         }
         let mut index = 0;
         while index < self.running.len() {
+            let task = &self.running[index];
+            if task.worker_kind.is_some() && task.ending.is_none() && task.has_result() {
+                self.finish_reused(index, sink);
+            } else {
+                index += 1;
+            }
+        }
+        self.pool.forget_exited(self.scheduler.own_processes());
+        let mut index = 0;
+        while index < self.running.len() {
             let task = &mut self.running[index];
             let look = everything || task.exit_ready;
             task.io_ready = false;
@@ -329,7 +384,7 @@ impl Engine {
             fds.push(task.process.pidfd.as_fd());
             owners.push(Owner::Exit(index));
         }
-        for fd in self.sweeper.fds() {
+        for fd in self.sweeper.fds().chain(self.pool.fds()) {
             fds.push(fd);
             owners.push(Owner::Other);
         }
@@ -475,6 +530,8 @@ impl Engine {
     pub fn killall(&mut self, sink: &mut (impl EventSink + ?Sized)) {
         self.holding = true;
         self.end_all();
+        self.pool
+            .retire_all(self.kill_grace, self.scheduler.own_processes());
         loop {
             let _ = self.process(sink);
             if self.running.is_empty() && self.sweeper.is_idle() {
@@ -488,6 +545,48 @@ impl Engine {
             }
         }
         self.holding = false;
+    }
+
+    /// Finishes `self.running[index]`, a reused worker that sent its
+    /// result: the task ends, the worker waits for the next one.
+    fn finish_reused(&mut self, index: usize, sink: &mut (impl EventSink + ?Sized)) {
+        let mut task = self.running.swap_remove(index);
+        self.slots.release(task.slot);
+        self.spawn_blocked = false;
+        let runtime = task.started.elapsed();
+        let (outcome, returned) = task.outcome(None);
+        let RunningTask {
+            id,
+            spec,
+            attempt,
+            process,
+            started_wall,
+            stdout,
+            stderr,
+            worker_kind,
+            ..
+        } = task;
+        let pid = process.pid;
+        if let Some(kind) = worker_kind {
+            self.pool.put(kind, process);
+        }
+        self.report_or_retry(
+            EndedAttempt {
+                id,
+                spec,
+                attempt,
+                pid,
+                outcome,
+                returned,
+                exit: None,
+                peak_rss: None,
+                stdout,
+                stderr,
+                started_wall,
+                runtime,
+            },
+            sink,
+        );
     }
 
     /// Finishes `self.running[index]`, whose process exited with `exit`.
@@ -533,44 +632,67 @@ impl Engine {
         }
 
         let (outcome, returned) = task.outcome(exit);
+        self.report_or_retry(
+            EndedAttempt {
+                id: task.id,
+                pid: task.process.pid,
+                spec: task.spec,
+                attempt: task.attempt,
+                outcome,
+                returned,
+                exit,
+                peak_rss,
+                stdout: task.stdout,
+                stderr: task.stderr,
+                started_wall: task.started_wall,
+                runtime,
+            },
+            sink,
+        );
+    }
+
+    /// A task's attempt ended: runs it again if it failed and may, else
+    /// reports it.
+    fn report_or_retry(&mut self, ended: EndedAttempt, sink: &mut (impl EventSink + ?Sized)) {
         log::debug!(
             target: "dummymp::engine",
-            "[PID {}] {} ({}) {outcome}",
-            task.pid(),
-            task.id,
-            task.spec.name
+            "[PID {}] {} ({}) {}",
+            ended.pid,
+            ended.id,
+            ended.spec.name,
+            ended.outcome
         );
-        if !outcome.is_success()
-            && outcome != Outcome::Killed
-            && task.attempt <= task.spec.options.retries
+        if !ended.outcome.is_success()
+            && ended.outcome != Outcome::Killed
+            && ended.attempt <= ended.spec.options.retries
             && !self.holding
             && !self.closed
         {
             sink.event(Event::Retrying {
-                id: task.id,
-                outcome: &outcome,
-                next_attempt: task.attempt + 1,
+                id: ended.id,
+                outcome: &ended.outcome,
+                next_attempt: ended.attempt + 1,
             });
             self.queue.push_front(Queued {
-                id: task.id,
-                spec: task.spec,
-                attempt: task.attempt + 1,
+                id: ended.id,
+                spec: ended.spec,
+                attempt: ended.attempt + 1,
             });
             return;
         }
         sink.event(Event::Ended(Box::new(TaskReport {
-            id: task.id,
-            name: task.spec.name,
-            pid: Some(task.process.pid),
-            outcome,
-            exit,
-            stdout: task.stdout,
-            stderr: task.stderr,
-            started_at: Some(task.started_wall),
-            runtime,
-            attempts: task.attempt,
-            peak_rss,
-            returned,
+            id: ended.id,
+            name: ended.spec.name,
+            pid: Some(ended.pid),
+            outcome: ended.outcome,
+            exit: ended.exit,
+            stdout: ended.stdout,
+            stderr: ended.stderr,
+            started_at: Some(ended.started_wall),
+            runtime: ended.runtime,
+            attempts: ended.attempt,
+            peak_rss: ended.peak_rss,
+            returned: ended.returned,
             value: None,
         })));
     }
@@ -627,9 +749,20 @@ impl Engine {
         };
         let started = Instant::now();
         let started_wall = SystemTime::now();
+        let mut worker_kind = None;
         let launched = self
             .launch_spec(&mut queued.spec, &start)
-            .and_then(|(spec, request)| self.launch(&spec, request.as_deref()));
+            .and_then(|(spec, request)| {
+                if self.reuse_workers && spec.io == LaunchIo::Worker {
+                    let kind = WorkerKind::of(&spec);
+                    let reused = self.reuse_idle_worker(&kind, request.as_deref());
+                    worker_kind = Some(kind);
+                    if let Some(process) = reused {
+                        return Ok(process);
+                    }
+                }
+                self.launch(&spec, request.as_deref())
+            });
         match launched {
             Ok(process) => {
                 let pid = process.pid;
@@ -667,6 +800,7 @@ impl Engine {
                     io_ready: false,
                     exit_ready: false,
                     watchdog_entry,
+                    worker_kind,
                     spec: queued.spec,
                 });
                 sink.event(Event::Started {
@@ -716,33 +850,55 @@ impl Engine {
         let command = match &mut spec.work {
             Work::Call(call) => {
                 let executable = identity::current();
+                let (requested, program, argv0, mut args, mut env) = match &call.target {
+                    CallTarget::Function { entry, function } => {
+                        let (program, argv0) = match &self.worker_program {
+                            Some(program) => (program.clone().into_os_string(), None),
+                            None => (
+                                platform::self_exe_for_spawn().into_os_string(),
+                                Some(platform::self_exe_display_name().to_owned()),
+                            ),
+                        };
+                        let requested = RequestedCall::Function {
+                            entry: *entry,
+                            function: *function,
+                            seal: crate::callable::seal(executable, *entry, *function),
+                        };
+                        (requested, program, argv0, Vec::new(), Vec::new())
+                    }
+                    CallTarget::Foreign(worker) => (
+                        RequestedCall::Payload,
+                        worker.program.clone(),
+                        None,
+                        worker.args.clone(),
+                        worker
+                            .env
+                            .iter()
+                            .map(|(k, v)| (k.clone(), Some(v.clone())))
+                            .collect(),
+                    ),
+                };
                 let request = TaskRequest {
                     protocol: PROTOCOL_VERSION,
                     executable: executable.to_vec(),
                     task_id: start.id.0 as u64,
-                    entry: call.entry,
-                    function: call.function,
-                    seal: crate::callable::seal(executable, call.entry, call.function),
+                    call: requested,
                     function_name: spec.name.to_string(),
                     log_level: log::max_level() as u8,
                     args: call.args.clone(),
+                    keep_alive: self.reuse_workers,
                 };
                 let frame = protocol::encode_frame(&request).map_err(io::Error::other)?;
-                let (program, argv0) = match &self.worker_program {
-                    Some(program) => (program.clone().into_os_string(), None),
-                    None => (
-                        platform::self_exe_for_spawn().into_os_string(),
-                        Some(platform::self_exe_display_name().to_owned()),
-                    ),
-                };
+                args.extend([OsString::from(WORKER_FLAG), OsString::from(ticket())]);
+                env.push((
+                    OsString::from(TICKET_VARIABLE),
+                    Some(OsString::from(ticket())),
+                ));
                 let spec = LaunchSpec {
                     program,
                     argv0,
-                    args: vec![OsString::from(WORKER_FLAG), OsString::from(ticket())],
-                    env: vec![(
-                        OsString::from(TICKET_VARIABLE),
-                        Some(OsString::from(ticket())),
-                    )],
+                    args,
+                    env,
                     env_clear: false,
                     current_dir: None,
                     io: LaunchIo::Worker,
@@ -771,6 +927,27 @@ impl Engine {
             },
             None,
         ))
+    }
+
+    /// Hands `request` to an idle worker of `kind`, if one is left that
+    /// takes it.
+    fn reuse_idle_worker(&mut self, kind: &WorkerKind, request: Option<&[u8]>) -> Option<Launched> {
+        while let Some(process) = self.pool.take(kind) {
+            let sent = match (request, &process.input) {
+                (Some(request), Some(input)) => send_all(input, request).is_ok(),
+                _ => false,
+            };
+            if sent {
+                return Some(process);
+            }
+            // It died meanwhile: end it and try the next.
+            self.launcher
+                .signal(&process, rustix::process::Signal::KILL);
+            let _ = platform::peek_exit(&process.pidfd, true);
+            self.sweeper
+                .sweep(&process, self.scheduler.own_processes(), None);
+        }
+        None
     }
 
     /// Starts `spec` and sends a worker its request.
@@ -811,7 +988,7 @@ impl Engine {
 
 impl Drop for Engine {
     fn drop(&mut self) {
-        if !self.running.is_empty() || !self.sweeper.is_idle() {
+        if !self.running.is_empty() || !self.sweeper.is_idle() || self.pool.len() > 0 {
             self.killall(&mut |_: Event<'_>| {});
         }
     }

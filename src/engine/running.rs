@@ -45,6 +45,8 @@ pub(crate) struct RunningTask {
     pub exit_ready: bool,
     /// Its entry in the watchdog's table (commands only).
     pub watchdog_entry: Option<u32>,
+    /// The kind of its worker, when the worker is reused after the task.
+    pub worker_kind: Option<super::pool::WorkerKind>,
 }
 
 /// What a task sends us, and how far it has been read.
@@ -234,6 +236,18 @@ impl RunningTask {
                 Some(TaskResult::NotStarted { error, errno }) => {
                     (Outcome::FailedToStart { error, errno }, None)
                 }
+                Some(TaskResult::Raised {
+                    exception,
+                    message,
+                    traceback,
+                }) => (
+                    Outcome::Raised {
+                        exception,
+                        message,
+                        traceback,
+                    },
+                    None,
+                ),
                 None => match (ended_by_us, exit, stream_error.take()) {
                     (Some(outcome), _, _) => (outcome, None),
                     (None, Some(ProcessExit::Signal(signal)), _) => {
@@ -253,6 +267,17 @@ impl RunningTask {
                 (None, None) => (status_lost(), None),
             },
         }
+    }
+
+    /// Whether a worker has sent the task's result.
+    pub(crate) fn has_result(&self) -> bool {
+        matches!(
+            self.reader,
+            Reader::Worker {
+                result: Some(_),
+                ..
+            }
+        )
     }
 
     /// Whether the worker said it could not set itself up (a refusal that

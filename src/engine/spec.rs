@@ -2,6 +2,7 @@
 //! a worker or a command, with its options and where its output goes.
 
 use std::borrow::Cow;
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 
 use serde::Serialize;
@@ -50,12 +51,73 @@ pub struct StartInfo {
 
 type CommandBuilder = Box<dyn FnMut(&StartInfo) -> Command + Send>;
 
-/// A function call as it travels to a worker.
+/// A call as it travels to a worker.
 #[derive(Debug, Clone)]
 pub(crate) struct Call {
-    pub entry: u64,
-    pub function: u64,
+    pub target: CallTarget,
+    /// The encoded argument, or a foreign call's payload.
     pub args: Vec<u8>,
+}
+
+/// What a worker calls.
+#[derive(Debug, Clone)]
+pub(crate) enum CallTarget {
+    /// A Rust function of this program, by its address offsets.
+    Function { entry: u64, function: u64 },
+    /// A foreign worker's handler.
+    Foreign(ForeignWorker),
+}
+
+/// The program a foreign worker (one that serves calls through
+/// [`foreign::serve`](crate::foreign::serve), such as the Python package's)
+/// is started as. The engine adds its own two arguments after `args`.
+///
+/// ```
+/// use dummymp::engine::ForeignWorker;
+/// let python = ForeignWorker::new("python3")
+///     .args(["-c", "import dummymp._worker as w; w.main()"])
+///     .env("PYTHONPATH", "/opt/lib");
+/// assert_eq!(python.program(), "python3");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ForeignWorker {
+    pub(crate) program: OsString,
+    pub(crate) args: Vec<OsString>,
+    pub(crate) env: Vec<(OsString, OsString)>,
+}
+
+impl ForeignWorker {
+    /// Starts `program`.
+    pub fn new(program: impl AsRef<OsStr>) -> ForeignWorker {
+        ForeignWorker {
+            program: program.as_ref().to_owned(),
+            args: Vec::new(),
+            env: Vec::new(),
+        }
+    }
+
+    /// Adds arguments.
+    pub fn args<I, S>(mut self, args: I) -> ForeignWorker
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    /// Sets an environment variable.
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> ForeignWorker {
+        self.env
+            .push((key.as_ref().to_owned(), value.as_ref().to_owned()));
+        self
+    }
+
+    /// The program.
+    pub fn program(&self) -> &OsStr {
+        &self.program
+    }
 }
 
 /// What a task runs.
@@ -112,14 +174,32 @@ impl TaskSpec {
         let (entry, function) = callable::offsets_of(function);
         Ok(TaskSpec {
             work: Work::Call(Call {
-                entry,
-                function,
+                target: CallTarget::Function { entry, function },
                 args,
             }),
             options: TaskOptions::default(),
             output: OutputRoute::default(),
             name: Cow::Borrowed(name),
         })
+    }
+
+    /// A call of a foreign worker (see [`foreign`](crate::foreign)): the
+    /// worker started from `worker` is handed `payload`; `name` names the
+    /// task in reports and logs.
+    pub fn foreign(
+        worker: ForeignWorker,
+        payload: Vec<u8>,
+        name: impl Into<Cow<'static, str>>,
+    ) -> TaskSpec {
+        TaskSpec {
+            work: Work::Call(Call {
+                target: CallTarget::Foreign(worker),
+                args: payload,
+            }),
+            options: TaskOptions::default(),
+            output: OutputRoute::default(),
+            name: name.into(),
+        }
     }
 
     /// A command.
@@ -175,7 +255,8 @@ impl TaskSpec {
         &self.options
     }
 
-    /// Whether it is a function call (as opposed to a command).
+    /// Whether it runs in a worker (a function or foreign call, as opposed
+    /// to a command).
     pub fn is_call(&self) -> bool {
         matches!(self.work, Work::Call(_))
     }

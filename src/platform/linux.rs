@@ -21,8 +21,8 @@ pub(crate) use cpu_times::cpu_times;
 pub(crate) use memory::MemorySource;
 pub(crate) use process_table::{ProcessTable, resident_bytes, uptime_ticks};
 pub(crate) use processes::{
-    members_of_group, reap_exited_with_usage, signal_group, signal_group_exists, signal_process,
-    wait_readable,
+    Interest, members_of_group, reap_exited_with_usage, signal_group, signal_group_exists,
+    signal_process, wait_for, wait_readable,
 };
 
 use super::ExitInfo;
@@ -55,15 +55,24 @@ pub(crate) fn set_process_name(name: &OsStr) {
     }
 }
 
-/// The address range of the executable mapping (from `/proc/self/maps`)
-/// that holds `address`, an address of this process's own code.
-pub(crate) fn code_mapping_of(address: usize) -> io::Result<std::ops::Range<usize>> {
+/// The executable mapping of a file that holds some of this process's
+/// code: its address range, and a path that opens the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CodeMapping {
+    pub range: std::ops::Range<usize>,
+    pub file: PathBuf,
+}
+
+/// The executable mapping (from `/proc/self/maps`) that holds `address`, an
+/// address of this process's own code: in the program itself, or in the
+/// shared library that holds this crate (a Python extension module).
+pub(crate) fn code_mapping_of(address: usize) -> io::Result<CodeMapping> {
     use std::io::BufRead;
-    // The executable's own mappings come first: stop reading there.
+    // The program's own mappings come first: stop reading there.
     let maps = io::BufReader::new(fs::File::open("/proc/self/maps")?);
     for line in maps.lines() {
-        if let Some(range) = code_mapping_in(&line?, address) {
-            return Ok(range);
+        if let Some(mapping) = code_mapping_in(&line?, address) {
+            return Ok(mapping);
         }
     }
     Err(io::Error::new(
@@ -72,15 +81,36 @@ pub(crate) fn code_mapping_of(address: usize) -> io::Result<std::ops::Range<usiz
     ))
 }
 
-/// [`code_mapping_of`] over the text of a maps file.
-fn code_mapping_in(maps: &str, address: usize) -> Option<std::ops::Range<usize>> {
-    maps.lines().find_map(|line| {
-        let mut fields = line.split_ascii_whitespace();
-        let (start, end) = fields.next()?.split_once('-')?;
-        let permissions = fields.next()?;
-        let range = usize::from_str_radix(start, 16).ok()?..usize::from_str_radix(end, 16).ok()?;
-        (permissions.contains('x') && range.contains(&address)).then_some(range)
-    })
+/// [`code_mapping_of`] for one line of a maps file.
+fn code_mapping_in(line: &str, address: usize) -> Option<CodeMapping> {
+    let mut fields = line.split_ascii_whitespace();
+    let (start, end) = fields.next()?.split_once('-')?;
+    let permissions = fields.next()?;
+    let range = usize::from_str_radix(start, 16).ok()?..usize::from_str_radix(end, 16).ok()?;
+    if !permissions.contains('x') || !range.contains(&address) {
+        return None;
+    }
+    // offset, device, inode, then the path (which may hold spaces).
+    let path = fields.nth(3).map(|first| {
+        let at = line.find(first).unwrap_or(line.len());
+        line[at..].trim_end()
+    });
+    let file = match path {
+        // The running program: /proc/self/exe opens it even once replaced
+        // or deleted on disk.
+        Some(path) if is_own_executable(path) => PathBuf::from("/proc/self/exe"),
+        Some(path) if path.starts_with('/') => PathBuf::from(path.trim_end_matches(" (deleted)")),
+        _ => PathBuf::from("/proc/self/exe"),
+    };
+    Some(CodeMapping { range, file })
+}
+
+/// Whether `path` (from a maps line) names the running program.
+fn is_own_executable(path: &str) -> bool {
+    static OWN: OnceLock<Option<PathBuf>> = OnceLock::new();
+    let own = OWN.get_or_init(|| fs::read_link("/proc/self/exe").ok());
+    own.as_deref()
+        .is_some_and(|own| Path::new(path.trim_end_matches(" (deleted)")) == own)
 }
 
 /// A path that opens the executable of the running process.
@@ -173,12 +203,21 @@ mod tests {
 55d0b000-55d0f000 r-xp 00001000 fd:01 42 /usr/bin/prog
 55d0f000-55d10000 rw-p 00005000 fd:01 42 /usr/bin/prog
 ";
+        let find = |address| maps.lines().find_map(|line| code_mapping_in(line, address));
         assert_eq!(
-            code_mapping_in(maps, 0x55d0c123),
-            Some(0x55d0b000..0x55d0f000)
+            find(0x55d0c123),
+            Some(CodeMapping {
+                range: 0x55d0b000..0x55d0f000,
+                file: PathBuf::from("/usr/bin/prog")
+            })
         );
-        assert_eq!(code_mapping_in(maps, 0x55d0a010), None, "not executable");
-        assert_eq!(code_mapping_in(maps, 0x1000), None);
+        assert_eq!(find(0x55d0a010), None, "not executable");
+        assert_eq!(find(0x1000), None);
+        let library = "7f00-7f10 r-xp 00001000 fd:01 43 /opt/my lib/ext.so (deleted)";
+        assert_eq!(
+            code_mapping_in(library, 0x7f08).unwrap().file,
+            PathBuf::from("/opt/my lib/ext.so")
+        );
     }
 
     #[test]

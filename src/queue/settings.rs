@@ -94,6 +94,42 @@ impl DummyMp {
         self.engine.kill_grace()
     }
 
+    /// Whether workers run task after task (`true`) instead of one fresh
+    /// process per task (`false`, the default).
+    ///
+    /// Reused workers make short tasks much cheaper (no process start per
+    /// task). What changes: the tasks of one worker share its process, so
+    /// global state, threads and children a task leaves behind are still
+    /// there for the next task it runs, and a task's end no longer kills
+    /// what it left in the process group. A task that crashes its worker,
+    /// times out or is killed ends that worker only; the next task gets a
+    /// fresh one. Idle workers live until [`killall`](DummyMp::killall),
+    /// [`reset`](DummyMp::reset), this setting turned off, or the instance
+    /// dropped; they cost memory, not CPU.
+    ///
+    /// ```
+    /// # dummymp::init();
+    /// fn pid((): ()) -> u32 { std::process::id() }
+    /// let mut mp = dummymp::DummyMp::new();
+    /// mp.set_reuse_workers(true);
+    /// mp.set_max_processes(1);
+    /// for _ in 0..3 {
+    ///     mp.run(pid, ())?;
+    /// }
+    /// mp.process_until_done()?;
+    /// let pids = mp.returns::<u32>();
+    /// assert!(pids.values().all(|p| *p == pids[&0]), "one worker ran all three");
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
+    pub fn set_reuse_workers(&mut self, reuse: bool) {
+        self.engine.set_reuse_workers(reuse);
+    }
+
+    /// Whether workers are reused.
+    pub fn reuse_workers(&self) -> bool {
+        self.engine.reuse_workers()
+    }
+
     /// Where tasks are started (default: [`Launcher::Local`]).
     pub fn set_launcher(&mut self, launcher: Launcher) {
         self.engine.set_launcher(launcher);

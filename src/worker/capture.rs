@@ -1,16 +1,26 @@
-//! Capturing a task's standard output and error inside the worker, and
+//! Capturing tasks' standard output and error inside the worker, and
 //! watching the parent.
 //!
-//! The worker's descriptors 1 and 2 are pipes whose read ends a relay
-//! thread polls. It sends what arrives to the parent as whole lines (several
+//! The worker's descriptors 1 and 2 are pipes. A relay thread polls their
+//! read ends and sends what arrives to the parent as whole lines (several
 //! per message when they come together); a line longer than
-//! `MAX_LINE_LEN` (`crate::lines`) is sent in pieces. The same thread polls the worker's
-//! private copy of its standard input: end of file there means the parent
-//! died, and the worker then kills its whole process group.
+//! `MAX_LINE_LEN` (`crate::lines`) is sent in pieces. When a task ends, the
+//! worker's main thread [drains](Relay::drain) the pipes itself, under the
+//! same lock, before it reports the task finished: every line a task wrote
+//! reaches the parent before its result, and a reused worker never passes a
+//! task's lines on as the next one's.
+//!
+//! The relay thread also watches the worker's link to its parent for a
+//! hang-up (only that: requests arriving on it do not wake the thread).
+//! The parent gone while a task runs means it died or gave up on the
+//! worker, which then kills its whole process group: itself and everything
+//! the task started. Between tasks the main thread, waiting for the next
+//! request, sees the end of the link itself and exits quietly.
 
-use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use rustix::pipe::PipeFlags;
@@ -18,6 +28,7 @@ use rustix::process::Signal;
 
 use super::Channel;
 use crate::lines::LineBuffer;
+use crate::platform::{self, Interest};
 use crate::protocol::WorkerMessage;
 use crate::task::Stream;
 
@@ -26,8 +37,8 @@ const RELAY_STACK_SIZE: usize = 256 * 1024;
 
 /// The read ends of the pipes installed as descriptors 1 and 2.
 pub(super) struct Capture {
-    stdout: File,
-    stderr: File,
+    stdout: OwnedFd,
+    stderr: OwnedFd,
 }
 
 impl Capture {
@@ -40,63 +51,80 @@ impl Capture {
         rustix::io::ioctl_fionbio(&out_read, true)?;
         rustix::io::ioctl_fionbio(&err_read, true)?;
         Ok(Capture {
-            stdout: File::from(out_read),
-            stderr: File::from(err_read),
+            stdout: out_read,
+            stderr: err_read,
         })
     }
 
-    /// Starts relaying, and watching `parent` (the worker's standard input).
-    pub(super) fn start(self, channel: Channel, parent: File) -> io::Result<Relay> {
+    /// Starts relaying, and watching `parent` (the worker's link to its
+    /// parent) for a hang-up while a task runs.
+    pub(super) fn start(self, channel: Channel, parent: Arc<OwnedFd>) -> io::Result<Relay> {
         let (stop_read, stop_write) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC)?;
-        let thread = std::thread::Builder::new()
-            .name("dummymp-relay".into())
-            .stack_size(RELAY_STACK_SIZE)
-            .spawn(move || relay(self, channel, parent, stop_read))?;
+        let (stdout, stderr) = (Arc::new(self.stdout), Arc::new(self.stderr));
+        let pipes = [Arc::clone(&stdout), Arc::clone(&stderr)];
+        let streams = Arc::new(Mutex::new(Streams {
+            stdout: Pump::new(stdout, Stream::Stdout),
+            stderr: Pump::new(stderr, Stream::Stderr),
+            buf: vec![0u8; 64 * 1024],
+        }));
+        let busy = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (streams, busy, channel) =
+                (Arc::clone(&streams), Arc::clone(&busy), channel.clone());
+            std::thread::Builder::new()
+                .name("dummymp-relay".into())
+                .stack_size(RELAY_STACK_SIZE)
+                .spawn(move || relay(&streams, &pipes, &channel, &parent, &busy, &stop_read))?
+        };
         Ok(Relay {
+            streams,
+            busy,
+            channel,
             stop: stop_write,
-            thread,
+            thread: Some(thread),
         })
     }
 }
 
-/// The running relay thread.
-pub(super) struct Relay {
-    stop: OwnedFd,
-    thread: JoinHandle<()>,
-}
-
-impl Relay {
-    /// Relays what the task wrote so far and stops the thread.
-    pub(super) fn finish(self) {
-        let _ = rustix::io::write(&self.stop, &[1]);
-        let _ = self.thread.join();
-    }
-}
-
-/// Cuts one captured stream into messages of whole lines.
-struct Lines {
+/// One captured stream: its pipe and its unfinished line.
+struct Pump {
+    pipe: Arc<OwnedFd>,
     stream: Stream,
-    buffer: LineBuffer,
+    lines: LineBuffer,
+    open: bool,
 }
 
-impl Lines {
-    fn new(stream: Stream) -> Lines {
-        Lines {
+impl Pump {
+    fn new(pipe: Arc<OwnedFd>, stream: Stream) -> Pump {
+        Pump {
+            pipe,
             stream,
-            buffer: LineBuffer::default(),
+            lines: LineBuffer::default(),
+            open: true,
         }
     }
 
-    /// Takes in `data` and sends every line it completes.
-    fn push(&mut self, data: &[u8], channel: &Channel) {
-        let stream = self.stream;
-        self.buffer.push(data, |data| send(channel, stream, data));
+    /// Sends every whole line the pipe holds now (without blocking).
+    fn pump(&mut self, buf: &mut [u8], channel: &Channel) {
+        while self.open {
+            match rustix::io::read(&*self.pipe, &mut *buf) {
+                Ok(0) => self.open = false,
+                Ok(n) => {
+                    let stream = self.stream;
+                    self.lines
+                        .push(&buf[..n], |data| send(channel, stream, data));
+                }
+                Err(rustix::io::Errno::INTR) => {}
+                Err(rustix::io::Errno::AGAIN) => return,
+                Err(_) => self.open = false,
+            }
+        }
     }
 
     /// Sends an unfinished last line as it is.
     fn flush(&mut self, channel: &Channel) {
         let stream = self.stream;
-        self.buffer.flush(|data| send(channel, stream, data));
+        self.lines.flush(|data| send(channel, stream, data));
     }
 }
 
@@ -104,79 +132,114 @@ fn send(channel: &Channel, stream: Stream, data: Vec<u8>) {
     channel.send(&WorkerMessage::Output { stream, data });
 }
 
-/// Reads what `file` holds now; false at end of file.
-fn pump(file: &mut File, lines: &mut Lines, buf: &mut [u8], channel: &Channel) -> bool {
-    loop {
-        match file.read(buf) {
-            Ok(0) => return false,
-            Ok(n) => lines.push(&buf[..n], channel),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
-            Err(_) => return false,
+/// The two captured streams, shared by the relay thread and the main
+/// thread.
+struct Streams {
+    stdout: Pump,
+    stderr: Pump,
+    buf: Vec<u8>,
+}
+
+/// The running relay thread.
+pub(super) struct Relay {
+    streams: Arc<Mutex<Streams>>,
+    busy: Arc<AtomicBool>,
+    channel: Channel,
+    stop: OwnedFd,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Relay {
+    /// A task starts: from now on the parent hanging up kills the worker.
+    pub(super) fn task_started(&self) {
+        self.busy.store(true, Ordering::SeqCst);
+    }
+
+    /// A task has ended (and flushed its buffered output): sends every
+    /// line it wrote, its unfinished last line too, before the caller
+    /// reports its result.
+    pub(super) fn task_ended(&self) {
+        let mut streams = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
+        let Streams {
+            stdout,
+            stderr,
+            buf,
+        } = &mut *streams;
+        for pump in [stdout, stderr] {
+            pump.pump(buf, &self.channel);
+            pump.flush(&self.channel);
+        }
+        self.busy.store(false, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = rustix::io::write(&self.stop, &[1]);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
         }
     }
 }
 
-fn relay(mut capture: Capture, channel: Channel, mut parent: File, stop: OwnedFd) {
-    let mut out_lines = Lines::new(Stream::Stdout);
-    let mut err_lines = Lines::new(Stream::Stderr);
-    let mut out_open = true;
-    let mut err_open = true;
-    let mut buf = vec![0u8; 64 * 1024];
+fn relay(
+    streams: &Mutex<Streams>,
+    pipes: &[Arc<OwnedFd>; 2],
+    channel: &Channel,
+    parent: &OwnedFd,
+    busy: &AtomicBool,
+    stop: &OwnedFd,
+) {
+    let mut watch_parent = true;
     loop {
-        let (stop_ready, parent_ready, out_ready, err_ready) = {
-            let mut fds = vec![stop.as_fd(), parent.as_fd()];
-            if out_open {
-                fds.push(capture.stdout.as_fd());
-            }
-            if err_open {
-                fds.push(capture.stderr.as_fd());
-            }
-            let Ok(fds) = crate::platform::wait_readable(&fds, None) else {
-                break;
-            };
-            let ready = |i: usize| fds.get(i).copied().unwrap_or(false);
-            let out_index = 2;
-            let err_index = if out_open { 3 } else { 2 };
-            (
-                ready(0),
-                ready(1),
-                out_open && ready(out_index),
-                err_open && ready(err_index),
-            )
+        let open = {
+            let s = streams.lock().unwrap_or_else(PoisonError::into_inner);
+            [s.stdout.open, s.stderr.open]
         };
-        if stop_ready {
-            break;
-        }
-        if parent_ready {
-            let mut byte = [0u8; 64];
-            match parent.read(&mut byte) {
-                Ok(n) if n > 0 => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                _ => parent_gone(),
+        let mut fds = vec![(stop.as_fd(), Interest::Readable)];
+        for (pipe, open) in pipes.iter().zip(open) {
+            if open {
+                fds.push((pipe.as_fd(), Interest::Readable));
             }
         }
-        if out_ready {
-            out_open = pump(&mut capture.stdout, &mut out_lines, &mut buf, &channel);
+        let parent_at = fds.len();
+        if watch_parent {
+            fds.push((parent.as_fd(), Interest::HangUp));
         }
-        if err_ready {
-            err_open = pump(&mut capture.stderr, &mut err_lines, &mut buf, &channel);
+        let Ok(ready) = platform::wait_for(&fds, None) else {
+            return;
+        };
+        if ready[0] {
+            return;
+        }
+        if ready[1..parent_at].iter().any(|r| *r) {
+            let mut guard = streams.lock().unwrap_or_else(PoisonError::into_inner);
+            let Streams {
+                stdout,
+                stderr,
+                buf,
+            } = &mut *guard;
+            stdout.pump(buf, channel);
+            stderr.pump(buf, channel);
+        }
+        if watch_parent && ready[parent_at] {
+            if busy.load(Ordering::SeqCst) {
+                parent_gone();
+            }
+            // Between tasks: the main thread sees the end of the link and
+            // exits; stop watching it meanwhile.
+            watch_parent = false;
         }
     }
-    // The task has returned and flushed: what it wrote is in the pipes.
-    pump(&mut capture.stdout, &mut out_lines, &mut buf, &channel);
-    pump(&mut capture.stderr, &mut err_lines, &mut buf, &channel);
-    out_lines.flush(&channel);
-    err_lines.flush(&channel);
 }
 
-/// The parent closed our standard input: it died or gave up on us. End this
-/// worker and everything its task started.
+/// The parent closed the worker's link while a task ran: it died or gave
+/// up on us. End this worker and everything its task started.
 fn parent_gone() -> ! {
     let me = std::process::id();
     if rustix::process::getpgrp() == rustix::process::getpid() {
-        let _ = crate::platform::signal_group(me, Signal::KILL);
+        let _ = platform::signal_group(me, Signal::KILL);
     }
-    let _ = crate::platform::signal_process(me, Signal::KILL);
+    let _ = platform::signal_process(me, Signal::KILL);
     std::process::exit(137)
 }

@@ -1,42 +1,61 @@
 //! The worker side: what a re-executed copy of the program does when
-//! [`init`](crate::init) finds it was started as a worker.
+//! [`init`](crate::init) finds it was started as a worker (and what a
+//! foreign worker, such as the Python package's, does through
+//! [`foreign::serve`]).
 //!
-//! 1. It moves the pipes to its parent out of the way (standard input and
+//! 1. It moves the links to its parent out of the way (standard input and
 //!    output become private descriptors that children do not inherit), gives
-//!    the task `/dev/null` as standard input and pipes as standard output and
-//!    error, so that nothing the task or its children print can corrupt the
+//!    tasks `/dev/null` as standard input and pipes as standard output and
+//!    error, so that nothing a task or its children print can corrupt the
 //!    messages ([`capture`]).
-//! 2. It reads the [`TaskRequest`], checks the protocol version and the
-//!    executable identity, and refuses politely when either differs.
-//! 3. It installs a `log` logger that sends every record to the parent
-//!    ([`logger`]) and a panic hook that keeps the panic's message and
+//! 2. It reads a [`TaskRequest`], checks the protocol version, the identity
+//!    of its code and the function's address, and refuses politely when any
+//!    differs.
+//! 3. It installs (once) a `log` logger that sends every record to the
+//!    parent ([`logger`]) and a panic hook that keeps the panic's message and
 //!    location.
-//! 4. It calls the function, sends the result and exits.
+//! 4. It calls the function, sends every line the task wrote and then the
+//!    result. A fresh worker then exits; a reused one waits for the next
+//!    request, and exits when its parent closes the link.
 //!
-//! While the task runs, the capture thread relays output lines and watches
-//! standard input: when it closes, the parent is gone, and the worker kills
-//! its process group (itself and everything the task started) at once.
+//! While a task runs, the relay thread relays output lines and watches the
+//! link to the parent: when it closes, the parent is gone, and the worker
+//! kills its process group (itself and everything the task started) at
+//! once.
 
 mod capture;
+pub mod foreign;
 pub(crate) mod invocation;
 mod logger;
 
 use std::any::Any;
 use std::fs::File;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
+use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::thread::ThreadId;
 
 use rustix::fs::{Mode, OFlags};
 
-use crate::protocol::{self, PROTOCOL_VERSION, TaskRequest, TaskResult, WorkerMessage};
+use crate::protocol::{
+    self, PROTOCOL_VERSION, RequestedCall, TaskRequest, TaskResult, WorkerMessage,
+};
 
 pub(crate) use invocation::is_worker_invocation;
 
-/// Runs the task this worker was started for, then exits.
+/// Serves the requests this worker was started for, then exits.
 pub(crate) fn run_and_exit() -> ! {
-    let code = match Worker::start() {
-        Ok(worker) => worker.run(),
+    std::process::exit(serve(None))
+}
+
+/// What runs a foreign call.
+pub(crate) type ForeignHandler<'a> = &'a mut dyn FnMut(&foreign::ForeignCall<'_>) -> TaskResult;
+
+/// Serves requests until the parent closes the link (or, for a worker that
+/// is not reused, after the first); returns the exit code.
+pub(crate) fn serve(mut foreign: Option<ForeignHandler<'_>>) -> i32 {
+    let mut worker = match Worker::start() {
+        Ok(worker) => worker,
         Err(error) => {
             // Standard error may still be the parent's; say why and give up.
             let _ = writeln!(
@@ -44,10 +63,48 @@ pub(crate) fn run_and_exit() -> ! {
                 "dummymp worker {}: {error}",
                 std::process::id()
             );
-            3
+            return 3;
         }
     };
-    std::process::exit(code)
+    let channel = worker.channel.clone();
+    let mut relay: Option<capture::Relay> = None;
+    loop {
+        let request = match worker.read_request() {
+            Ok(Some(request)) => request,
+            // The parent closed the link between tasks: done.
+            Ok(None) => return 0,
+            Err(reason) => {
+                channel.send(&WorkerMessage::Finished(TaskResult::Failed(reason)));
+                return 4;
+            }
+        };
+        if relay.is_none() {
+            match worker.start_relay() {
+                Ok(started) => relay = Some(started),
+                // Typically EAGAIN under a process-count limit: may pass.
+                Err(e) => {
+                    channel.send(&WorkerMessage::Finished(TaskResult::NotStarted {
+                        error: format!("cannot start the worker's output relay: {e}"),
+                        errno: e.raw_os_error(),
+                    }));
+                    return 0;
+                }
+            }
+        }
+        let Some(relay) = &relay else { return 4 };
+        logger::install(channel.clone(), request.log_level);
+        relay.task_started();
+        let result = execute(&request, &mut foreign);
+        let _ = io::stdout().flush();
+        let _ = io::stderr().flush();
+        relay.task_ended();
+        if !channel.send(&WorkerMessage::Finished(result)) {
+            return 4;
+        }
+        if !request.keep_alive {
+            return 0;
+        }
+    }
 }
 
 /// The worker's half of the pipes to its parent.
@@ -69,15 +126,18 @@ impl Channel {
 
 /// Set once the channel exists, for the panic hook.
 static CHANNEL: OnceLock<Channel> = OnceLock::new();
-/// The thread that runs the task.
+/// The thread that runs the tasks.
 static TASK_THREAD: OnceLock<ThreadId> = OnceLock::new();
 /// Message and location of the task thread's last panic.
 static LAST_PANIC: Mutex<Option<(String, Option<String>)>> = Mutex::new(None);
 
 struct Worker {
     channel: Channel,
-    input: File,
-    capture: capture::Capture,
+    /// Requests come in here; shared with the relay thread, which watches
+    /// it for the parent hanging up.
+    input: Arc<OwnedFd>,
+    /// Until the relay thread takes it over.
+    capture: Option<capture::Capture>,
 }
 
 impl Worker {
@@ -102,30 +162,31 @@ impl Worker {
             out: Arc::new(Mutex::new(File::from(output))),
         };
         let _ = CHANNEL.set(channel.clone());
+        let _ = TASK_THREAD.set(std::thread::current().id());
+        install_panic_hook();
         Ok(Worker {
             channel,
-            input: File::from(input),
-            capture,
+            input: Arc::new(input),
+            capture: Some(capture),
         })
     }
 
-    /// Reads, checks and runs the request; returns the exit code.
-    fn run(mut self) -> i32 {
-        let channel = self.channel.clone();
-        let result = match self.read_request() {
-            Ok(request) => self.execute(request),
-            Err(reason) => TaskResult::Failed(reason),
-        };
-        if channel.send(&WorkerMessage::Finished(result)) {
-            0
-        } else {
-            4
-        }
+    fn start_relay(&mut self) -> io::Result<capture::Relay> {
+        let capture = self
+            .capture
+            .take()
+            .ok_or_else(|| io::Error::other("the output relay was started twice"))?;
+        capture.start(self.channel.clone(), Arc::clone(&self.input))
     }
 
-    fn read_request(&mut self) -> Result<TaskRequest, String> {
-        let frame = protocol::read_frame(&mut self.input)
+    /// Reads and checks the next request; `None` when the parent closed the
+    /// link instead.
+    fn read_request(&mut self) -> Result<Option<TaskRequest>, String> {
+        let frame = protocol::read_frame_or_end(&mut LinkReader(&self.input))
             .map_err(|e| format!("cannot read the task from the parent: {e}"))?;
+        let Some(frame) = frame else {
+            return Ok(None);
+        };
         let request: TaskRequest = postcard::from_bytes(&frame).map_err(|e| {
             format!("the parent speaks another dummymp protocol (cannot decode the task: {e})")
         })?;
@@ -145,33 +206,64 @@ impl Worker {
                 request.function_name
             ));
         }
-        crate::callable::verify(own, request.entry, request.function, request.seal)?;
-        Ok(request)
+        if let RequestedCall::Function {
+            entry,
+            function,
+            seal,
+        } = request.call
+        {
+            crate::callable::verify(own, entry, function, seal)?;
+        }
+        Ok(Some(request))
     }
+}
 
-    /// Runs the checked request with output relayed and the parent watched.
-    fn execute(self, request: TaskRequest) -> TaskResult {
-        let relay = match self.capture.start(self.channel.clone(), self.input) {
-            Ok(relay) => relay,
-            // Typically EAGAIN under a process-count limit: may pass.
-            Err(e) => {
-                return TaskResult::NotStarted {
-                    error: format!("cannot start the worker's output relay: {e}"),
-                    errno: e.raw_os_error(),
-                };
+/// Reads the link to the parent.
+struct LinkReader<'a>(&'a OwnedFd);
+
+impl Read for LinkReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match rustix::io::read(self.0, &mut *buf) {
+                Err(rustix::io::Errno::INTR) => continue,
+                other => return other.map_err(io::Error::from),
             }
-        };
-        logger::install(self.channel.clone(), request.log_level);
-        let _ = TASK_THREAD.set(std::thread::current().id());
-        install_panic_hook();
-        // SAFETY: the request's offsets come from `callable::offsets_of` in
-        // the parent, whose executable identity was just checked to be ours.
-        let result =
-            unsafe { crate::callable::call(request.entry, request.function, &request.args) };
-        let _ = io::stdout().flush();
-        let _ = io::stderr().flush();
-        relay.finish();
-        result
+        }
+    }
+}
+
+/// Runs one checked request.
+fn execute(request: &TaskRequest, foreign: &mut Option<ForeignHandler<'_>>) -> TaskResult {
+    *LAST_PANIC.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    match (&request.call, foreign) {
+        (
+            RequestedCall::Function {
+                entry, function, ..
+            },
+            _,
+        ) => {
+            // SAFETY: the request's offsets come from `callable::offsets_of`
+            // in the parent; `read_request` checked that its executable
+            // identity is ours and that the offsets were sealed for it and
+            // lead into our code.
+            unsafe { crate::callable::call(*entry, *function, &request.args) }
+        }
+        (RequestedCall::Payload, Some(handler)) => {
+            let call = foreign::ForeignCall {
+                task: request.task_id,
+                name: &request.function_name,
+                payload: &request.args,
+            };
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(&call))) {
+                Ok(result) => result,
+                Err(payload) => panic_result(payload),
+            }
+        }
+        (RequestedCall::Payload, None) => TaskResult::Failed(format!(
+            "this worker serves no foreign calls: `{}` was sent to a dummymp worker of a Rust \
+             program",
+            request.function_name
+        )),
     }
 }
 

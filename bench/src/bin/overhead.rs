@@ -1,6 +1,7 @@
-//! `overhead [TASKS] [AT_ONCE]`: per-task overhead of the library. Queues
-//! TASKS (default 2000) calls of a function that returns at once, with a
-//! process cap of AT_ONCE (default 2) in `Nuclear` mode, and times queueing
+//! `overhead [TASKS] [AT_ONCE] [fresh|reuse]`: per-task overhead of the
+//! library. Queues TASKS (default 2000) calls of a function that returns at
+//! once, with a process cap of AT_ONCE (default 2) in `Nuclear` mode, a
+//! fresh worker per task (default) or reused workers, and times queueing
 //! plus `process_until_done()`. Prints one JSON line.
 
 use std::time::Instant;
@@ -16,6 +17,7 @@ fn identity(i: u32) -> u32 {
 struct Report {
     tasks: usize,
     at_once: usize,
+    workers: &'static str,
     returned: usize,
     wall_s: f64,
     per_task_ms: f64,
@@ -25,10 +27,19 @@ fn main() {
     dummymp::init();
     let tasks: u32 = dummymp_bench::arg(1, "tasks", 2000);
     let at_once: usize = dummymp_bench::arg(2, "at_once", 2);
+    let workers = match std::env::args().nth(3).as_deref() {
+        None | Some("fresh") => "fresh",
+        Some("reuse") => "reuse",
+        Some(other) => {
+            eprintln!("overhead: workers must be fresh or reuse, not {other}");
+            std::process::exit(2);
+        }
+    };
     let t0 = Instant::now();
     let mut mp = DummyMp::new();
     mp.set_priority_mode(Priority::Nuclear);
     mp.set_max_processes(at_once);
+    mp.set_reuse_workers(workers == "reuse");
     for i in 0..tasks {
         mp.run(identity, i).expect("a u32 serialises");
     }
@@ -45,6 +56,7 @@ fn main() {
     dummymp_bench::emit(&Report {
         tasks: tasks as usize,
         at_once,
+        workers,
         returned,
         wall_s: wall,
         per_task_ms: wall * 1000.0 / f64::from(tasks),

@@ -9,6 +9,15 @@ use std::time::Duration;
 use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::process::{Pid, Signal};
 
+/// What to wait for on a descriptor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Interest {
+    /// Data (or end of file) to read.
+    Readable,
+    /// Only the other end closing (not data arriving).
+    HangUp,
+}
+
 /// Sleeps until one of `fds` is readable (or hung up) or `timeout` passes
 /// (`None`: no limit); returns which are. A signal that interrupts the
 /// wait gives all `false`.
@@ -16,9 +25,28 @@ pub(crate) fn wait_readable(
     fds: &[BorrowedFd<'_>],
     timeout: Option<Duration>,
 ) -> io::Result<Vec<bool>> {
+    let wanted: Vec<(BorrowedFd<'_>, Interest)> =
+        fds.iter().map(|fd| (*fd, Interest::Readable)).collect();
+    wait_for(&wanted, timeout)
+}
+
+/// Sleeps until one of `fds` shows what it is watched for, or `timeout`
+/// passes (`None`: no limit); returns which do. An error or hang-up on a
+/// descriptor always counts. A signal that interrupts the wait gives all
+/// `false`.
+pub(crate) fn wait_for(
+    fds: &[(BorrowedFd<'_>, Interest)],
+    timeout: Option<Duration>,
+) -> io::Result<Vec<bool>> {
     let mut polled: Vec<PollFd<'_>> = fds
         .iter()
-        .map(|fd| PollFd::from_borrowed_fd(*fd, PollFlags::IN))
+        .map(|(fd, interest)| {
+            let flags = match interest {
+                Interest::Readable => PollFlags::IN,
+                Interest::HangUp => PollFlags::RDHUP,
+            };
+            PollFd::from_borrowed_fd(*fd, flags)
+        })
         .collect();
     let timeout = timeout.map(|t| {
         Timespec::try_from(t).unwrap_or(Timespec {
@@ -114,6 +142,22 @@ mod tests {
         let me = std::process::id();
         let group = rustix::process::getpgrp().as_raw_nonzero().get() as u32;
         assert!(members_of_group(group).contains(&me));
+    }
+
+    #[test]
+    fn hang_up_ignores_data_and_sees_the_other_end_close() {
+        let (ours, theirs) = rustix::net::socketpair(
+            rustix::net::AddressFamily::UNIX,
+            rustix::net::SocketType::STREAM,
+            rustix::net::SocketFlags::CLOEXEC,
+            None,
+        )
+        .unwrap();
+        rustix::io::write(&theirs, b"data").unwrap();
+        let watched = [(ours.as_fd(), Interest::HangUp)];
+        assert_eq!(wait_for(&watched, Some(Duration::ZERO)).unwrap(), [false]);
+        drop(theirs);
+        assert_eq!(wait_for(&watched, Some(Duration::ZERO)).unwrap(), [true]);
     }
 
     #[test]
