@@ -114,7 +114,17 @@ pub fn process_process() -> Result<bool, Error> {
 }
 
 /// Relays the messages that arrived (log records, output lines, results).
-/// See [`DummyMp::process_queue`] and the example of [`process_process`].
+/// See [`DummyMp::process_queue`].
+///
+/// ```
+/// # dummymp::init();
+/// fn hello() { log::info!("hello from a task"); }
+/// dummymp::run(hello, ())?;
+/// dummymp::process_process()?; // starts it
+/// dummymp::process_queue()?; // relays what it logged so far, never blocks
+/// dummymp::process_until_done()?;
+/// # Ok::<(), dummymp::Error>(())
+/// ```
 ///
 /// # Errors
 ///
