@@ -130,10 +130,10 @@ impl DummyMp {
     /// ```
     /// # dummymp::init();
     /// use std::time::Duration;
-    /// fn flaky(x: u32) -> u32 { x + 1 }
+    /// fn increment(x: u32) -> u32 { x + 1 }
     /// let mut mp = dummymp::DummyMp::new();
     /// let options = dummymp::TaskOptions::new().retries(2).timeout(Duration::from_secs(60));
-    /// assert_eq!(mp.map_with(options, flaky, [1, 2])?, [2, 3]);
+    /// assert_eq!(mp.map_with(options, increment, [1, 2])?, [2, 3]);
     /// # Ok::<(), dummymp::Error>(())
     /// ```
     ///
