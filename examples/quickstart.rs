@@ -53,7 +53,7 @@ fn main() -> Result<(), dummymp::Error> {
     dummymp::process_until_done()?;
 
     // Return values by call order: {0: Some(2), 1: None, 2: Some(3)}.
-    println!("{:?}", dummymp::get_returns::<Option<u64>>());
+    println!("{:?}", dummymp::get_returns::<Option<u64>>()?);
 
     println!("Resetting...");
     dummymp::reset();
@@ -67,7 +67,7 @@ fn main() -> Result<(), dummymp::Error> {
         dummymp::process_queue()?;
         sleep(Duration::from_millis(1));
     }
-    println!("{:?}", dummymp::get_returns::<Option<u64>>());
+    println!("{:?}", dummymp::get_returns::<Option<u64>>()?);
 
     println!("Resetting once more...");
     dummymp::reset();
@@ -86,6 +86,6 @@ fn main() -> Result<(), dummymp::Error> {
 
     // Nothing left to do.
     dummymp::process_until_done()?;
-    println!("Done: {:?}", dummymp::get_returns::<Option<u64>>());
+    println!("Done: {:?}", dummymp::get_returns::<Option<u64>>()?);
     Ok(())
 }

@@ -3,15 +3,21 @@
 //! A worker is the same executable as its parent, so every function sits at
 //! the same distance from any other function in both processes, whatever
 //! address the loader chose for each (ASLR shifts the whole image). The
-//! parent sends two such distances, measured from [`anchor`]: the user's
-//! function and the entry point monomorphised for its argument and return
-//! types ([`entry_for`]). The worker adds them to its own anchor, checks
-//! nothing else can be meant (its executable identity must equal the
-//! parent's, see [`crate::identity`]), and calls the entry point, which
-//! decodes the argument, calls the function and encodes what it returned.
+//! parent sends two such distances, measured from [`anchor`]: the function
+//! (the one-argument shim of the user's function, see [`signatures`]) and
+//! the entry point monomorphised for its argument and return types
+//! ([`invoke`]). The worker adds them to its own anchor, checks nothing
+//! else can be meant (its executable identity must equal the parent's, see
+//! [`crate::identity`]), and calls the entry point, which decodes the
+//! argument, calls the function and encodes what it returned.
 //!
 //! This is the one place where dummymp needs `unsafe` outside of a system
-//! call: turning those addresses back into function pointers.
+//! call: turning those addresses back into function pointers, and making
+//! the zero-sized value of a function item in the worker.
+
+mod signatures;
+
+pub use signatures::TaskFunction;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 

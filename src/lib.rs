@@ -33,10 +33,20 @@
 //!     mp.run(test, 1)?;
 //!     mp.process_until_done()?;
 //!     assert_eq!(mp.value(first), Some(&Some(2)));
-//!     println!("{:?}", mp.returns::<Option<u64>>()); // {0: Some(2), 1: None}
+//!     println!("{:?}", mp.returns::<Option<u64>>()?); // {0: Some(2), 1: None}
 //!     mp.reset();
 //!     Ok(())
 //! }
+//! ```
+//!
+//! Or, for one function over many inputs, in order:
+//!
+//! ```
+//! # dummymp::init();
+//! fn square(x: u64) -> u64 { x * x }
+//! let squares = dummymp::DummyMp::new().map(square, 1..=4)?;
+//! assert_eq!(squares, [1, 4, 9, 16]);
+//! # Ok::<(), dummymp::Error>(())
 //! ```
 //!
 //! # How a task runs
@@ -50,11 +60,10 @@
 //!
 //! The parent and the worker talk only over the worker's standard input and
 //! output. The function travels as its address within the executable, the
-//! argument and the return value as [`serde`] data (encoded with postcard)
-//! when [`run`] is called, so later changes to the caller's values do not
-//! reach a queued call. A worker checks that it runs the same executable
-//! build as its parent before it calls anything. It dies as soon as its
-//! parent does (its standard input closes), taking its own children along.
+//! arguments and the return value as [`serde`] data (encoded with postcard).
+//! A worker checks that it runs the same executable build as its parent
+//! before it calls anything. It dies as soon as its parent does (its
+//! standard input closes), taking its own children along.
 //!
 //! Every task ends with an [`Outcome`]: its value, a panic (message and
 //! location), an early exit, the signal that killed it, killed by
@@ -63,17 +72,226 @@
 //! left behind in that group are killed (start a daemon with `setsid` to
 //! keep it).
 //!
+//! # Functions and arguments
+//!
+//! A task is a function item, or a closure that captures nothing, of up to
+//! eight parameters ([`TaskFunction`]). [`run`](DummyMp::run) takes its
+//! arguments as one value: `()` for none, the argument itself for one, a
+//! tuple for several. Closures need their parameter types written out.
+//!
+//! ```
+//! # dummymp::init();
+//! fn hello() -> String { "hello".into() }
+//! fn repeat(word: String, times: usize) -> String { word.repeat(times) }
+//!
+//! let mut mp = dummymp::DummyMp::new();
+//! let a = mp.run(hello, ())?;
+//! let b = mp.run(repeat, ("ab".to_string(), 3))?;
+//! let c = mp.run(|x: i32, y: i32| x * y, (6, 7))?;
+//! mp.process_until_done()?;
+//! assert_eq!(mp.value(a).unwrap(), "hello");
+//! assert_eq!(mp.value(b).unwrap(), "ababab");
+//! assert_eq!(mp.value(c), Some(&42));
+//! # Ok::<(), dummymp::Error>(())
+//! ```
+//!
+//! Arguments and return values are **owned** serde types: the worker is
+//! another process and gets its own copy. A function taking `&[T]` or
+//! `&str` does not compile (the compiler says that it "cannot run as a
+//! dummymp task", or for `&str` that an "implementation of `Deserialize` is
+//! not general enough"); take `Vec<T>` or `String`. Your own types
+//! derive serde's traits through the re-export, [`dummymp::serde`](serde),
+//! with no serde dependency of your own:
+//!
+//! ```
+//! # dummymp::init();
+//! #[derive(dummymp::serde::Serialize, dummymp::serde::Deserialize)]
+//! #[serde(crate = "dummymp::serde")]
+//! struct Point { x: f64, y: f64 }
+//!
+//! fn norm(p: Point) -> f64 { (p.x * p.x + p.y * p.y).sqrt() }
+//! assert_eq!(dummymp::DummyMp::new().map(norm, [Point { x: 3.0, y: 4.0 }])?, [5.0]);
+//! # Ok::<(), dummymp::Error>(())
+//! ```
+//!
+//! # What a task sees
+//!
+//! The arguments are serialised when [`run`](DummyMp::run) is called, so
+//! later changes to the caller's values do not reach a queued call. The
+//! task's process is started when the scheduler lets it start, and sees
+//! this process's environment variables and working directory *as they
+//! are then*, as the original's forked children did. Pass what must be
+//! fixed at queue time as an argument.
+//!
+//! # Many tasks at once
+//!
+//! [`run_many`](DummyMp::run_many) queues one function over every item of
+//! an iterator and returns the handles; [`map`](DummyMp::map) also runs
+//! them and returns the values in the items' order, scheduled like any
+//! other task. When some tasks fail, `map` returns
+//! [`Error::TasksFailed`], which names each failed item, its task id and
+//! its [`Outcome`]; the values of the others stay in the queue:
+//!
+//! ```
+//! # dummymp::init();
+//! fn parse(text: String) -> i64 { text.parse().expect("a number") }
+//! let mut mp = dummymp::DummyMp::new();
+//! let inputs = ["1", "x", "3"].map(String::from);
+//! match mp.map(parse, inputs) {
+//!     Ok(values) => println!("{values:?}"),
+//!     Err(dummymp::Error::TasksFailed { failed, .. }) => {
+//!         assert_eq!(failed[0].item, 1);
+//!         println!("{}", failed[0]); // item 1 (task 1) panicked at ...: a number: ...
+//!         let rest = mp.take_returns::<i64>()?; // {0: 1, 2: 3}
+//!         assert_eq!(rest.into_values().collect::<Vec<_>>(), [1, 3]);
+//!     }
+//!     Err(other) => return Err(other),
+//! }
+//! # Ok::<(), dummymp::Error>(())
+//! ```
+//!
+//! # Reading results
+//!
+//! - [`returns::<R>()`](DummyMp::returns): the values of the tasks that
+//!   returned an `R`, by call index, copied; asking for a type no queued
+//!   function returns is [`Error::ReturnType`], not an empty map.
+//!   [`take_returns`](DummyMp::take_returns) moves them out instead.
+//! - [`value(handle)`](DummyMp::value) and
+//!   [`take_value(handle)`](DummyMp::take_value): one task's value, typed
+//!   by its [`TaskHandle`].
+//! - [`outcome(id)`](DummyMp::outcome) and [`report(id)`](DummyMp::report):
+//!   how a task ended, and everything else known about it ([`TaskReport`]:
+//!   pid, exit status, runtime, attempts, captured output). `id` is a
+//!   handle, a [`TaskId`] or the plain call index that `returns` uses as
+//!   key.
+//!
+//! ```
+//! # dummymp::init();
+//! fn check(x: u32) -> u32 { assert!(x < 10, "too big"); x }
+//! let mut mp = dummymp::DummyMp::new();
+//! mp.run_many(check, [1, 20])?;
+//! mp.process_until_done()?;
+//! let returns = mp.returns::<u32>()?;
+//! assert_eq!(returns.get(&0), Some(&1));
+//! assert_eq!(returns.get(&1), None); // why? ask by the same index:
+//! assert!(matches!(mp.outcome(1), Some(dummymp::Outcome::Panicked { .. })));
+//! # Ok::<(), dummymp::Error>(())
+//! ```
+//!
+//! # Commands as tasks
+//!
+//! A [`Command`] (a program and its arguments, or a shell line) runs as a
+//! task too, scheduled, timed out and killed like a function task, and
+//! ends as [`Outcome::Exited`] with its exit code. See
+//! [`run_command`](DummyMp::run_command).
+//!
+//! ```
+//! # dummymp::init();
+//! use dummymp::{Command, Outcome, OutputMode};
+//! let mut mp = dummymp::DummyMp::new();
+//! mp.set_output_mode(OutputMode::Captured);
+//! let id = mp.run_command(Command::shell("echo $((6 * 7))"))?;
+//! mp.process_until_done()?;
+//! assert_eq!(mp.outcome(id), Some(&Outcome::Exited { code: 0 }));
+//! assert_eq!(mp.report(id).unwrap().stdout, b"42\n");
+//! # Ok::<(), dummymp::Error>(())
+//! ```
+//!
+//! # Timeouts, retries and killing
+//!
+//! [`TaskOptions`] give a task a timeout (its process group gets
+//! `SIGTERM`, then `SIGKILL` after the [kill grace
+//! period](DummyMp::set_kill_grace)) and retries, through
+//! [`run_with`](DummyMp::run_with), [`map_with`](DummyMp::map_with) and
+//! [`run_command_with`](DummyMp::run_command_with).
+//! [`kill`](DummyMp::kill) ends one task, [`killall`](DummyMp::killall)
+//! every running one, and dropping a [`DummyMp`] kills what it runs.
+//!
+//! ```
+//! # dummymp::init();
+//! use std::time::Duration;
+//! fn nap(seconds: u64) { std::thread::sleep(Duration::from_secs(seconds)) }
+//! let mut mp = dummymp::DummyMp::new();
+//! let options = dummymp::TaskOptions::new().timeout(Duration::from_millis(100));
+//! let task = mp.run_with(options, nap, 60)?;
+//! mp.process_until_done()?;
+//! assert_eq!(mp.outcome(task), Some(&dummymp::Outcome::TimedOut));
+//! # Ok::<(), dummymp::Error>(())
+//! ```
+//!
+//! # How many run at once
+//!
+//! - The **capacity** is how many tasks may run on an otherwise idle
+//!   machine: one per usable CPU unless [set](DummyMp::set_capacity)
+//!   higher, for tasks that mostly wait (the command-line tool's `-j`).
+//! - The **priority mode** ([`Priority`]) subtracts the CPUs that other
+//!   people's processes keep busy from it (every mode but `Nuclear`).
+//! - The **process cap** ([`set_max_processes`](DummyMp::set_max_processes))
+//!   limits the result in every mode; it never adds tasks.
+//!
+//! *Usable* CPUs honour CPU affinity (`taskset`, Slurm, cpusets) and cgroup
+//! quotas: [`total_cpus`](DummyMp::total_cpus) and [`get_total_cpus`] count
+//! them (1 under `taskset -c 0`), and
+//! [`machine_cpus`](DummyMp::machine_cpus) counts the machine's.
+//!
+//! ```
+//! # dummymp::init();
+//! fn wait_for_network(ms: u64) { std::thread::sleep(std::time::Duration::from_millis(ms)) }
+//! let mut mp = dummymp::DummyMp::new();
+//! mp.set_capacity(16); // 16 at once, even on 2 CPUs, less what others use
+//! mp.map(wait_for_network, [50; 16])?;
+//! # Ok::<(), dummymp::Error>(())
+//! ```
+//!
+//! # Output and logs
+//!
+//! Log records a task emits through the [`log`] facade reach the parent's
+//! logger with their level, target and location, prefixed `[PID n] `. Its
+//! standard output and error reach the parent's as whole lines, tagged,
+//! untagged or captured into its report ([`OutputMode`]).
+//!
+//! # The original's module-level API
+//!
+//! The Python original's functions work on a process-wide default
+//! [`DummyMp`]: [`run`], [`run_many`], [`map`], [`process_process`],
+//! [`process_queue`], [`process_until_done`], [`get_returns`],
+//! [`take_returns`], [`get_outcome`], [`get_report`],
+//! [`set_max_processes`], [`get_max_processes`], [`set_capacity`],
+//! [`get_capacity`], [`set_priority_mode`], [`get_priority_mode`],
+//! [`get_cpu_avail`], [`get_total_cpus`], [`get_machine_cpus`],
+//! [`set_start_callback`], [`set_end_callback`], [`killall`], [`reset`],
+//! [`get_version`].
+//!
+//! ```
+//! # dummymp::init();
+//! fn test(seconds: u64) -> Option<u64> { (seconds > 1).then_some(seconds) }
+//! dummymp::set_max_processes(2);
+//! dummymp::run(test, 2)?;
+//! dummymp::run(test, 1)?;
+//! dummymp::process_until_done()?;
+//! assert_eq!(format!("{:?}", dummymp::get_returns::<Option<u64>>()?), "{0: Some(2), 1: None}");
+//! # Ok::<(), dummymp::Error>(())
+//! ```
+//!
+//! # Testing
+//!
+//! In `cargo test` the harness owns `main`: put
+//! [`enable_test_support!()`](enable_test_support) at the top of each
+//! integration-test crate that queues tasks.
+//!
 //! # Where things are
 //!
 //! | what | module |
 //! |---|---|
-//! | a task's worker is spawned | `spawn` |
+//! | the queue and its control ([`DummyMp`]), the module-level API | `queue` |
+//! | which functions can be tasks, how they travel to a worker | `callable` |
+//! | starting, watching, timing out, killing and reaping tasks | [`engine`] |
+//! | where a process is started (this machine; Slurm) | `launch` |
 //! | the worker runs the task, captures its output | `worker` |
 //! | CPU load of other processes is measured | `load` (and `platform::linux` for `/proc`) |
 //! | how many tasks may start | [`Scheduler`] (`scheduler`) |
 //! | a log record or output line is relayed | `relay` |
 //! | usable CPUs: affinity, cgroup quotas | `cpus` |
-//! | the queue and its control | [`DummyMp`] (`instance`) |
 
 #![warn(missing_docs)]
 
@@ -98,10 +316,11 @@ mod scheduler;
 mod task;
 mod worker;
 
+pub use callable::TaskFunction;
 pub use command::{Command, SHELL};
 pub use cpus::{CpuInfo, CpuSet, total_cpus, usable_cpus};
 pub use engine::DEFAULT_KILL_GRACE;
-pub use error::Error;
+pub use error::{Error, TaskFailure};
 pub use launch::Launcher;
 pub use load::{
     ForeignProcess, LoadMeasurement, LoadRule, MeasurementKind, OwnProcesses, ProcessScan,
@@ -112,9 +331,10 @@ pub use outcome::{Outcome, ProcessExit, signal_name};
 pub use priority::Priority;
 pub use queue::DummyMp;
 pub use queue::global::{
-    get_cpu_avail, get_max_processes, get_priority_mode, get_returns, get_total_cpus, get_version,
-    killall, process_process, process_queue, process_until_done, reset, run, set_end_callback,
-    set_max_processes, set_priority_mode, set_start_callback,
+    get_capacity, get_cpu_avail, get_machine_cpus, get_max_processes, get_outcome,
+    get_priority_mode, get_report, get_returns, get_total_cpus, get_version, killall, map,
+    process_process, process_queue, process_until_done, reset, run, run_many, set_capacity,
+    set_end_callback, set_max_processes, set_priority_mode, set_start_callback, take_returns,
 };
 pub use report::{Progress, TaskReport};
 pub use scheduler::Scheduler;
@@ -123,6 +343,33 @@ pub use scheduler::memory::{MemoryFit, MemoryStatus};
 pub use scheduler::yielding::{CALM_MEASUREMENTS, RunningAdvice};
 pub use task::{OutputMode, Stream, TaskHandle, TaskId};
 pub use worker::foreign;
+
+/// The serde crate, re-exported so that you need no dependency of your own
+/// to derive the traits for argument and return types. Tell the derive
+/// where it is with `#[serde(crate = "dummymp::serde")]`:
+///
+/// ```
+/// # dummymp::init();
+/// use dummymp::serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize)]
+/// #[serde(crate = "dummymp::serde")]
+/// struct Job {
+///     name: String,
+///     size: u32,
+/// }
+///
+/// fn work(job: Job) -> String {
+///     format!("{} x{}", job.name, job.size)
+/// }
+///
+/// let mut mp = dummymp::DummyMp::new();
+/// let task = mp.run(work, Job { name: "render".into(), size: 3 })?;
+/// mp.process_until_done()?;
+/// assert_eq!(mp.value(task).map(String::as_str), Some("render x3"));
+/// # Ok::<(), dummymp::Error>(())
+/// ```
+pub use serde;
 
 /// Turns this process into a worker when it was started as one: runs the
 /// task it was started for and exits, never returning. In any other process

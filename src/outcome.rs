@@ -76,6 +76,14 @@ pub enum Outcome {
 impl Outcome {
     /// Whether the task did what it was asked: a function returned its
     /// value, or a process exited with code 0.
+    ///
+    /// ```
+    /// use dummymp::Outcome;
+    /// assert!(Outcome::Returned.is_success());
+    /// assert!(Outcome::Exited { code: 0 }.is_success());
+    /// assert!(!Outcome::Exited { code: 1 }.is_success());
+    /// assert!(!Outcome::TimedOut.is_success());
+    /// ```
     pub fn is_success(&self) -> bool {
         matches!(self, Outcome::Returned | Outcome::Exited { code: 0 })
     }

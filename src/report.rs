@@ -81,14 +81,74 @@ impl TaskReport {
         }
     }
 
+    /// A copy of everything but the return value (encoded or decoded).
+    pub(crate) fn copy_without_value(&self) -> TaskReport {
+        TaskReport {
+            id: self.id,
+            name: self.name.clone(),
+            pid: self.pid,
+            outcome: self.outcome.clone(),
+            exit: self.exit,
+            stdout: self.stdout.clone(),
+            stderr: self.stderr.clone(),
+            started_at: self.started_at,
+            runtime: self.runtime,
+            attempts: self.attempts,
+            peak_rss: self.peak_rss,
+            returned: None,
+            value: None,
+        }
+    }
+
     /// The encoded return value of a function task (postcard), as the
     /// worker sent it; `None` unless the function returned. Front ends
-    /// built on the [engine](crate::engine) decode it themselves.
+    /// built on the [engine](crate::engine) decode it themselves;
+    /// [`DummyMp`](crate::DummyMp) has already decoded it into the value
+    /// that [`DummyMp::value`](crate::DummyMp::value) gives, so its
+    /// reports hold no bytes.
+    ///
+    /// ```
+    /// # dummymp::init();
+    /// fn two() -> u8 { 2 }
+    /// let mut mp = dummymp::DummyMp::new();
+    /// let task = mp.run(two, ())?;
+    /// mp.process_until_done()?;
+    /// assert_eq!(mp.report(task).unwrap().returned_bytes(), None);
+    /// assert_eq!(mp.value(task), Some(&2));
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
     pub fn returned_bytes(&self) -> Option<&[u8]> {
         self.returned.as_deref()
     }
 
-    /// Takes the encoded return value out of the report.
+    /// Takes the encoded return value out of the report (see
+    /// [`returned_bytes`](TaskReport::returned_bytes)).
+    ///
+    /// ```
+    /// use dummymp::engine::{Engine, Event, EventSink, TaskSpec};
+    /// # dummymp::init();
+    /// fn two() -> u8 { 2 }
+    /// struct Keep(Vec<u8>);
+    /// impl EventSink for Keep {
+    ///     fn event(&mut self, event: Event<'_>) {
+    ///         if let Event::Ended(mut report) = event {
+    ///             self.0 = report.take_returned_bytes().unwrap_or_default();
+    ///         }
+    ///     }
+    /// }
+    /// let mut engine = Engine::new(dummymp::Scheduler::new(dummymp::Priority::Nuclear, 0));
+    /// engine.submit(TaskSpec::call(two, ())?);
+    /// let mut sink = Keep(Vec::new());
+    /// loop {
+    ///     engine.process(&mut sink)?;
+    ///     if engine.is_idle() {
+    ///         break;
+    ///     }
+    ///     engine.wait(None, &[])?;
+    /// }
+    /// assert_eq!(sink.0, [2]); // postcard's encoding of 2u8
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
     pub fn take_returned_bytes(&mut self) -> Option<Vec<u8>> {
         self.returned.take()
     }

@@ -21,6 +21,10 @@ pub struct TaskId(pub(crate) usize);
 
 impl TaskId {
     /// The call index.
+    ///
+    /// ```
+    /// assert_eq!(dummymp::TaskId::from(7).index(), 7);
+    /// ```
     pub fn index(self) -> usize {
         self.0
     }
@@ -39,7 +43,20 @@ impl fmt::Display for TaskId {
 }
 
 /// The id of a queued task together with the type of value it returns, for
-/// reading that value back with [`DummyMp::value`](crate::DummyMp::value).
+/// reading that value back with [`DummyMp::value`](crate::DummyMp::value)
+/// (or moving it out with [`take_value`](crate::DummyMp::take_value)).
+/// It is `Copy`, and converts into a [`TaskId`] wherever one is asked for.
+///
+/// ```
+/// # dummymp::init();
+/// fn double(x: u32) -> u32 { 2 * x }
+/// let mut mp = dummymp::DummyMp::new();
+/// let handle: dummymp::TaskHandle<u32> = mp.run(double, 21)?;
+/// mp.process_until_done()?;
+/// assert_eq!(mp.value(handle), Some(&42)); // typed: a &u32
+/// assert_eq!(mp.outcome(handle), Some(&dummymp::Outcome::Returned));
+/// # Ok::<(), dummymp::Error>(())
+/// ```
 pub struct TaskHandle<R> {
     id: TaskId,
     returns: PhantomData<fn() -> R>,
@@ -54,11 +71,31 @@ impl<R> TaskHandle<R> {
     }
 
     /// The task's id.
+    ///
+    /// ```
+    /// # dummymp::init();
+    /// fn one() -> u8 { 1 }
+    /// let mut mp = dummymp::DummyMp::new();
+    /// let handle = mp.run(one, ())?;
+    /// assert_eq!(handle.id(), dummymp::TaskId::from(0));
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
     pub fn id(self) -> TaskId {
         self.id
     }
 
-    /// The task's call index.
+    /// The task's call index: its key in
+    /// [`returns`](crate::DummyMp::returns).
+    ///
+    /// ```
+    /// # dummymp::init();
+    /// fn one() -> u8 { 1 }
+    /// let mut mp = dummymp::DummyMp::new();
+    /// mp.run(one, ())?;
+    /// let second = mp.run(one, ())?;
+    /// assert_eq!(second.index(), 1);
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
     pub fn index(self) -> usize {
         self.id.0
     }
@@ -96,7 +133,10 @@ impl<R> From<TaskHandle<R>> for TaskId {
 }
 
 /// What happens to the lines a task writes to its standard output and
-/// standard error.
+/// standard error (set with
+/// [`DummyMp::set_output_mode`](crate::DummyMp::set_output_mode); it
+/// applies to the tasks queued after). Lines reach the parent whole: two
+/// tasks' output never mixes within a line.
 ///
 /// ```
 /// # dummymp::init();
@@ -120,7 +160,12 @@ pub enum OutputMode {
     Captured,
 }
 
-/// One of a task's two output streams.
+/// One of a task's two output streams, as named by
+/// [`Event::Output`](crate::engine::Event::Output).
+///
+/// ```
+/// assert_ne!(dummymp::Stream::Stdout, dummymp::Stream::Stderr);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Stream {
     /// Its standard output.

@@ -146,7 +146,10 @@ fn reset_kills_everything_and_restores_the_defaults() {
     mp.reset();
 
     assert_all_gone(&workers, &stuck_pids, "reset");
-    assert!(mp.returns::<u8>().is_empty(), "returns are dropped");
+    assert!(
+        mp.returns::<u8>().unwrap().is_empty(),
+        "returns are dropped"
+    );
     assert_eq!(mp.queued(), 0, "the queue is dropped");
     assert_eq!(mp.progress(), dummymp::Progress::default());
     assert_eq!(mp.priority_mode(), Priority::Normal);

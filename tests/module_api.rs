@@ -34,7 +34,7 @@ fn the_seed_example_with_module_level_functions() {
     dummymp::set_max_processes(2);
     assert_eq!(dummymp::get_max_processes(), 2);
     dummymp::process_until_done().unwrap();
-    let returns = dummymp::get_returns::<Option<u64>>();
+    let returns = dummymp::get_returns::<Option<u64>>().unwrap();
     assert_eq!(
         returns.into_iter().collect::<Vec<_>>(),
         [(0, Some(2)), (1, None), (2, Some(3))]
@@ -44,7 +44,7 @@ fn the_seed_example_with_module_level_functions() {
     assert_eq!(ends.lock().unwrap().last().unwrap().completed, 3);
 
     dummymp::reset();
-    assert!(dummymp::get_returns::<Option<u64>>().is_empty());
+    assert!(dummymp::get_returns::<Option<u64>>().unwrap().is_empty());
     assert_eq!(dummymp::get_max_processes(), 0);
     assert_eq!(dummymp::get_priority_mode(), Priority::Normal);
 
@@ -56,17 +56,17 @@ fn the_seed_example_with_module_level_functions() {
         dummymp::process_queue().unwrap();
         std::thread::yield_now();
     }
-    assert_eq!(dummymp::get_returns::<Option<u64>>().len(), 2);
+    assert_eq!(dummymp::get_returns::<Option<u64>>().unwrap().len(), 2);
     // The callbacks went with the reset.
     assert_eq!(starts.lock().unwrap().len(), 3);
 
     dummymp::killall();
     assert_eq!(
-        dummymp::get_returns::<Option<u64>>().len(),
+        dummymp::get_returns::<Option<u64>>().unwrap().len(),
         2,
         "killall keeps returns"
     );
     dummymp::reset();
     dummymp::process_until_done().unwrap();
-    assert!(dummymp::get_returns::<Option<u64>>().is_empty());
+    assert!(dummymp::get_returns::<Option<u64>>().unwrap().is_empty());
 }

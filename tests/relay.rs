@@ -51,7 +51,7 @@ fn interleave(mode: OutputMode) -> i32 {
         mp.run(chatter, index).unwrap();
     }
     mp.process_until_done().unwrap();
-    if mp.returns::<u32>().len() == TASKS as usize {
+    if mp.returns::<u32>().unwrap().len() == TASKS as usize {
         0
     } else {
         1

@@ -51,7 +51,7 @@ fn two_hundred_returns_by_call_order_none_missing() {
         assert_eq!(handle.index(), x as usize);
     }
     mp.process_until_done().unwrap();
-    let returns = mp.returns::<u64>();
+    let returns = mp.returns::<u64>().unwrap();
     assert_eq!(returns.len(), 200);
     for (index, value) in returns {
         assert_eq!(value, (index as u64) * (index as u64));
@@ -69,7 +69,7 @@ fn no_return_is_lost_when_every_task_logs_ten_thousand_records() {
         mp.run(flood, (index, 10_000)).unwrap();
     }
     mp.process_until_done().unwrap();
-    let returns = mp.returns::<u32>();
+    let returns = mp.returns::<u32>().unwrap();
     assert_eq!(returns.len(), 200, "every return arrives");
     assert!(returns.iter().all(|(i, v)| *i as u32 == *v));
     // Every record of every task reached the parent's logger, under the
@@ -114,11 +114,15 @@ fn values_of_several_types_in_one_queue() {
     assert_eq!(mp.value(d).map(String::as_str), Some("ababab"));
     // Each type's returns, by call index.
     assert_eq!(
-        mp.returns::<u64>().into_iter().collect::<Vec<_>>(),
+        mp.returns::<u64>().unwrap().into_iter().collect::<Vec<_>>(),
         [(0, 49)]
     );
     assert_eq!(
-        mp.returns::<String>().keys().copied().collect::<Vec<_>>(),
+        mp.returns::<String>()
+            .unwrap()
+            .keys()
+            .copied()
+            .collect::<Vec<_>>(),
         [3]
     );
     assert_eq!(mp.outcome(c), Some(&Outcome::Returned));
@@ -151,7 +155,7 @@ fn pumping_the_queue_step_by_step() {
     while !mp.wait(None).unwrap() {
         mp.process_queue().unwrap();
     }
-    assert_eq!(mp.returns::<u64>().len(), 5);
+    assert_eq!(mp.returns::<u64>().unwrap().len(), 5);
     assert!(mp.process_process().unwrap(), "nothing left");
 }
 

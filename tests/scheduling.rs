@@ -64,7 +64,7 @@ fn occupy(dir: PathBuf) -> usize {
 }
 
 fn most_at_once(mp: &DummyMp) -> usize {
-    mp.returns::<usize>().into_values().max().unwrap()
+    mp.returns::<usize>().unwrap().into_values().max().unwrap()
 }
 
 #[test]
@@ -85,7 +85,7 @@ fn the_cap_is_never_exceeded() {
             mp.run(occupy, dir.path().to_path_buf()).unwrap();
         }
         mp.process_until_done().unwrap();
-        assert_eq!(mp.returns::<usize>().len(), 8);
+        assert_eq!(mp.returns::<usize>().unwrap().len(), 8);
         assert!(
             most_at_once(&mp) <= cap,
             "{priority}: {}",
@@ -146,7 +146,10 @@ fn generous_and_nuclear_on_a_busy_cpu() -> i32 {
     nuclear.process_process().unwrap();
     println!("nuclear-running {}", nuclear.progress().running);
     nuclear.process_until_done().unwrap();
-    println!("nuclear-returns {}", nuclear.returns::<u64>().len());
+    println!(
+        "nuclear-returns {}",
+        nuclear.returns::<u64>().unwrap().len()
+    );
 
     generous.process_process().unwrap();
     println!("generous-completed {}", generous.progress().completed);
@@ -154,7 +157,10 @@ fn generous_and_nuclear_on_a_busy_cpu() -> i32 {
     let mut line = String::new();
     std::io::stdin().read_line(&mut line).unwrap();
     generous.process_until_done().unwrap();
-    println!("generous-returns {}", generous.returns::<u64>().len());
+    println!(
+        "generous-returns {}",
+        generous.returns::<u64>().unwrap().len()
+    );
     0
 }
 
@@ -170,7 +176,7 @@ fn normal_on_a_busy_cpu() -> i32 {
     mp.process_process().unwrap();
     println!("normal-running {}", mp.progress().running);
     mp.process_until_done().unwrap();
-    println!("normal-returns {}", mp.returns::<usize>().len());
+    println!("normal-returns {}", mp.returns::<usize>().unwrap().len());
     println!("normal-most-at-once {}", most_at_once(&mp));
     0
 }
@@ -301,7 +307,7 @@ fn our_workers_and_everything_they_start_are_never_foreign() {
     let measurement =
         dummymp::measure_foreign_load(Priority::Normal, mp.scheduler().own_processes()).unwrap();
     mp.process_until_done().unwrap();
-    let (worker, child, orphan) = mp.returns::<(u32, u32, u32)>()[&0];
+    let (worker, child, orphan) = mp.returns::<(u32, u32, u32)>().unwrap()[&0];
     let counted: Vec<i32> = measurement.counted.iter().map(|p| p.pid).collect();
     for pid in [worker, child, orphan] {
         assert!(

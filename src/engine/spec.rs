@@ -5,9 +5,6 @@ use std::borrow::Cow;
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-
 use crate::callable;
 use crate::command::Command;
 use crate::error::Error;
@@ -156,22 +153,22 @@ pub struct TaskSpec {
 
 impl TaskSpec {
     /// A call of `function(args)` in a worker. `function` is a function
-    /// item or a closure that captures nothing; `args` is serialised now.
+    /// item or a closure that captures nothing (see
+    /// [`TaskFunction`](crate::TaskFunction)); `args` is serialised now.
     ///
     /// # Errors
     ///
     /// [`Error::EncodeArguments`] when `args` cannot be serialised.
-    pub fn call<A, R>(function: fn(A) -> R, args: A) -> Result<TaskSpec, Error>
+    pub fn call<F, Signature>(function: F, args: F::Args) -> Result<TaskSpec, Error>
     where
-        A: Serialize + DeserializeOwned + 'static,
-        R: Serialize + DeserializeOwned + 'static,
+        F: callable::TaskFunction<Signature>,
     {
-        let name = callable::short_type_name(std::any::type_name::<fn(A) -> R>());
+        let name = callable::short_type_name(std::any::type_name::<Signature>());
         let args = postcard::to_stdvec(&args).map_err(|source| Error::EncodeArguments {
             function: name,
             source,
         })?;
-        let (entry, function) = callable::offsets_of(function);
+        let (entry, function) = callable::offsets_of(function.into_pointer());
         Ok(TaskSpec {
             work: Work::Call(Call {
                 target: CallTarget::Function { entry, function },

@@ -5,23 +5,25 @@
 //! | what | file |
 //! |---|---|
 //! | queueing, processing, killing | `mod.rs` |
-//! | settings (cap, priority, output, callbacks, launcher) | `settings.rs` |
+//! | queueing many calls at once, `map` | `many.rs` |
+//! | settings (capacity, cap, priority, output, callbacks, launcher) | `settings.rs` |
 //! | reading returns, outcomes and reports | `results.rs` |
 //! | turning engine events into reports and callbacks | `record.rs` |
 //! | the original's module-level functions | `global.rs` |
 
 pub(crate) mod global;
+mod many;
 mod record;
 mod results;
 mod settings;
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::callable::{TaskFunction, short_type_name};
 use crate::command::Command;
 use crate::engine::{Engine, OutputRoute, TaskSpec};
 use crate::error::Error;
@@ -39,11 +41,23 @@ type Decoder = fn(&[u8]) -> Result<Box<dyn Any + Send>, postcard::Error>;
 /// A queue of tasks, each run in a child process of its own: function
 /// calls (in a copy of this program) and [`Command`]s.
 ///
-/// Queue tasks with [`run`](DummyMp::run) or
-/// [`run_command`](DummyMp::run_command), then either block with
-/// [`process_until_done`](DummyMp::process_until_done) or pump the queue
-/// yourself with [`process_process`](DummyMp::process_process). Returns are
-/// kept by call index; every task ends with an [`Outcome`](crate::Outcome).
+/// - **Queue**: [`run`](DummyMp::run), [`run_many`](DummyMp::run_many),
+///   [`run_command`](DummyMp::run_command) (and their `_with` forms, which
+///   take [`TaskOptions`]); or queue and run at once with
+///   [`map`](DummyMp::map).
+/// - **Process**: block with
+///   [`process_until_done`](DummyMp::process_until_done), or pump the
+///   queue yourself with [`process_process`](DummyMp::process_process) and
+///   [`wait`](DummyMp::wait).
+/// - **Read back**: [`returns`](DummyMp::returns) and
+///   [`take_returns`](DummyMp::take_returns) by call index,
+///   [`value`](DummyMp::value) by handle, [`outcome`](DummyMp::outcome) and
+///   [`report`](DummyMp::report) for how each task ended.
+/// - **Control**: [`set_capacity`](DummyMp::set_capacity),
+///   [`set_max_processes`](DummyMp::set_max_processes),
+///   [`set_priority_mode`](DummyMp::set_priority_mode), callbacks, output
+///   mode; [`kill`](DummyMp::kill), [`killall`](DummyMp::killall),
+///   [`reset`](DummyMp::reset).
 ///
 /// Several instances are independent queues (each with its own settings),
 /// though they share the machine: each counts the other's workers as its
@@ -65,7 +79,7 @@ type Decoder = fn(&[u8]) -> Result<Box<dyn Any + Send>, postcard::Error>;
 ///     mp.run(square, x)?;
 /// }
 /// mp.process_until_done()?;
-/// let returns = mp.returns::<u64>();
+/// let returns = mp.returns::<u64>()?;
 /// assert_eq!(returns.into_iter().collect::<Vec<_>>(), [(0, 1), (1, 4), (2, 9)]);
 /// # Ok::<(), dummymp::Error>(())
 /// ```
@@ -82,9 +96,27 @@ pub struct DummyMp {
 /// What the front end keeps about one task.
 pub(crate) struct TaskEntry {
     name: Cow<'static, str>,
-    /// Decodes a function task's return value.
-    decode: Option<Decoder>,
+    /// A function task's return type; `None` for a command.
+    returns: Option<ReturnType>,
     report: Option<TaskReport>,
+}
+
+/// The type a function task returns, and how to decode it.
+#[derive(Clone, Copy)]
+pub(crate) struct ReturnType {
+    decode: Decoder,
+    id: TypeId,
+    name: &'static str,
+}
+
+impl ReturnType {
+    fn of<R: DeserializeOwned + Send + 'static>() -> ReturnType {
+        ReturnType {
+            decode: decode_value::<R>,
+            id: TypeId::of::<R>(),
+            name: short_type_name(std::any::type_name::<R>()),
+        }
+    }
 }
 
 impl Default for DummyMp {
@@ -128,18 +160,26 @@ impl DummyMp {
     }
 
     /// Queues `function(args)` to run in a child process and returns its
-    /// handle; ids follow call order from 0.
+    /// handle; ids follow call order from 0. Nothing runs until the queue
+    /// is processed ([`process_until_done`](DummyMp::process_until_done),
+    /// [`process_process`](DummyMp::process_process)).
     ///
-    /// `function` is a function item or a closure that captures nothing
-    /// (several arguments travel as a tuple). `args` is serialised now, so
-    /// the call runs with the values it had when queued; the task sees the
-    /// environment variables and working directory of this process as they
-    /// are when it *starts* (it is a new process started then). Nothing
-    /// runs until the queue is processed.
+    /// `function` is a function item or a closure that captures nothing,
+    /// of up to eight parameters (see [`TaskFunction`]); `args` is its
+    /// argument, `()` when it has none, or a tuple of its arguments when
+    /// it has several. Arguments and return value are owned serde types.
+    ///
+    /// **What the task sees.** `args` is serialised now: the call runs with
+    /// the values they had when it was queued. The task is a new process,
+    /// started when the scheduler lets it start: it sees this process's
+    /// environment variables, working directory and files as they are *at
+    /// that moment*, not as they were at `run`. (The original forked at
+    /// start too, and a queue is often filled before the state it needs is
+    /// ready.) Pass what must be fixed at queue time as an argument.
     ///
     /// ```
     /// # dummymp::init();
-    /// fn add((a, b): (u32, u32)) -> u32 {
+    /// fn add(a: u32, b: u32) -> u32 {
     ///     a + b
     /// }
     /// let mut mp = dummymp::DummyMp::new();
@@ -153,10 +193,13 @@ impl DummyMp {
     ///
     /// [`Error::EncodeArguments`] when `args` cannot be serialised; nothing
     /// is queued then.
-    pub fn run<A, R>(&mut self, function: fn(A) -> R, args: A) -> Result<TaskHandle<R>, Error>
+    pub fn run<F, Signature>(
+        &mut self,
+        function: F,
+        args: F::Args,
+    ) -> Result<TaskHandle<F::Output>, Error>
     where
-        A: Serialize + DeserializeOwned + 'static,
-        R: Serialize + DeserializeOwned + Send + 'static,
+        F: TaskFunction<Signature>,
     {
         self.run_with(TaskOptions::default(), function, args)
     }
@@ -182,19 +225,17 @@ impl DummyMp {
     /// # Errors
     ///
     /// [`Error::EncodeArguments`] when `args` cannot be serialised.
-    pub fn run_with<A, R>(
+    pub fn run_with<F, Signature>(
         &mut self,
         options: TaskOptions,
-        function: fn(A) -> R,
-        args: A,
-    ) -> Result<TaskHandle<R>, Error>
+        function: F,
+        args: F::Args,
+    ) -> Result<TaskHandle<F::Output>, Error>
     where
-        A: Serialize + DeserializeOwned + 'static,
-        R: Serialize + DeserializeOwned + Send + 'static,
+        F: TaskFunction<Signature>,
     {
         let spec = TaskSpec::call(function, args)?.with_options(options);
-        let id = self.submit(spec, Some(decode_value::<R>));
-        Ok(TaskHandle::new(id))
+        Ok(self.submit_call::<F::Output>(spec))
     }
 
     /// Queues a command to run as a task; it ends as
@@ -219,6 +260,18 @@ impl DummyMp {
 
     /// [`run_command`](DummyMp::run_command) with per-task options.
     ///
+    /// ```
+    /// # dummymp::init();
+    /// use std::time::Duration;
+    /// use dummymp::{Command, Outcome, TaskOptions};
+    /// let mut mp = dummymp::DummyMp::new();
+    /// let options = TaskOptions::new().timeout(Duration::from_millis(100));
+    /// let id = mp.run_command_with(options, Command::new("sleep").arg("60"))?;
+    /// mp.process_until_done()?;
+    /// assert_eq!(mp.outcome(id), Some(&Outcome::TimedOut));
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// None today; the `Result` leaves room for validation.
@@ -230,11 +283,19 @@ impl DummyMp {
         Ok(self.submit(TaskSpec::command(command).with_options(options), None))
     }
 
-    fn submit(&mut self, spec: TaskSpec, decode: Option<Decoder>) -> TaskId {
+    /// Queues a function call returning an `R`.
+    fn submit_call<R>(&mut self, spec: TaskSpec) -> TaskHandle<R>
+    where
+        R: DeserializeOwned + Send + 'static,
+    {
+        TaskHandle::new(self.submit(spec, Some(ReturnType::of::<R>())))
+    }
+
+    fn submit(&mut self, spec: TaskSpec, returns: Option<ReturnType>) -> TaskId {
         let spec = spec.with_output(OutputRoute::Relay(self.output_mode));
         self.tasks.push(TaskEntry {
             name: Cow::Owned(spec.name().to_string()),
-            decode,
+            returns,
             report: None,
         });
         let id = self.engine.submit(spec);
@@ -249,14 +310,14 @@ impl DummyMp {
     ///
     /// ```
     /// # dummymp::init();
-    /// fn one((): ()) -> u8 { 1 }
+    /// fn one() -> u8 { 1 }
     /// let mut mp = dummymp::DummyMp::new();
     /// mp.run(one, ())?;
     /// while !mp.process_process()? {
     ///     // ... other work ...
     ///     mp.wait(Some(std::time::Duration::from_millis(10)))?;
     /// }
-    /// assert_eq!(mp.returns::<u8>()[&0], 1);
+    /// assert_eq!(mp.returns::<u8>()?[&0], 1);
     /// # Ok::<(), dummymp::Error>(())
     /// ```
     pub fn process_process(&mut self) -> Result<bool, Error> {
@@ -268,6 +329,30 @@ impl DummyMp {
     /// Relays the messages that arrived from running tasks (log records,
     /// output lines, results), without blocking. Finishing and starting
     /// tasks is [`process_process`](DummyMp::process_process)'s job.
+    ///
+    /// The original's pumping loop, which relays log records promptly
+    /// while doing other work:
+    ///
+    /// ```
+    /// # dummymp::init();
+    /// fn chatty(n: u32) -> u32 {
+    ///     log::info!("task {n} says hello");
+    ///     n
+    /// }
+    /// let mut mp = dummymp::DummyMp::new();
+    /// mp.run(chatty, 1)?;
+    /// while !mp.process_process()? {
+    ///     mp.process_queue()?; // log records and output lines reach us now
+    ///     mp.wait(Some(std::time::Duration::from_millis(10)))?;
+    /// }
+    /// assert_eq!(mp.returns::<u32>()?[&0], 1);
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// None today; the `Result` keeps the original's signature open for
+    /// front ends that may fail.
     pub fn process_queue(&mut self) -> Result<(), Error> {
         let (engine, mut recorder) = self.parts();
         engine.relay(&mut recorder);
@@ -301,6 +386,20 @@ impl DummyMp {
     /// Waits until something happens (or `timeout` passes), then processes
     /// the queue like [`process_process`](DummyMp::process_process).
     /// Returns `true` when nothing is queued or running any more.
+    ///
+    /// ```
+    /// # dummymp::init();
+    /// use std::time::Duration;
+    /// let mut mp = dummymp::DummyMp::new();
+    /// mp.run_command(dummymp::Command::new("sleep").arg("0.2"))?;
+    /// let mut turns = 0;
+    /// while !mp.wait(Some(Duration::from_millis(50)))? {
+    ///     turns += 1; // something to do between turns: a progress bar...
+    /// }
+    /// assert_eq!(mp.progress().completed, 1);
+    /// # let _ = turns;
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -338,6 +437,21 @@ impl DummyMp {
     /// then `SIGKILL`. Waits until they are reaped. Values already received
     /// are kept; the others end as [`Outcome::Killed`](crate::Outcome::Killed).
     /// Queued tasks stay queued.
+    ///
+    /// ```
+    /// # dummymp::init();
+    /// use dummymp::{Command, Outcome};
+    /// let mut mp = dummymp::DummyMp::new();
+    /// mp.set_max_processes(1);
+    /// let running = mp.run_command(Command::new("sleep").arg("60"))?;
+    /// let queued = mp.run_command(Command::new("true"))?;
+    /// mp.process_process()?; // starts the first one only
+    /// mp.killall();
+    /// assert_eq!(mp.outcome(running), Some(&Outcome::Killed));
+    /// mp.process_until_done()?; // the queued one still runs
+    /// assert_eq!(mp.outcome(queued), Some(&Outcome::Exited { code: 0 }));
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
     pub fn killall(&mut self) {
         let (engine, mut recorder) = self.parts();
         engine.killall(&mut recorder);
@@ -346,6 +460,20 @@ impl DummyMp {
     /// Kills every running task ([`killall`](DummyMp::killall)), drops the
     /// queue and every report and return, and puts every setting back to
     /// its default: a fresh start. Call indices start from 0 again.
+    ///
+    /// ```
+    /// # dummymp::init();
+    /// fn double(x: u32) -> u32 { 2 * x }
+    /// let mut mp = dummymp::DummyMp::new();
+    /// mp.set_max_processes(1);
+    /// mp.run(double, 1)?;
+    /// mp.process_until_done()?;
+    /// mp.reset();
+    /// assert_eq!(mp.max_processes(), 0);
+    /// assert!(mp.returns::<u32>()?.is_empty());
+    /// assert_eq!(mp.run(double, 2)?.index(), 0);
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
     pub fn reset(&mut self) {
         self.killall();
         *self = DummyMp::new();

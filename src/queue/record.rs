@@ -33,8 +33,8 @@ impl Recorder<'_> {
         let Some(entry) = self.tasks.get_mut(report.id.index()) else {
             return;
         };
-        if let (Some(bytes), Some(decode)) = (report.returned.take(), entry.decode) {
-            match decode(&bytes) {
+        if let (Some(bytes), Some(returns)) = (report.returned.take(), entry.returns) {
+            match (returns.decode)(&bytes) {
                 Ok(value) => report.value = Some(value),
                 Err(e) => {
                     report.outcome = Outcome::Failed {

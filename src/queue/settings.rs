@@ -1,6 +1,6 @@
-//! The settings of a [`DummyMp`]: the process cap, the priority mode, where
-//! output goes, callbacks, the kill grace period, the worker program and
-//! the launcher.
+//! The settings of a [`DummyMp`]: the capacity, the process cap, the
+//! priority mode, where output goes, callbacks, the kill grace period, the
+//! worker program and the launcher; and the CPU counts they work with.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -16,68 +16,225 @@ use super::DummyMp;
 
 impl DummyMp {
     /// Caps the number of tasks running at once, in every priority mode
-    /// (0: no cap beyond the CPUs).
+    /// (0: no cap beyond the CPUs). The cap only ever holds tasks back: on
+    /// a 2-CPU machine, `set_max_processes(8)` still runs 2 at once; to run
+    /// more tasks than CPUs, raise the [capacity](DummyMp::set_capacity).
+    ///
+    /// ```
+    /// # dummymp::init();
+    /// use std::sync::{Arc, atomic::{AtomicUsize, Ordering}};
+    /// fn nap(ms: u64) { std::thread::sleep(std::time::Duration::from_millis(ms)) }
+    /// let mut mp = dummymp::DummyMp::new();
+    /// mp.set_max_processes(1);
+    /// let most = Arc::new(AtomicUsize::new(0));
+    /// let seen = Arc::clone(&most);
+    /// mp.set_start_callback(move |p| { seen.fetch_max(p.running, Ordering::Relaxed); });
+    /// mp.run_many(nap, [10, 10, 10])?;
+    /// mp.process_until_done()?;
+    /// assert_eq!(most.load(Ordering::Relaxed), 1);
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
     pub fn set_max_processes(&mut self, max_processes: usize) {
         self.engine.scheduler_mut().set_max_processes(max_processes);
     }
 
     /// The process cap (0: none).
+    ///
+    /// ```
+    /// let mut mp = dummymp::DummyMp::new();
+    /// assert_eq!(mp.max_processes(), 0);
+    /// mp.set_max_processes(4);
+    /// assert_eq!(mp.max_processes(), 4);
+    /// ```
     pub fn max_processes(&self) -> usize {
         self.engine.scheduler().max_processes()
     }
 
-    /// Sets how considerate scheduling is of other processes.
+    /// Sets how many tasks may run at once on an otherwise idle machine
+    /// (0, the default: one per usable CPU, right for tasks that keep a CPU
+    /// busy). Tasks that mostly wait (for the network, the disk, a sleep)
+    /// can run many more: `set_capacity(8)` runs 8 at once on 2 CPUs. This
+    /// is the command-line tool's `-j 8`.
+    ///
+    /// The priority modes still count foreign load: in every mode but
+    /// [`Nuclear`](Priority::Nuclear), the CPUs that other processes keep
+    /// busy are subtracted from the capacity. The process cap
+    /// ([`set_max_processes`](DummyMp::set_max_processes)) still applies.
+    ///
+    /// ```
+    /// let mut mp = dummymp::DummyMp::new();
+    /// mp.set_priority_mode(dummymp::Priority::Nuclear);
+    /// mp.set_capacity(8);
+    /// assert_eq!(mp.capacity(), 8);
+    /// assert_eq!(mp.cpu_avail(), 8); // Nuclear: the capacity, whoever else runs
+    /// ```
+    pub fn set_capacity(&mut self, capacity: usize) {
+        let capacity = (capacity > 0).then_some(capacity);
+        self.engine.scheduler_mut().set_capacity(capacity);
+    }
+
+    /// The capacity (0: one task per usable CPU).
+    ///
+    /// ```
+    /// let mp = dummymp::DummyMp::new();
+    /// assert_eq!(mp.capacity(), 0);
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.engine.scheduler().capacity().unwrap_or(0)
+    }
+
+    /// Sets how considerate scheduling is of other processes (see
+    /// [`Priority`]).
+    ///
+    /// ```
+    /// use dummymp::Priority;
+    /// let mut mp = dummymp::DummyMp::new();
+    /// mp.set_priority_mode(Priority::Generous);
+    /// assert_eq!(mp.priority_mode(), Priority::Generous);
+    /// ```
     pub fn set_priority_mode(&mut self, priority: Priority) {
         self.engine.scheduler_mut().set_priority(priority);
     }
 
-    /// The priority mode.
+    /// The priority mode ([`Priority::Normal`] by default).
+    ///
+    /// ```
+    /// let mp = dummymp::DummyMp::new();
+    /// assert_eq!(mp.priority_mode(), dummymp::Priority::Normal);
+    /// ```
     pub fn priority_mode(&self) -> Priority {
         self.engine.scheduler().priority()
     }
 
-    /// CPUs available to new tasks under the priority mode: every usable
-    /// CPU in `Nuclear`, else those foreign load leaves free. Blocks for one
-    /// sampling interval (0.1 s to 0.5 s) unless a fresh measurement exists;
-    /// the result also serves the next scheduling decisions.
+    /// How many tasks may start under the priority mode, the process cap
+    /// aside: the [capacity](DummyMp::set_capacity) (one per usable CPU
+    /// unless set) in `Nuclear`, else what foreign load leaves of it.
+    /// Blocks for one sampling interval (0.1 s to 0.5 s) unless a fresh
+    /// measurement exists; the result also serves the next scheduling
+    /// decisions.
+    ///
+    /// ```
+    /// let mut mp = dummymp::DummyMp::new(); // Normal: measures
+    /// assert!(mp.cpu_avail() <= mp.total_cpus());
+    /// ```
     pub fn cpu_avail(&mut self) -> usize {
         self.engine.scheduler_mut().available_cpus()
     }
 
-    /// CPUs on the machine.
+    /// CPUs this process may use: its CPU affinity mask (`taskset`, Slurm,
+    /// cpusets), limited by any cgroup CPU quota (a container limited to 2
+    /// CPUs on a 64-core host has 2). The number to size your own work by;
+    /// the same as [`usable_cpus`](DummyMp::usable_cpus). The machine's
+    /// count is [`machine_cpus`](DummyMp::machine_cpus).
+    ///
+    /// ```
+    /// let mp = dummymp::DummyMp::new();
+    /// assert!(1 <= mp.total_cpus() && mp.total_cpus() <= mp.machine_cpus());
+    /// ```
     pub fn total_cpus(&self) -> usize {
-        self.engine.scheduler().cpu_info().total
+        self.usable_cpus()
     }
 
-    /// CPUs this process may use (affinity and cgroup quota applied).
+    /// CPUs this process may use (affinity and cgroup quota applied); the
+    /// same as [`total_cpus`](DummyMp::total_cpus).
+    ///
+    /// ```
+    /// let mp = dummymp::DummyMp::new();
+    /// assert_eq!(mp.usable_cpus(), dummymp::usable_cpus());
+    /// ```
     pub fn usable_cpus(&self) -> usize {
         self.engine.scheduler().cpu_info().usable
     }
 
-    /// The scheduler, to inspect its latest load measurement.
+    /// CPUs online on the machine, whether this process may use them or
+    /// not.
+    ///
+    /// ```
+    /// let mp = dummymp::DummyMp::new();
+    /// assert!(mp.machine_cpus() >= mp.usable_cpus());
+    /// ```
+    pub fn machine_cpus(&self) -> usize {
+        self.engine.scheduler().cpu_info().total
+    }
+
+    /// The scheduler, to inspect its latest load measurement and decision.
+    ///
+    /// ```
+    /// # dummymp::init();
+    /// let mut mp = dummymp::DummyMp::new();
+    /// mp.run_command(dummymp::Command::new("true"))?;
+    /// mp.process_until_done()?;
+    /// println!("{}", mp.scheduler().last_decision()); // why tasks started or waited
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
     pub fn scheduler(&self) -> &Scheduler {
         self.engine.scheduler()
     }
 
     /// Calls `callback` with `(completed, running, total)` each time a task
-    /// starts.
+    /// starts (the task counts as running). It runs on the thread that
+    /// processes the queue, so it must not block for long.
+    ///
+    /// ```
+    /// # dummymp::init();
+    /// use std::sync::{Arc, Mutex};
+    /// let starts = Arc::new(Mutex::new(Vec::new()));
+    /// let seen = Arc::clone(&starts);
+    /// let mut mp = dummymp::DummyMp::new();
+    /// mp.set_max_processes(1);
+    /// mp.set_start_callback(move |p| seen.lock().unwrap().push((p.completed, p.running, p.total)));
+    /// mp.run_command(dummymp::Command::new("true"))?;
+    /// mp.run_command(dummymp::Command::new("true"))?;
+    /// mp.process_until_done()?;
+    /// assert_eq!(*starts.lock().unwrap(), [(0, 1, 2), (1, 1, 2)]);
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
     pub fn set_start_callback(&mut self, callback: impl FnMut(Progress) + Send + 'static) {
         self.on_start = Some(Box::new(callback));
     }
 
     /// Calls `callback` with `(completed, running, total)` each time a task
-    /// ends, whatever its outcome.
+    /// ends, whatever its outcome (the task counts as completed).
+    ///
+    /// ```
+    /// # dummymp::init();
+    /// use std::sync::{Arc, Mutex};
+    /// let ends = Arc::new(Mutex::new(Vec::new()));
+    /// let seen = Arc::clone(&ends);
+    /// let mut mp = dummymp::DummyMp::new();
+    /// mp.set_end_callback(move |p| seen.lock().unwrap().push(p.completed));
+    /// mp.run_command(dummymp::Command::new("false"))?;
+    /// mp.process_until_done()?;
+    /// assert_eq!(*ends.lock().unwrap(), [1]);
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
     pub fn set_end_callback(&mut self, callback: impl FnMut(Progress) + Send + 'static) {
         self.on_end = Some(Box::new(callback));
     }
 
     /// Chooses what happens to the standard output and error of the tasks
-    /// queued from now on.
+    /// queued from now on (see [`OutputMode`]).
+    ///
+    /// ```
+    /// # dummymp::init();
+    /// fn shout() { println!("HELLO"); }
+    /// let mut mp = dummymp::DummyMp::new();
+    /// mp.set_output_mode(dummymp::OutputMode::Captured);
+    /// let task = mp.run(shout, ())?;
+    /// mp.process_until_done()?;
+    /// assert_eq!(mp.report(task).unwrap().stdout, b"HELLO\n");
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
     pub fn set_output_mode(&mut self, mode: OutputMode) {
         self.output_mode = mode;
     }
 
-    /// The output mode.
+    /// The output mode ([`OutputMode::Tagged`] by default).
+    ///
+    /// ```
+    /// let mp = dummymp::DummyMp::new();
+    /// assert_eq!(mp.output_mode(), dummymp::OutputMode::Tagged);
+    /// ```
     pub fn output_mode(&self) -> OutputMode {
         self.output_mode
     }
@@ -85,11 +242,29 @@ impl DummyMp {
     /// How long [`killall`](DummyMp::killall) (and a timeout, or
     /// [`kill`](DummyMp::kill)) waits for tasks to end after `SIGTERM`
     /// before it sends `SIGKILL` (default: one second).
+    ///
+    /// ```
+    /// # dummymp::init();
+    /// use std::time::Duration;
+    /// let mut mp = dummymp::DummyMp::new();
+    /// mp.set_kill_grace(Duration::from_millis(100));
+    /// // A command that ignores SIGTERM gets SIGKILL 0.1 s later.
+    /// let stubborn = mp.run_command(dummymp::Command::shell("trap '' TERM; sleep 60"))?;
+    /// mp.process_process()?;
+    /// mp.killall();
+    /// assert_eq!(mp.outcome(stubborn), Some(&dummymp::Outcome::Killed));
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
     pub fn set_kill_grace(&mut self, grace: Duration) {
         self.engine.set_kill_grace(grace);
     }
 
     /// The kill grace period.
+    ///
+    /// ```
+    /// let mp = dummymp::DummyMp::new();
+    /// assert_eq!(mp.kill_grace(), dummymp::DEFAULT_KILL_GRACE);
+    /// ```
     pub fn kill_grace(&self) -> Duration {
         self.engine.kill_grace()
     }
@@ -131,11 +306,21 @@ impl DummyMp {
     }
 
     /// Where tasks are started (default: [`Launcher::Local`]).
+    ///
+    /// ```
+    /// let mut mp = dummymp::DummyMp::new();
+    /// mp.set_launcher(dummymp::Launcher::Local);
+    /// ```
     pub fn set_launcher(&mut self, launcher: Launcher) {
         self.engine.set_launcher(launcher);
     }
 
     /// The launcher.
+    ///
+    /// ```
+    /// let mp = dummymp::DummyMp::new();
+    /// assert_eq!(mp.launcher(), &dummymp::Launcher::Local);
+    /// ```
     pub fn launcher(&self) -> &Launcher {
         self.engine.launcher()
     }
@@ -145,6 +330,15 @@ impl DummyMp {
     /// same build as this one, for instance a copy on a shared file system:
     /// a worker from any other executable refuses to run, and its task ends
     /// with [`Outcome::Failed`](crate::Outcome::Failed).
+    ///
+    /// ```
+    /// let mut mp = dummymp::DummyMp::new();
+    /// let this_program = std::env::current_exe().unwrap();
+    /// mp.set_worker_program(Some(this_program))?;
+    /// assert!(mp.set_worker_program(Some("/".into())).is_err());
+    /// mp.set_worker_program(None)?;
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
     ///
     /// # Errors
     ///

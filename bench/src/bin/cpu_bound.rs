@@ -55,7 +55,7 @@ fn main() {
         mode: priority.name().to_string(),
         tasks,
         seconds,
-        returned: mp.returns::<f64>().len(),
+        returned: mp.returns::<f64>().expect("the tasks return f64").len(),
         max_running: max_running.load(Ordering::Relaxed),
         usable_cpus: mp.usable_cpus(),
         wall_s: wall,

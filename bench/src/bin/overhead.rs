@@ -50,6 +50,7 @@ fn main() {
     let wall = t0.elapsed().as_secs_f64();
     let returned = mp
         .returns::<u32>()
+        .expect("the tasks return u32")
         .into_iter()
         .filter(|&(id, value)| id == value as usize)
         .count();
