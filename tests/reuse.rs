@@ -55,7 +55,7 @@ fn returns_output_and_logs_stay_with_their_task() {
         mp.run(announce, index).unwrap();
     }
     mp.process_until_done().unwrap();
-    let returns = mp.returns::<(u32, u32)>();
+    let returns = mp.returns::<(u32, u32)>().unwrap();
     assert_eq!(returns.len(), 40);
     let mut pids = std::collections::BTreeSet::new();
     for (id, (index, pid)) in &returns {
@@ -118,7 +118,7 @@ fn state_persists_between_the_tasks_of_one_worker() {
         mp.run(count_calls, ()).unwrap();
     }
     mp.process_until_done().unwrap();
-    let counts: Vec<u32> = mp.returns::<u32>().into_values().collect();
+    let counts: Vec<u32> = mp.returns::<u32>().unwrap().into_values().collect();
     assert_eq!(counts, [1, 2, 3], "documented: one worker, one process");
 }
 
@@ -131,6 +131,7 @@ fn killall_ends_the_idle_workers() {
     mp.process_until_done().unwrap();
     let pids: std::collections::BTreeSet<u32> = mp
         .returns::<(u32, u32)>()
+        .unwrap()
         .values()
         .map(|(_, pid)| *pid)
         .collect();

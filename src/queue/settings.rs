@@ -292,7 +292,7 @@ impl DummyMp {
     ///     mp.run(pid, ())?;
     /// }
     /// mp.process_until_done()?;
-    /// let pids = mp.returns::<u32>();
+    /// let pids = mp.returns::<u32>()?;
     /// assert!(pids.values().all(|p| *p == pids[&0]), "one worker ran all three");
     /// # Ok::<(), dummymp::Error>(())
     /// ```
