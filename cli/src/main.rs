@@ -9,7 +9,7 @@
 //! | options and `--help` | `options` |
 //! | command words and `:::`/`::::` | `command_line` |
 //! | inputs: combinations, standard input | `inputs` |
-//! | replacement strings, direct or `sh -c` | `template`, `path_parts`, `quoting` |
+//! | replacement strings, direct or `sh -c` | `template`, `path_parts`, `quoting`, `shell_context` |
 //! | `-j` and the scheduler settings | `concurrency` |
 //! | the event loop | `runner` |
 //! | starting a job | `spawn` |
@@ -20,6 +20,7 @@
 //! | `--joblog`, `--resume`, `--results` | `job_log`, `resume`, `results` |
 //! | `--halt` | `halt` |
 //! | `--bar` | `progress` |
+//! | durations and sizes (`1h30m`, `2G`) | `units` |
 //! | `--dry-run` | `dry_run` |
 //! | exit statuses | `exit_status` |
 //!
@@ -44,10 +45,12 @@ mod quoting;
 mod results;
 mod resume;
 mod runner;
+mod shell_context;
 mod signals;
 mod slots;
 mod spawn;
 mod template;
+mod units;
 
 use std::process::ExitCode;
 

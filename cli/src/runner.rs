@@ -20,7 +20,7 @@ use rustix::process::{Pid, Signal, WaitOptions, WaitStatus};
 
 use crate::error::CliError;
 use crate::exit_status;
-use crate::halt::{HaltMode, HaltOutcome, HaltPolicy};
+use crate::halt::{HaltCounts, HaltMode, HaltPolicy};
 use crate::inputs::JobInputs;
 use crate::job::{EndedByUs, Ending, FinishedJob, JobSpec, RunningJob, read_pipe};
 use crate::job_log::{JobLogEntry, JobLogWriter};
@@ -89,8 +89,8 @@ pub struct RunParts {
 enum StopCause {
     /// A stop signal arrived.
     Signal(StopSignal),
-    /// The `--halt` condition was met.
-    Halt(HaltPolicy),
+    /// The `--halt` condition was met; the status of the job that met it.
+    Halt(HaltPolicy, u8),
     /// Our standard output was closed.
     OutputClosed,
     /// Something we need failed; reported when the jobs are ended.
@@ -164,7 +164,7 @@ impl Runner {
         };
         let terminator = GroupTerminator::new(grace, scheduler.own_processes().clone());
         Runner {
-            keeps_command: job_log.is_some() || results.is_some(),
+            keeps_command: job_log.is_some() || results.is_some() || printer.is_verbose(),
             settings,
             scheduler,
             launcher,
@@ -261,12 +261,16 @@ impl Runner {
 
     fn start(&mut self, spec: JobSpec) {
         let slot = self.slots.acquire();
-        let invocation = self.settings.template.invocation(&JobValues {
+        let values = JobValues {
             seq: spec.seq,
             slot,
             inputs: &spec.inputs,
-        });
-        let command = self.keeps_command.then(|| invocation.display());
+        };
+        let invocation = self.settings.template.invocation(&values);
+        let command = self
+            .keeps_command
+            .then(|| self.settings.template.command_line(&values).ok())
+            .flatten();
         let tag = if self.settings.tag {
             spec.tag()
         } else {
@@ -274,7 +278,24 @@ impl Runner {
         };
         let started = Instant::now();
         let started_wall = SystemTime::now();
-        match self.launcher.launch(&invocation) {
+        let launched = match &invocation {
+            Ok(invocation) => self.launcher.launch(invocation).map_err(|error| {
+                let shown = self
+                    .settings
+                    .template
+                    .command_line(&values)
+                    .unwrap_or_default();
+                (
+                    format!("cannot run {}: {error}", String::from_utf8_lossy(&shown)),
+                    exit_code_for_spawn_error(&error),
+                )
+            }),
+            Err(refused) => Err((
+                format!("job {}: {refused}", spec.seq),
+                crate::spawn::CANNOT_RUN_EXIT,
+            )),
+        };
+        match launched {
             Ok(launched) => {
                 // Non-blocking, so that the output left after the job ends
                 // can be read without waiting for processes it left behind.
@@ -284,6 +305,9 @@ impl Runner {
                 self.scheduler
                     .own_processes()
                     .add_group(launched.pid.as_raw_nonzero().get() as u32);
+                if let Some(command) = &command {
+                    self.printer.announce(spec.seq, command);
+                }
                 self.running.push(RunningJob {
                     spec,
                     slot,
@@ -301,24 +325,17 @@ impl Runner {
                 });
                 self.progress.set_running(self.running.len());
             }
-            Err(error) => {
+            Err((message, code)) => {
                 self.slots.release(slot);
-                let shown = command.clone().unwrap_or_else(|| invocation.display());
                 let mut stderr = Captured::default();
-                stderr.push(
-                    format!(
-                        "dummymp: cannot run {}: {error}\n",
-                        String::from_utf8_lossy(&shown)
-                    )
-                    .as_bytes(),
-                );
+                stderr.push(format!("dummymp: {message}\n").as_bytes());
                 self.complete(FinishedJob {
                     spec,
                     tag,
                     command,
                     started_wall,
                     runtime: started.elapsed(),
-                    ending: Ending::NotStarted(exit_code_for_spawn_error(&error)),
+                    ending: Ending::NotStarted(code),
                     ended_by_us: None,
                     stdout: Captured::default(),
                     stderr,
@@ -450,9 +467,7 @@ impl Runner {
     }
 
     fn read_stdin(&mut self) {
-        if let JobInputs::Stdin(records) = &mut self.inputs
-            && let Err(error) = records.read_once(&mut self.scratch)
-        {
+        if let Err(error) = self.inputs.read_stdin_once(&mut self.scratch) {
             self.fatal(error);
         }
     }
@@ -527,7 +542,7 @@ impl Runner {
         }
         self.print_finished(&mut job);
         self.progress.job_done();
-        self.check_halt();
+        self.check_halt(crate::halt::job_status(job.logged_ending()));
     }
 
     fn record(&mut self, job: &FinishedJob) {
@@ -557,8 +572,8 @@ impl Runner {
                 timed_out: job.timed_out(),
                 start: job.started_wall,
                 runtime: job.runtime,
-                stdout: job.stdout.kept(),
-                stderr: job.stderr.kept(),
+                stdout: &job.stdout,
+                stderr: &job.stderr,
             });
             if let Err(error) = recorded {
                 self.fatal(error);
@@ -599,15 +614,39 @@ impl Runner {
         }
     }
 
-    fn check_halt(&mut self) {
+    /// Checks `--halt` after a job that ended with GNU parallel's status
+    /// `status` (see [`crate::halt::job_status`]).
+    fn check_halt(&mut self, status: u8) {
         let Some(policy) = self.settings.halt else {
             return;
         };
-        if self.stop.is_none() && policy.is_met(self.succeeded, self.failed) {
-            self.stop = Some(StopCause::Halt(policy));
+        if self.stop.is_none() && policy.is_met(&self.halt_counts()) {
+            self.stop = Some(StopCause::Halt(policy, status));
             if policy.mode == HaltMode::Now {
                 self.cancel_running();
             }
+        }
+    }
+
+    /// The jobs that succeeded, failed, and all jobs (those known so far
+    /// when their total is not known).
+    fn halt_counts(&self) -> HaltCounts {
+        let known_so_far =
+            self.succeeded + self.failed + self.running.len() as u64 + self.pending.len() as u64;
+        let total = match self.inputs.known_total() {
+            Some(total) => {
+                total
+                    - self
+                        .resume
+                        .as_ref()
+                        .map_or(0, |plan| plan.skipped_up_to(total))
+            }
+            None => known_so_far,
+        };
+        HaltCounts {
+            succeeded: self.succeeded,
+            failed: self.failed,
+            total: total.max(known_so_far),
         }
     }
 
@@ -689,8 +728,16 @@ impl Runner {
             Some(StopCause::Fatal(error)) => Err(error),
             Some(StopCause::Signal(signal)) => Ok(exit_status::for_signal(signal.number())),
             Some(StopCause::OutputClosed) => Ok(exit_status::OUTPUT_CLOSED),
-            Some(StopCause::Halt(policy)) if policy.outcome == HaltOutcome::Success => Ok(0),
-            Some(StopCause::Halt(_)) | None => Ok(exit_status::for_failures(self.failed)),
+            Some(StopCause::Halt(policy, status)) => Ok(crate::halt::exit_status(
+                Some(policy),
+                &self.halt_counts(),
+                Some(status),
+            )),
+            None => Ok(crate::halt::exit_status(
+                self.settings.halt,
+                &self.halt_counts(),
+                None,
+            )),
         }
     }
 }

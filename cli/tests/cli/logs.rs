@@ -45,7 +45,8 @@ fn the_job_log_has_gnu_parallels_columns() {
         assert_eq!(row[6], exit);
         assert_eq!(row[7], "0");
     }
-    assert_eq!(rows[1][8], "echo '3'; exit '3'");
+    // GNU parallel logs plain values bare: `echo 3; exit 3`.
+    assert_eq!(rows[1][8], "echo 3; exit 3");
 }
 
 #[test]
@@ -194,10 +195,7 @@ fn results_are_one_json_object_per_job() {
     assert_eq!(records.len(), 2);
     let failed = &records[1];
     assert_eq!(failed["input"], serde_json::json!(["4"]));
-    assert_eq!(
-        failed["command"],
-        "echo out '4'; echo err '4' >&2; exit '4'"
-    );
+    assert_eq!(failed["command"], "echo out 4; echo err 4 >&2; exit 4");
     assert_eq!(failed["exit_code"], 4);
     assert!(failed["signal"].is_null());
     assert_eq!(failed["timed_out"], false);

@@ -123,11 +123,12 @@ fn tag_prefixes_every_line_with_the_inputs() {
         .success()
         .get_output()
         .clone();
+    // Pins GNU parallel: the inputs joined by a space, then a tab.
     assert_eq!(
         lines(&output.stdout),
-        ["a\t1\ta1", "a\t1\ttwo", "b\t1\tb1", "b\t1\ttwo"]
+        ["a 1\ta1", "a 1\ttwo", "b 1\tb1", "b 1\ttwo"]
     );
-    assert_eq!(lines(&output.stderr), ["a\t1\terr", "b\t1\terr"]);
+    assert_eq!(lines(&output.stderr), ["a 1\terr", "b 1\terr"]);
 }
 
 #[test]

@@ -122,7 +122,7 @@ fn dry_run_prints_the_commands_and_runs_nothing() {
         .write_stdin("x\n")
         .assert()
         .success()
-        .stdout("echo 'x' > out\n");
+        .stdout("echo x > out\n");
     assert!(!dir.path().join("out").exists());
 }
 
