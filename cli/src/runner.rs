@@ -239,27 +239,38 @@ impl Runner {
 
     /// Starts as many queued jobs as the scheduler allows.
     fn start_jobs(&mut self) {
-        if self.stop.is_some() {
-            return;
-        }
-        self.queue_jobs();
-        // Asked even with nothing waiting: it also takes in a finished
-        // measurement, which empties the wake-up descriptor.
-        let slots = self
-            .scheduler
-            .free_slots(self.running.len(), self.pending.len());
-        for _ in 0..slots {
+        // A job that could not start frees its slot at once, and no event
+        // would come for it: ask again until every slot holds a job.
+        loop {
             if self.stop.is_some() {
-                break;
+                return;
             }
-            let Some(spec) = self.pending.pop_front() else {
-                break;
-            };
-            self.start(spec);
+            self.queue_jobs();
+            // Asked even with nothing waiting: it also takes in a finished
+            // measurement, which empties the wake-up descriptor.
+            let slots = self
+                .scheduler
+                .free_slots(self.running.len(), self.pending.len());
+            let mut not_started = 0;
+            for _ in 0..slots {
+                if self.stop.is_some() {
+                    break;
+                }
+                let Some(spec) = self.pending.pop_front() else {
+                    break;
+                };
+                if !self.start(spec) {
+                    not_started += 1;
+                }
+            }
+            if not_started == 0 {
+                return;
+            }
         }
     }
 
-    fn start(&mut self, spec: JobSpec) {
+    /// Starts a job; false when it could not start (it is complete then).
+    fn start(&mut self, spec: JobSpec) -> bool {
         let slot = self.slots.acquire();
         let values = JobValues {
             seq: spec.seq,
@@ -324,6 +335,7 @@ impl Runner {
                     stderr: Captured::default(),
                 });
                 self.progress.set_running(self.running.len());
+                true
             }
             Err((message, code)) => {
                 self.slots.release(slot);
@@ -340,6 +352,7 @@ impl Runner {
                     stdout: Captured::default(),
                     stderr,
                 });
+                false
             }
         }
     }

@@ -77,6 +77,12 @@ pub enum PlacementError {
     /// variable name).
     #[error("right after a $, which would make the value a variable name")]
     AfterDollar,
+    /// A replacement string in backquotes after a backslash in them (the
+    /// shell takes some backslashes out before it reads the command).
+    #[error(
+        "inside `...` after a backslash, where the shell reads it differently; use $(...) instead"
+    )]
+    AfterBackslashInBackquotes,
     /// A replacement string in a here-document's delimiter.
     #[error("in a here-document's delimiter")]
     InHereDocumentDelimiter,
@@ -88,8 +94,10 @@ enum Frame {
     Top,
     /// Inside `$(...)`, with the depth of unmatched `(` in it.
     CommandSubstitution(usize),
-    /// Inside `` `...` ``.
-    Backquotes,
+    /// Inside `` `...` ``; true once a backslash was seen in it (the shell
+    /// removes some backslashes there before it reads the command, so what
+    /// follows may be read differently).
+    Backquotes(bool),
     DoubleQuoted,
     SingleQuoted,
     AnsiC,
@@ -159,23 +167,36 @@ impl Lexer<'_> {
     fn backquote_levels(&self) -> usize {
         self.stack
             .iter()
-            .filter(|f| matches!(f, Frame::Backquotes))
+            .filter(|f| matches!(f, Frame::Backquotes(_)))
             .count()
     }
 
-    /// Consumes `count` items (bytes), keeping the here-document's line.
+    /// Consumes `count` items (bytes), keeping the here-document's line and
+    /// noting backslashes inside backquotes.
     fn advance(&mut self, count: usize) {
         for _ in 0..count {
             if let Some(Item::Byte(b)) = self.items.get(self.position) {
                 if self.here_document_frame.is_some() && *b != b'\n' {
                     self.here_document_line.push(*b);
                 }
+                if *b == b'\\'
+                    && let Some(Frame::Backquotes(escaped)) = self
+                        .stack
+                        .iter_mut()
+                        .rev()
+                        .find(|f| matches!(f, Frame::Backquotes(_)))
+                {
+                    *escaped = true;
+                }
             }
             self.position += 1;
         }
     }
 
-    fn place(&mut self, context: QuoteContext) {
+    fn place(&mut self, context: QuoteContext) -> Result<(), PlacementError> {
+        if self.stack.contains(&Frame::Backquotes(true)) {
+            return Err(PlacementError::AfterBackslashInBackquotes);
+        }
         self.placements.push(Placement {
             context,
             backquotes: self.backquote_levels(),
@@ -185,6 +206,7 @@ impl Lexer<'_> {
         }
         self.position += 1;
         self.word_start = false;
+        Ok(())
     }
 
     fn step(&mut self) -> Result<(), PlacementError> {
@@ -194,11 +216,13 @@ impl Lexer<'_> {
             return Ok(());
         }
         match self.top().clone() {
-            Frame::Top | Frame::CommandSubstitution(_) | Frame::Backquotes => self.step_unquoted(),
+            Frame::Top | Frame::CommandSubstitution(_) | Frame::Backquotes(_) => {
+                self.step_unquoted()
+            }
             Frame::DoubleQuoted => self.step_double_quoted(),
             Frame::SingleQuoted => {
                 match self.items[self.position] {
-                    Item::Value => self.place(QuoteContext::SingleQuoted),
+                    Item::Value => self.place(QuoteContext::SingleQuoted)?,
                     Item::Byte(b'\'') => {
                         self.stack.pop();
                         self.advance(1);
@@ -209,7 +233,7 @@ impl Lexer<'_> {
             }
             Frame::AnsiC => {
                 match self.items[self.position] {
-                    Item::Value => self.place(QuoteContext::AnsiC),
+                    Item::Value => self.place(QuoteContext::AnsiC)?,
                     Item::Byte(b'\\') => {
                         if self.is_value_at(1) {
                             return Err(PlacementError::AfterBackslash);
@@ -226,7 +250,7 @@ impl Lexer<'_> {
             }
             Frame::Comment => {
                 match self.items[self.position] {
-                    Item::Value => self.place(QuoteContext::Comment),
+                    Item::Value => self.place(QuoteContext::Comment)?,
                     Item::Byte(b'\n') => {
                         // The newline itself belongs to the frame below.
                         self.stack.pop();
@@ -274,10 +298,7 @@ impl Lexer<'_> {
 
     fn step_unquoted(&mut self) -> Result<(), PlacementError> {
         let byte = match self.items[self.position] {
-            Item::Value => {
-                self.place(QuoteContext::Unquoted);
-                return Ok(());
-            }
+            Item::Value => return self.place(QuoteContext::Unquoted),
             Item::Byte(b) => b,
         };
         let word_start = self.word_start;
@@ -298,10 +319,10 @@ impl Lexer<'_> {
                 self.advance(1);
             }
             b'`' => {
-                if self.top() == &Frame::Backquotes {
+                if matches!(self.top(), Frame::Backquotes(_)) {
                     self.stack.pop();
                 } else {
-                    self.stack.push(Frame::Backquotes);
+                    self.stack.push(Frame::Backquotes(false));
                 }
                 self.advance(1);
             }
@@ -358,7 +379,7 @@ impl Lexer<'_> {
 
     fn step_double_quoted(&mut self) -> Result<(), PlacementError> {
         match self.items[self.position] {
-            Item::Value => self.place(QuoteContext::DoubleQuoted),
+            Item::Value => self.place(QuoteContext::DoubleQuoted)?,
             Item::Byte(b'\\') => {
                 if self.is_value_at(1) {
                     return Err(PlacementError::AfterBackslash);
@@ -370,7 +391,7 @@ impl Lexer<'_> {
                 self.advance(1);
             }
             Item::Byte(b'`') => {
-                self.stack.push(Frame::Backquotes);
+                self.stack.push(Frame::Backquotes(false));
                 self.advance(1);
             }
             Item::Byte(b'$') => {
@@ -385,7 +406,7 @@ impl Lexer<'_> {
 
     fn step_parameter(&mut self, quotes_work: bool) -> Result<(), PlacementError> {
         match self.items[self.position] {
-            Item::Value => self.place(QuoteContext::Parameter),
+            Item::Value => self.place(QuoteContext::Parameter)?,
             Item::Byte(b'\\') => {
                 if self.is_value_at(1) {
                     return Err(PlacementError::AfterBackslash);
@@ -405,7 +426,7 @@ impl Lexer<'_> {
                 self.advance(1);
             }
             Item::Byte(b'`') => {
-                self.stack.push(Frame::Backquotes);
+                self.stack.push(Frame::Backquotes(false));
                 self.advance(1);
             }
             Item::Byte(b'$') => {
@@ -420,7 +441,7 @@ impl Lexer<'_> {
 
     fn step_arithmetic(&mut self, depth: usize) -> Result<(), PlacementError> {
         match self.items[self.position] {
-            Item::Value => self.place(QuoteContext::Arithmetic),
+            Item::Value => self.place(QuoteContext::Arithmetic)?,
             Item::Byte(b'(') => {
                 self.stack.pop();
                 self.stack.push(Frame::Arithmetic(depth + 1));
@@ -441,7 +462,7 @@ impl Lexer<'_> {
                 }
             }
             Item::Byte(b'`') => {
-                self.stack.push(Frame::Backquotes);
+                self.stack.push(Frame::Backquotes(false));
                 self.advance(1);
             }
             Item::Byte(_) => self.advance(1),
@@ -451,10 +472,7 @@ impl Lexer<'_> {
 
     fn step_here_document(&mut self, document: &HereDocument) -> Result<(), PlacementError> {
         let byte = match self.items[self.position] {
-            Item::Value => {
-                self.place(QuoteContext::HereDocument(document.clone()));
-                return Ok(());
-            }
+            Item::Value => return self.place(QuoteContext::HereDocument(document.clone())),
             Item::Byte(b) => b,
         };
         if !document.expanding {
@@ -476,7 +494,7 @@ impl Lexer<'_> {
                 }
             }
             b'`' => {
-                self.stack.push(Frame::Backquotes);
+                self.stack.push(Frame::Backquotes(false));
                 self.advance(1);
             }
             b'$' => {
@@ -692,10 +710,19 @@ mod tests {
             ("echo \"${}\"", PlacementError::AfterDollar),
             ("cat <<{}\nx\n", PlacementError::InHereDocumentDelimiter),
             ("cat <<'a{}'\nx\n", PlacementError::InHereDocumentDelimiter),
+            (
+                "echo \"`echo \\\"{}\\\"`\"",
+                PlacementError::AfterBackslashInBackquotes,
+            ),
+            (
+                "echo `echo \\`echo {}\\``",
+                PlacementError::AfterBackslashInBackquotes,
+            ),
         ] {
             assert_eq!(placements(&items(text)), Err(error), "{text}");
         }
         assert!(placements(&items(r"echo \\{}")).is_ok());
+        assert!(placements(&items(r"echo `echo \$x` {}")).is_ok());
         assert!(placements(&items("echo $${} $#{}")).is_ok());
         assert!(placements(&items("echo '\\{}' '${}'")).is_ok());
     }

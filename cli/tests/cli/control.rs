@@ -46,6 +46,17 @@ fn a_missing_program_fails_its_job_with_a_message() {
     assert!(log.lines().nth(1).unwrap().contains("\t127\t0\t"), "{log}");
 }
 
+/// Jobs that cannot start free their slot at once; the run goes on (it
+/// used to wait for an event that never came).
+#[test]
+fn many_jobs_that_cannot_start_all_fail_in_turn() {
+    let dir = tempfile::tempdir().unwrap();
+    nuclear(dir.path())
+        .args(["-j", "1", "./no-such-program", ":::", "a", "b", "c"])
+        .assert()
+        .code(3);
+}
+
 #[test]
 fn timeout_ends_the_jobs_whole_process_group() {
     let dir = tempfile::tempdir().unwrap();

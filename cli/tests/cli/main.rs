@@ -4,6 +4,7 @@ mod control;
 mod inputs;
 mod logs;
 mod output;
+mod quoting;
 mod replacement;
 mod scheduling;
 mod signals;
