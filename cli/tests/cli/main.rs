@@ -1,5 +1,6 @@
 //! Tests that run the built `dummymp` binary.
 
+mod compat;
 mod control;
 mod inputs;
 mod logs;
