@@ -27,27 +27,37 @@ const AFTER_HELP: &str = "\
 Inputs:
   dummymp CMD ::: a b c           one job per argument
   dummymp CMD ::: a b ::: 1 2     every combination: a 1, a 2, b 1, b 2
+  dummymp CMD ::: a b :::+ 1 2    side by side (also ::::+ and --link): a 1, b 2
   dummymp CMD :::: list.txt       one job per line of list.txt (each file
-                                  after :::: is an input source; - is stdin)
+                                  after :::: or -a is an input source; - is stdin)
   producer | dummymp CMD          one job per line of standard input
                                   (-0: per NUL-terminated record)
   The command words are joined with spaces into one command template.
+  -N, -X, -m give a job several arguments; --colsep splits values into
+  columns; --shuf runs the jobs in random order.
 
 Replacement strings:
   {}      the input                      {.}    the input without extension
   {/}     its last path component        {//}   its directory
   {/.}    last component without extension
   {#}     the job number (1, 2, ...)     {%}    the job slot (1..jobs at once)
-  {1} {2} ...  the value of input source 1, 2, ... (also {1.} {1/} {1//} {1/.})
+  {1} {2} ...  value 1, 2, ... of the input sources, -N arguments or --colsep
+               columns (also {1.} {1/} {1//} {1/.})
   A command without any replacement string gets the input(s) appended.
-  Values are always quoted: an input such as `a; rm -rf ~` is one argument,
-  never a command. A command without shell syntax runs directly, without a
-  shell; one with shell syntax (| & ; < > ( ) $ ` \\ \" ' * ? [ # ~ = or a
-  newline, or a shell builtin such as cd) runs with /bin/sh -c.
+  An input is always data, never a command. A command without shell syntax
+  runs directly, without a shell. One with shell syntax (| & ; < > ( ) $ `
+  \\ \" ' * ? [ # ~ = or a newline, or a shell builtin such as cd) runs with
+  /bin/sh -c, each value quoted for where it lands: bare when it holds only
+  letters, digits and _ - . / +, else single-quoted; escaped inside \"...\";
+  closed, escaped and reopened inside '...'. Where no quoting keeps a value
+  data (non-integers in $((...)), a here-document line equal to its
+  delimiter, {} right after \\ or $) the job or command is refused.
+  -q runs every command word as one argument, without a shell.
+  {= perl =} is refused.
 
 Priority modes (how much room is left to other users of the machine):
   generous    counts other processes above 20 % of a CPU; waits while no
-              CPU is free, even when none of our jobs runs
+              CPU is free, even when none of our jobs runs (--load picks it)
   normal      counts processes above 30 %; runs one job when no CPU is free
   aggressive  counts processes above 50 %
   extreme     counts processes above 80 %
@@ -59,27 +69,39 @@ Priority modes (how much room is left to other users of the machine):
 Jobs and stopping:
   Each job runs in a process group of its own, with standard input from
   /dev/null. A job ends when its command exits; output that processes it
-  left in the background write later is not collected. Ctrl-C (or SIGTERM,
-  SIGHUP) starts no more jobs and ends the running ones' process groups
-  (SIGTERM, then SIGKILL after --grace); a second Ctrl-C kills them at once.
-  Either way dummymp exits only when they are gone, with a complete job log.
+  left in the background write later is not collected. Output beyond 1 MiB
+  per stream is kept in a temporary file until printed. Ctrl-C (or
+  SIGTERM, SIGHUP) starts no more jobs and ends the running ones' process
+  groups (SIGTERM, then SIGKILL after --grace); a second Ctrl-C kills them
+  at once. Either way dummymp exits only when they are gone, with a
+  complete job log.
 
 Exit status:
   0        every job succeeded (or --halt ...,success=N was reached)
   1-100    that many jobs failed (after their retries)
   101      more than 100 jobs failed
+  --halt   fail=1 or done=1: the status of the job that stopped the run
+           (exit code, 128 + signal, 255 after a timeout); N%: the
+           percentage of all jobs that failed
   129, 130, 143
            stopped by SIGHUP, SIGINT (Ctrl-C) or SIGTERM (128 + signal)
   141      our standard output was closed (for example by `| head`)
   255      bad usage or input: an unknown option, no command, an
-           unreadable argument file, a malformed --halt, a --resume job
-           log of other commands; or a job log that could not be written
+           unreadable argument file, a malformed --halt, a refused command,
+           a --resume job log of other commands; or a job log that could
+           not be written
+
+Differences from GNU parallel (the README lists them all): values inside
+quotes are escaped for those quotes; {.} of .bashrc is .bashrc and {/} of
+dir/ is dir; --line-buffer and -u never mix lines; a killed job's Exitval
+is 128 + signal; --load selects --priority generous; --memfree and --delay
+are checked, not applied yet; no remote execution.
 
 Examples:
   dummymp gzip ::: *.log
   find . -name '*.wav' | dummymp -j 50% --bar 'sox {} {.}.flac'
   dummymp --joblog jobs.log --resume -k ./simulate {1} {2} ::: 1 2 3 ::: a b
-  dummymp --timeout 60 --retries 3 --halt soon,fail=10% curl -fsO :::: urls";
+  dummymp --timeout 1m --retries 3 --halt soon,fail=10% curl -fsO :::: urls";
 
 /// The parsed command line.
 #[derive(Debug, Parser)]
