@@ -256,3 +256,22 @@ fn slots_are_the_smallest_free_numbers() {
     assert_eq!(slots.len(), 9);
     assert!(slots.iter().all(|s| (1..=3).contains(s)), "{slots:?}");
 }
+
+#[test]
+fn tasks_that_cannot_start_fail_in_turn_without_hanging() {
+    let mut mp = quiet();
+    mp.set_max_processes(1);
+    let ids: Vec<_> = (0..3)
+        .map(|_| {
+            mp.run_command(Command::new("/nonexistent/program"))
+                .unwrap()
+        })
+        .collect();
+    mp.process_until_done().unwrap();
+    for id in ids {
+        assert!(matches!(
+            mp.outcome(id),
+            Some(Outcome::FailedToStart { .. })
+        ));
+    }
+}

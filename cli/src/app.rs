@@ -9,20 +9,23 @@ use clap::error::ErrorKind;
 use dummymp::TaskOptions;
 use dummymp::engine::Engine;
 
-use crate::command_line::CommandLine;
+use dummymp::Priority;
+use regex::bytes::Regex;
+
+use crate::command_line::{CommandLine, InputSource, SourceSpec};
 use crate::concurrency::scheduler_for;
 use crate::dry_run;
 use crate::error::CliError;
-use crate::inputs::JobInputs;
+use crate::inputs::{InputShape, JobInputs, LineLimit};
 use crate::job_log::JobLogWriter;
-use crate::options::Options;
+use crate::options::{DEFAULT_MAX_CHARS, Options};
 use crate::output::{OutputMode, Printer};
 use crate::progress::{BarChoice, Progress};
 use crate::results::ResultsWriter;
-use crate::resume::{ResumeMode, ResumePlan};
+use crate::resume::{CommandForms, ResumeMode, ResumePlan};
 use crate::runner::{RunParts, RunSettings, Runner, SCRATCH_SIZE};
 use crate::signals::SignalPipes;
-use crate::template::{JobValues, Template};
+use crate::template::{JobValues, Template, TemplateOptions};
 
 /// Runs `dummymp` with these arguments (the program name first); returns
 /// the exit status.
@@ -31,10 +34,32 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<u8, CliError> {
         Ok(options) => options,
         Err(error) => return help_or_usage_error(error),
     };
-    let line = CommandLine::split(options.command)?;
+    warn_about_options_not_applied_yet(&options);
+    let line = CommandLine::split(options.command.clone())?;
     let separator = if options.null { 0 } else { b'\n' };
-    let mut inputs = JobInputs::new(line.sources, separator)?;
-    let template = Template::parse(&line.command, inputs.source_count())?;
+    let mut inputs = JobInputs::new(input_sources(&options, line.sources), separator)?;
+    let column_separator = options
+        .colsep
+        .as_deref()
+        .map(|regex| Regex::new(regex).map_err(|e| CliError::ColumnSeparator(e.to_string())))
+        .transpose()?;
+    let fills_lines = options.context_replace || options.multiple || options.max_chars.is_some();
+    let template_options = TemplateOptions {
+        sources: match (&column_separator, options.max_args, fills_lines) {
+            (None, None, false) => Some(inputs.source_count()),
+            (None, Some(n), false) => Some(inputs.source_count() * n as usize),
+            _ => None,
+        },
+        quote_command: options.quote,
+        context_replace: options.context_replace,
+    };
+    let template = Template::parse_with(&line.command, template_options)?;
+    inputs.set_shape(InputShape {
+        column_separator,
+        max_args: options.max_args.map(|n| n as usize),
+        line_limit: fills_lines.then(|| line_limit(&template, options.max_chars)),
+        shuffle: options.shuf,
+    })?;
     let mut scratch = vec![0u8; SCRATCH_SIZE];
 
     let resume_mode = if options.resume {
@@ -75,25 +100,28 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<u8, CliError> {
 
     let signals = SignalPipes::install()?;
 
-    let output_mode = if options.line_buffer {
+    // --ungroup keeps our promise of whole lines: it is --line-buffer.
+    let output_mode = if options.line_buffer || options.ungroup {
         OutputMode::LineBuffer
     } else {
         OutputMode::Group
     };
-    let bar = if options.bar {
+    let bar = if options.bar || options.eta || options.progress {
         BarChoice::Always
     } else if options.no_bar {
         BarChoice::Never
     } else {
         BarChoice::Auto
     };
-    let mut engine = Engine::new(scheduler_for(options.priority, options.jobs));
+    let mut engine = Engine::new(scheduler_for(priority(&options), options.jobs));
     engine.set_nice(options.nice);
     engine.set_kill_grace(options.grace);
     let mut task_options = TaskOptions::new().retries(options.retries.saturating_sub(1));
     if let Some(timeout) = options.timeout {
         task_options = task_options.timeout(timeout);
     }
+    let mut printer = Printer::new(output_mode, options.keep_order, options.results.is_some());
+    printer.set_verbose(options.verbose);
     Runner::new(RunParts {
         settings: RunSettings {
             template,
@@ -106,12 +134,78 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<u8, CliError> {
         signals,
         inputs,
         resume,
-        printer: Printer::new(output_mode, options.keep_order, options.results.is_some()),
+        printer,
         progress: Progress::new(bar),
         job_log,
         results,
     })
     .run()
+}
+
+/// The priority mode: `--priority`, else generous with `--load` (which,
+/// like GNU parallel's, holds jobs back while the machine is busy), else
+/// normal.
+fn priority(options: &Options) -> Priority {
+    match (options.priority, options.load) {
+        (Some(priority), _) => priority,
+        (None, Some(_)) => Priority::Generous,
+        (None, None) => Priority::Normal,
+    }
+}
+
+/// Options that are checked but not acted on yet say so on standard error.
+fn warn_about_options_not_applied_yet(options: &Options) {
+    for (given, name) in [
+        (options.delay.is_some(), "--delay"),
+        (options.memfree.is_some(), "--memfree"),
+    ] {
+        if given {
+            eprintln!("dummymp: warning: {name} is accepted but not applied yet");
+        }
+    }
+}
+
+/// The input sources: `-a` files first, then those after `:::`/`::::`;
+/// with `--link` all linked.
+fn input_sources(options: &Options, after_command: Vec<InputSource>) -> Vec<InputSource> {
+    let mut sources: Vec<InputSource> = options
+        .arg_files
+        .iter()
+        .map(|path| InputSource::combined(SourceSpec::File(path.clone())))
+        .chain(after_command)
+        .collect();
+    if options.link {
+        for source in sources.iter_mut().skip(1) {
+            source.linked = true;
+        }
+    }
+    sources
+}
+
+/// How many arguments fit on one command line of `template` (`-X`, `-m`,
+/// `-s`): the line's length without arguments, and what each adds (its
+/// rendering, and a separating space).
+fn line_limit(template: &Template, max_chars: Option<usize>) -> LineLimit {
+    let length = |template: &Template, values: &[Vec<u8>]| {
+        let job = JobValues {
+            seq: 1,
+            slot: 1,
+            inputs: values,
+        };
+        template.command_line(&job).map_or_else(
+            // A refused value is refused when its job runs; here it only
+            // needs a size.
+            |_| values.iter().map(|v| v.len() + 3).sum::<usize>(),
+            |line| line.len(),
+        )
+    };
+    let base = length(template, &[]);
+    let measured = template.clone();
+    LineLimit {
+        max_chars: max_chars.unwrap_or(DEFAULT_MAX_CHARS),
+        base,
+        cost: Box::new(move |values| length(&measured, values).saturating_sub(base) + 1),
+    }
 }
 
 /// `--help` and `--version` print and succeed; any other clap error is a
@@ -152,31 +246,19 @@ fn check_resume(
     inputs: &mut JobInputs,
     scratch: &mut [u8],
 ) -> Result<(), CliError> {
-    let command_for = |seq: u64, values: &[Vec<u8>]| {
-        template
-            .invocation(&JobValues {
-                seq,
-                slot: 1,
-                inputs: values,
-            })
-            .display()
-    };
-    match inputs {
-        JobInputs::Combinations { combinations, .. } => {
-            plan.check_commands(combinations.total(), |seq| {
-                let values = combinations.at(seq - 1)?;
-                Some(command_for(seq, &values))
-            })
-        }
-        JobInputs::Stdin(records) => {
-            let wanted = usize::try_from(plan.highest_seq()).unwrap_or(usize::MAX);
-            records.read_until(wanted, scratch)?;
-            plan.check_commands(records.ready_count() as u64, |seq| {
-                let record = records.peek(usize::try_from(seq - 1).ok()?)?;
-                Some(command_for(seq, &[record.to_vec()]))
-            })
-        }
-    }
+    let jobs = inputs.preview(plan.highest_seq(), scratch)?;
+    plan.check_commands(jobs.len() as u64, |seq| {
+        let values = jobs.get(usize::try_from(seq - 1).ok()?)?;
+        let job = JobValues {
+            seq,
+            slot: 1,
+            inputs: values,
+        };
+        Some(CommandForms {
+            ours: template.command_line(&job).unwrap_or_default(),
+            gnu: template.gnu_command_line(&job),
+        })
+    })
 }
 
 #[cfg(test)]

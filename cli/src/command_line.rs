@@ -1,5 +1,7 @@
 //! Splits the words after the options into the command and its input
-//! sources: `COMMAND... ::: ARGS... ::: ARGS... :::: FILES...`.
+//! sources: `COMMAND... ::: ARGS... ::: ARGS... :::: FILES...`, where
+//! `:::+` and `::::+` link a source to the one before it (their values are
+//! taken side by side, not combined).
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -10,6 +12,10 @@ use crate::error::CliError;
 pub const ARGUMENTS_SEPARATOR: &str = ":::";
 /// Separates the command from argument files.
 pub const FILES_SEPARATOR: &str = "::::";
+/// Like [`ARGUMENTS_SEPARATOR`], linking the group to the source before.
+pub const LINKED_ARGUMENTS_SEPARATOR: &str = ":::+";
+/// Like [`FILES_SEPARATOR`], linking the files to the source before.
+pub const LINKED_FILES_SEPARATOR: &str = "::::+";
 
 /// Where the values of one input source come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +27,26 @@ pub enum SourceSpec {
     File(PathBuf),
 }
 
+/// One input source and how it combines with the one before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputSource {
+    /// Where its values come from.
+    pub spec: SourceSpec,
+    /// Whether it is linked to the source before it (`:::+`, `::::+`,
+    /// `--link`): the n-th values of linked sources go together.
+    pub linked: bool,
+}
+
+impl InputSource {
+    /// A source combined with the ones before it.
+    pub fn combined(spec: SourceSpec) -> InputSource {
+        InputSource {
+            spec,
+            linked: false,
+        }
+    }
+}
+
 /// The command words and the input sources.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandLine {
@@ -28,13 +54,13 @@ pub struct CommandLine {
     pub command: Vec<OsString>,
     /// The input sources, in order; empty when the inputs come from
     /// standard input.
-    pub sources: Vec<SourceSpec>,
+    pub sources: Vec<InputSource>,
 }
 
 enum Reading {
     Command,
     Arguments,
-    Files,
+    Files { linked: bool },
 }
 
 impl CommandLine {
@@ -45,26 +71,43 @@ impl CommandLine {
         let mut reading = Reading::Command;
         let mut files_expected = false;
         for word in words {
-            if word == ARGUMENTS_SEPARATOR {
-                sources.push(SourceSpec::Arguments(Vec::new()));
+            let linked_arguments = word == LINKED_ARGUMENTS_SEPARATOR;
+            let linked_files = word == LINKED_FILES_SEPARATOR;
+            if word == ARGUMENTS_SEPARATOR || linked_arguments {
+                if files_expected {
+                    return Err(missing_file());
+                }
+                sources.push(InputSource {
+                    spec: SourceSpec::Arguments(Vec::new()),
+                    linked: linked_arguments,
+                });
                 reading = Reading::Arguments;
-            } else if word == FILES_SEPARATOR {
+            } else if word == FILES_SEPARATOR || linked_files {
                 if files_expected {
                     return Err(missing_file());
                 }
                 files_expected = true;
-                reading = Reading::Files;
+                reading = Reading::Files {
+                    linked: linked_files,
+                };
             } else {
                 match reading {
                     Reading::Command => command.push(word),
                     Reading::Arguments => {
-                        if let Some(SourceSpec::Arguments(values)) = sources.last_mut() {
+                        if let Some(InputSource {
+                            spec: SourceSpec::Arguments(values),
+                            ..
+                        }) = sources.last_mut()
+                        {
                             values.push(word);
                         }
                     }
-                    Reading::Files => {
+                    Reading::Files { linked } => {
                         files_expected = false;
-                        sources.push(SourceSpec::File(PathBuf::from(word)));
+                        sources.push(InputSource {
+                            spec: SourceSpec::File(PathBuf::from(word)),
+                            linked,
+                        });
                     }
                 }
             }
@@ -100,10 +143,10 @@ mod tests {
         assert_eq!(
             line.sources,
             vec![
-                SourceSpec::Arguments(words("a b")),
-                SourceSpec::Arguments(words("1")),
-                SourceSpec::File("f".into()),
-                SourceSpec::File("g".into()),
+                InputSource::combined(SourceSpec::Arguments(words("a b"))),
+                InputSource::combined(SourceSpec::Arguments(words("1"))),
+                InputSource::combined(SourceSpec::File("f".into())),
+                InputSource::combined(SourceSpec::File("g".into())),
             ]
         );
     }
@@ -118,7 +161,18 @@ mod tests {
     #[test]
     fn an_empty_group_is_a_source_without_values() {
         let line = CommandLine::split(words("echo :::")).unwrap();
-        assert_eq!(line.sources, vec![SourceSpec::Arguments(vec![])]);
+        assert_eq!(
+            line.sources,
+            vec![InputSource::combined(SourceSpec::Arguments(vec![]))]
+        );
+    }
+
+    #[test]
+    fn plus_separators_link_a_source_to_the_one_before() {
+        let line = CommandLine::split(words("echo ::: a b :::+ 1 2 ::::+ f")).unwrap();
+        let linked: Vec<bool> = line.sources.iter().map(|s| s.linked).collect();
+        assert_eq!(linked, [false, true, true]);
+        assert_eq!(line.sources[2].spec, SourceSpec::File("f".into()));
     }
 
     #[test]
@@ -133,6 +187,10 @@ mod tests {
         ));
         assert!(matches!(
             CommandLine::split(words("cat ::::")),
+            Err(CliError::Usage(_))
+        ));
+        assert!(matches!(
+            CommandLine::split(words("cat :::: ::: a")),
             Err(CliError::Usage(_))
         ));
     }

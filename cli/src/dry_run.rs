@@ -5,7 +5,7 @@ use std::io;
 use std::os::fd::AsFd;
 
 use crate::error::CliError;
-use crate::exit_status::OUTPUT_CLOSED;
+use crate::exit_status::{OUTPUT_CLOSED, for_failures};
 use crate::inputs::JobInputs;
 use crate::output::write_fd;
 use crate::resume::ResumePlan;
@@ -15,7 +15,8 @@ use crate::template::{JobValues, Template};
 const WRITE_BATCH: usize = 64 * 1024;
 
 /// Prints the commands; returns the exit status (141 when our output was
-/// closed early).
+/// closed early; the number of jobs refused, like failed jobs, when a value
+/// could not be placed safely).
 pub fn print_commands(
     template: &Template,
     inputs: &mut JobInputs,
@@ -24,34 +25,41 @@ pub fn print_commands(
 ) -> Result<u8, CliError> {
     let mut batch = Vec::with_capacity(WRITE_BATCH);
     let mut seq = 0u64;
+    let mut refused = 0u64;
     loop {
         let Some(values) = inputs.next_inputs() else {
             if inputs.exhausted() {
                 break;
             }
-            if let JobInputs::Stdin(records) = inputs {
-                records.read_once(scratch)?;
-            }
+            inputs.read_stdin_once(scratch)?;
             continue;
         };
         seq += 1;
         if resume.is_some_and(|plan| plan.skips(seq)) {
             continue;
         }
-        let invocation = template.invocation(&JobValues {
+        let job = JobValues {
             seq,
             slot: 1,
             inputs: &values,
-        });
-        batch.extend_from_slice(&invocation.display());
-        batch.push(b'\n');
-        if batch.len() >= WRITE_BATCH {
-            if let Some(status) = write_batch(&mut batch)? {
-                return Ok(status);
+        };
+        match template.command_line(&job) {
+            Ok(line) => {
+                batch.extend_from_slice(&line);
+                batch.push(b'\n');
+            }
+            Err(error) => {
+                refused += 1;
+                eprintln!("dummymp: job {seq}: {error}");
             }
         }
+        if batch.len() >= WRITE_BATCH
+            && let Some(status) = write_batch(&mut batch)?
+        {
+            return Ok(status);
+        }
     }
-    Ok(write_batch(&mut batch)?.unwrap_or(0))
+    Ok(write_batch(&mut batch)?.unwrap_or_else(|| for_failures(refused)))
 }
 
 /// Writes and empties `batch`; `Some(141)` when our output was closed.

@@ -49,6 +49,31 @@ pub enum CliError {
         available: usize,
     },
 
+    /// The template holds GNU parallel's `{= perl expression =}`.
+    #[error(
+        "{0}: Perl replacement strings are not supported (dummymp has no Perl); \
+         compute the value in the command instead, for example with $(...)"
+    )]
+    PerlExpression(String),
+
+    /// A replacement string sits where no quoting can keep its value data.
+    #[error("a replacement string sits {reason}; move it or quote it")]
+    UnsafeTemplate {
+        /// Where it sits.
+        reason: String,
+    },
+
+    /// The `--colsep` regular expression does not compile.
+    #[error("--colsep: {0}")]
+    ColumnSeparator(String),
+
+    /// The `--results` name asks for a format that is not written.
+    #[error(
+        "--results {0}: CSV, TSV and JSON files are not written; name a FILE.jsonl \
+         (JSON lines) or a directory"
+    )]
+    ResultsFormat(String),
+
     /// The cartesian product of the `:::` groups is too large to count.
     #[error("too many combinations of inputs to number them")]
     TooManyJobs,

@@ -21,14 +21,10 @@ pub struct JobSpec {
 }
 
 impl JobSpec {
-    /// The `--tag` prefix: the input values separated by tabs, and a tab.
+    /// The `--tag` prefix: the input values separated by spaces, and a
+    /// tab.
     pub fn tag(&self) -> Vec<u8> {
-        let mut tag = Vec::new();
-        for value in &self.inputs {
-            tag.extend_from_slice(value);
-            tag.push(b'\t');
-        }
-        tag
+        crate::output::tag_prefix(&self.inputs)
     }
 }
 
@@ -87,14 +83,21 @@ impl FinishedJob {
         self.ended_by_us == Some(EndedByUs::TimedOut)
     }
 
-    /// The job log's Exitval and Signal: an exit code and 0, 0 and a signal,
-    /// or -1 and the signal we sent for a job that ran past its timeout.
+    /// The job log's Exitval and Signal: an exit code and 0, 128 + a signal
+    /// and the signal, or -1 and the signal we sent for a job that ran past
+    /// its timeout.
     pub fn exit_value_and_signal(&self) -> (i32, i32) {
+        crate::job_log::exit_value_and_signal(self.logged_ending())
+    }
+
+    /// How the job ended, for the job log.
+    pub fn logged_ending(&self) -> crate::job_log::LoggedEnding {
+        use crate::job_log::LoggedEnding;
         match (self.timed_out(), self.ending) {
-            (true, Ending::Signaled(signal)) => (-1, signal),
-            (true, _) => (-1, rustix::process::Signal::TERM.as_raw()),
-            (false, Ending::Exited(code) | Ending::NotStarted(code)) => (code, 0),
-            (false, Ending::Signaled(signal)) => (0, signal),
+            (true, Ending::Signaled(signal)) => LoggedEnding::TimedOut(Some(signal)),
+            (true, _) => LoggedEnding::TimedOut(None),
+            (false, Ending::Exited(code) | Ending::NotStarted(code)) => LoggedEnding::Exited(code),
+            (false, Ending::Signaled(signal)) => LoggedEnding::Signaled(signal),
         }
     }
 
@@ -174,7 +177,7 @@ mod tests {
         assert!(!failed.succeeded());
         assert_eq!(failed.exit_value_and_signal(), (3, 0));
         let killed = finished(Ending::Signaled(9), None);
-        assert_eq!(killed.exit_value_and_signal(), (0, 9));
+        assert_eq!(killed.exit_value_and_signal(), (137, 9));
         assert_eq!((killed.exit_code(), killed.signal()), (None, Some(9)));
         let late = finished(Ending::Exited(0), Some(EndedByUs::TimedOut));
         assert!(!late.succeeded());
@@ -184,8 +187,8 @@ mod tests {
     }
 
     #[test]
-    fn tags_join_the_inputs_with_tabs() {
-        assert_eq!(finished(Ending::Exited(0), None).spec.tag(), b"a\tb\t");
+    fn tags_join_the_inputs_with_spaces() {
+        assert_eq!(finished(Ending::Exited(0), None).spec.tag(), b"a b\t");
     }
 
     #[test]

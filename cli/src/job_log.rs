@@ -8,9 +8,16 @@
 //!
 //! Columns are separated by tabs. Host is `:` (this machine), Send is 0 (no
 //! job gets data on its standard input) and Receive is the number of bytes
-//! the job wrote to its standard output and error. A newline, carriage
+//! the job wrote to its standard output and error. Exitval is the exit
+//! code, 128 + the signal for a job a signal killed (Signal holds the
+//! signal), or -1 for a job that ran past `--timeout`. A newline, carriage
 //! return or tab inside a command is written as `\n`, `\r` or `\t`, so that
-//! every job is one line.
+//! every job is one line (GNU parallel writes a newline as a NUL byte and
+//! the others as they are; [`crate::resume`] accepts both).
+//!
+//! A line is written with one `write`; a log cut short (a full disk) may
+//! end in part of a line, which counts as not written: it is ignored when
+//! the log is read and cut off before the log is appended to.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -26,6 +33,33 @@ pub const HEADER: &[u8] =
 
 /// The number of columns of a job log line.
 const COLUMNS: usize = 9;
+
+/// How a job ended, as far as the job log's Exitval and Signal columns
+/// tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoggedEnding {
+    /// It exited with this code (also the code recorded for a job that
+    /// could not start).
+    Exited(i32),
+    /// This signal killed it.
+    Signaled(i32),
+    /// It ran past `--timeout`; the signal that ended it, when known.
+    TimedOut(Option<i32>),
+}
+
+/// The job log's Exitval and Signal for a job that ended this way: the
+/// exit code and 0; 128 + the signal and the signal; -1 and the signal we
+/// sent (SIGTERM when unknown) for a job that ran past its timeout.
+pub fn exit_value_and_signal(ending: LoggedEnding) -> (i32, i32) {
+    match ending {
+        LoggedEnding::Exited(code) => (code, 0),
+        LoggedEnding::Signaled(signal) => (128 + signal, signal),
+        LoggedEnding::TimedOut(signal) => (-1, signal.unwrap_or(SIGTERM)),
+    }
+}
+
+/// SIGTERM's number, the signal a timeout sends first.
+const SIGTERM: i32 = 15;
 
 /// One finished job, as logged.
 #[derive(Debug, Clone, Copy)]
@@ -69,7 +103,7 @@ pub fn format_entry(entry: &JobLogEntry<'_>) -> Vec<u8> {
         .unwrap_or_default()
         .as_secs_f64();
     let mut line = format!(
-        "{}\t:\t{:10.3}\t{:8.3}\t0\t{}\t{}\t{}\t",
+        "{}\t:\t{:10.3}\t{:10.3}\t0\t{}\t{}\t{}\t",
         entry.seq,
         start,
         entry.runtime.as_secs_f64(),
@@ -100,11 +134,15 @@ impl JobLogWriter {
         };
         let mut options = OpenOptions::new();
         if append {
-            options.append(true).create(true);
+            // Read too: a last line cut short is looked for and cut off.
+            options.read(true).append(true).create(true);
         } else {
             options.write(true).create(true).truncate(true);
         }
         let file = options.open(path).map_err(open_error)?;
+        if append {
+            cut_partial_last_line(&file).map_err(open_error)?;
+        }
         let mut writer = JobLogWriter {
             file,
             path: path.to_path_buf(),
@@ -130,6 +168,32 @@ impl JobLogWriter {
                 source,
             })
     }
+}
+
+/// Cuts a last line without its newline (a write cut short) off the end
+/// of `file`, so that the next line starts on a line of its own.
+fn cut_partial_last_line(file: &File) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let len = file.metadata()?.len();
+    let mut end = len;
+    let mut chunk = vec![0u8; 4096];
+    while end > 0 {
+        let start = end.saturating_sub(chunk.len() as u64);
+        let part = &mut chunk[..(end - start) as usize];
+        file.read_exact_at(part, start)?;
+        if let Some(newline) = part.iter().rposition(|&b| b == b'\n') {
+            let keep = start + newline as u64 + 1;
+            if keep < len {
+                file.set_len(keep)?;
+            }
+            return Ok(());
+        }
+        end = start;
+    }
+    if len > 0 {
+        file.set_len(0)?;
+    }
+    Ok(())
 }
 
 /// A job as a job log recorded it.
@@ -164,8 +228,13 @@ pub fn read_job_log(path: &Path) -> Result<BTreeMap<u64, LoggedJob>, CliError> {
             });
         }
     };
+    // Whatever follows the last newline is a line cut short: not done.
+    let complete = match data.iter().rposition(|&b| b == b'\n') {
+        Some(last) => &data[..=last],
+        None => &[][..],
+    };
     let mut jobs = BTreeMap::new();
-    for (index, line) in data.split(|&b| b == b'\n').enumerate() {
+    for (index, line) in complete.split(|&b| b == b'\n').enumerate() {
         if line.is_empty() || (index == 0 && line.starts_with(b"Seq\t")) {
             continue;
         }
@@ -231,7 +300,7 @@ mod tests {
         let line = format_entry(&entry(3, 1, b"echo a\tb\nc"));
         assert_eq!(
             String::from_utf8(line).unwrap(),
-            "3\t:\t1700000000.123\t   2.500\t0\t12\t1\t0\techo a\\tb\\nc\n"
+            "3\t:\t1700000000.123\t     2.500\t0\t12\t1\t0\techo a\\tb\\nc\n"
         );
     }
 
@@ -260,12 +329,52 @@ mod tests {
         assert!(jobs[&2].succeeded(), "the last line for a job counts");
     }
 
+    /// Pins GNU parallel 20221122's columns for a job killed by a signal
+    /// (Signal 15) and one that timed out (Exitval -1, Signal 15 or 9);
+    /// Exitval of a killed job is 128 + the signal here, the status GNU
+    /// parallel itself reports for it (`--halt now,fail=1` exits 143).
+    #[test]
+    fn exit_values_of_signals_and_timeouts() {
+        assert_eq!(exit_value_and_signal(LoggedEnding::Exited(3)), (3, 0));
+        assert_eq!(exit_value_and_signal(LoggedEnding::Signaled(15)), (143, 15));
+        assert_eq!(exit_value_and_signal(LoggedEnding::Signaled(9)), (137, 9));
+        assert_eq!(
+            exit_value_and_signal(LoggedEnding::TimedOut(Some(9))),
+            (-1, 9)
+        );
+        assert_eq!(
+            exit_value_and_signal(LoggedEnding::TimedOut(None)),
+            (-1, 15)
+        );
+    }
+
+    #[test]
+    fn a_line_cut_short_is_not_done_and_is_cut_off_before_appending() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let mut log = JobLogWriter::open(&path, false).unwrap();
+        log.record(&entry(1, 0, b"echo one")).unwrap();
+        drop(log);
+        let mut data = std::fs::read(&path).unwrap();
+        data.extend_from_slice(b"2\t:\t1700000000.1");
+        std::fs::write(&path, &data).unwrap();
+        let jobs = read_job_log(&path).unwrap();
+        assert_eq!(jobs.keys().copied().collect::<Vec<_>>(), [1]);
+        let mut log = JobLogWriter::open(&path, true).unwrap();
+        log.record(&entry(2, 0, b"echo two")).unwrap();
+        drop(log);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 3, "{text}");
+        assert!(text.lines().last().unwrap().ends_with("echo two"));
+        assert_eq!(read_job_log(&path).unwrap().len(), 2);
+    }
+
     #[test]
     fn a_missing_log_is_empty_and_a_malformed_one_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         assert!(read_job_log(&dir.path().join("none")).unwrap().is_empty());
         let path = dir.path().join("bad");
-        std::fs::write(&path, b"Seq\tHost\n1\t:\t0\n").unwrap();
+        std::fs::write(&path, b"Seq\tHost\n1\t:\t0\n2\t:").unwrap();
         let err = read_job_log(&path).unwrap_err();
         assert!(err.to_string().contains("line 2"), "{err}");
     }

@@ -11,7 +11,7 @@
 //! | options and `--help` | `options` |
 //! | command words and `:::`/`::::` | `command_line` |
 //! | inputs: combinations, standard input | `inputs` |
-//! | replacement strings, direct or `sh -c` | `template`, `path_parts`, `quoting` |
+//! | replacement strings, direct or `sh -c` | `template`, `path_parts`, `quoting`, `shell_context` |
 //! | `-j` and the scheduler settings | `concurrency` |
 //! | the run: jobs to the engine, its events to the screen and files | `runner` |
 //! | a job's command and how it ended | `job` |
@@ -20,6 +20,7 @@
 //! | `--joblog`, `--resume`, `--results` | `job_log`, `resume`, `results` |
 //! | `--halt` | `halt` |
 //! | `--bar` | `progress` |
+//! | durations and sizes (`1h30m`, `2G`) | `units` |
 //! | `--dry-run` | `dry_run` |
 //! | exit statuses | `exit_status` |
 //!
@@ -43,8 +44,10 @@ mod quoting;
 mod results;
 mod resume;
 mod runner;
+mod shell_context;
 mod signals;
 mod template;
+mod units;
 
 use std::process::ExitCode;
 

@@ -1,19 +1,36 @@
 //! Printing the jobs' output: grouped per job (the default) or line by line
-//! (`--line-buffer`), optionally tagged with the job's input (`--tag`) and
-//! in input order (`--keep-order`).
+//! (`--line-buffer`), optionally tagged with the job's input (`--tag`),
+//! preceded by the job's command (`-v`) and in input order
+//! (`--keep-order`).
 //!
-//! Every write to our standard output or error holds whole lines of one job
-//! (or, in group mode, all of one job's output on that stream), so the
-//! output of two jobs never shares a line.
+//! In group mode a job's output is printed as it wrote it, all of its
+//! standard output then all of its standard error, when it ends (as GNU
+//! parallel does, a last line without a newline stays so). In line-buffer
+//! mode whole lines are printed as they come, and a last line without a
+//! newline gets one when its job ends, so that lines of different jobs
+//! never mix.
+//!
+//! A job's output is held in memory up to [`MEMORY_LIMIT`] bytes per
+//! stream; beyond that it goes to an unnamed temporary file (in `$TMPDIR`,
+//! else `/tmp`), so dummymp's memory stays bounded whatever the jobs write.
 
-use std::borrow::Cow;
-use std::collections::BTreeMap;
-use std::io;
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{self, Seek, SeekFrom, Write};
 use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::fs::FileExt;
 
 use indicatif::ProgressBar;
 use rustix::event::{PollFd, PollFlags, poll};
 use rustix::io::Errno;
+
+/// The most bytes of one stream of one job held in memory; more go to a
+/// temporary file.
+pub const MEMORY_LIMIT: usize = 1 << 20;
+
+/// How much is read back from a temporary file, or gathered before a
+/// write, at a time.
+const CHUNK: usize = 64 * 1024;
 
 /// When a job's output is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,25 +52,134 @@ pub enum Stream {
     Stderr,
 }
 
+/// The `--tag` prefix of a job with these input values: the values
+/// separated by spaces, then a tab (as GNU parallel writes it).
+pub fn tag_prefix(inputs: &[Vec<u8>]) -> Vec<u8> {
+    let mut tag = Vec::new();
+    for (i, value) in inputs.iter().enumerate() {
+        if i > 0 {
+            tag.push(b' ');
+        }
+        tag.extend_from_slice(value);
+    }
+    tag.push(b'\t');
+    tag
+}
+
 /// What a job has written to one stream: the bytes not yet printed (all of
-/// them when they are kept for `--results`), and how many it wrote in all.
-#[derive(Debug, Default)]
+/// them when they are kept for `--results`), in memory up to
+/// [`MEMORY_LIMIT`] and in a temporary file beyond, and how many it wrote
+/// in all.
+#[derive(Debug)]
 pub struct Captured {
-    bytes: Vec<u8>,
-    printed: usize,
+    /// The newest stored bytes.
+    memory: Vec<u8>,
+    /// Older stored bytes, when there were too many for memory.
+    spool: Option<File>,
+    /// The offset (in everything the job wrote) of the first stored byte.
+    stored_from: u64,
+    /// How many stored bytes are in the spool (they come before memory's).
+    spooled: u64,
+    /// Bytes up to this offset have been printed.
+    printed: u64,
     total: u64,
+    /// The offset of the last newline written so far.
+    last_newline: Option<u64>,
+    /// Bytes looked at while looking for newlines (each byte at most once).
+    newline_scan: u64,
+    memory_limit: usize,
+    /// Set when no temporary file could be made: everything stays in
+    /// memory.
+    spool_failed: bool,
+}
+
+impl Default for Captured {
+    fn default() -> Captured {
+        Captured::with_memory_limit(MEMORY_LIMIT)
+    }
 }
 
 impl Captured {
-    /// Takes in bytes the job wrote.
-    pub fn push(&mut self, data: &[u8]) {
-        self.bytes.extend_from_slice(data);
-        self.total += data.len() as u64;
+    /// Holds at most `memory_limit` bytes in memory.
+    pub fn with_memory_limit(memory_limit: usize) -> Captured {
+        Captured {
+            memory: Vec::new(),
+            spool: None,
+            stored_from: 0,
+            spooled: 0,
+            printed: 0,
+            total: 0,
+            last_newline: None,
+            newline_scan: 0,
+            memory_limit,
+            spool_failed: false,
+        }
     }
 
-    /// Every byte the job wrote, when they were kept.
-    pub fn kept(&self) -> &[u8] {
-        &self.bytes
+    /// Takes in bytes the job wrote.
+    pub fn push(&mut self, data: &[u8]) {
+        // Each byte is looked at once, from the end of what came: finding
+        // the last newline never rescans older bytes.
+        match data.iter().rposition(|&b| b == b'\n') {
+            Some(position) => {
+                self.newline_scan += (data.len() - position) as u64;
+                self.last_newline = Some(self.total + position as u64);
+            }
+            None => self.newline_scan += data.len() as u64,
+        }
+        self.memory.extend_from_slice(data);
+        self.total += data.len() as u64;
+        if self.memory.len() > self.memory_limit {
+            self.spill();
+        }
+    }
+
+    /// Moves what memory holds to the temporary file.
+    fn spill(&mut self) {
+        if self.spool_failed {
+            return;
+        }
+        if self.spool.is_none() {
+            match tempfile::tempfile() {
+                Ok(file) => self.spool = Some(file),
+                Err(_) => {
+                    // Keep everything in memory rather than lose output.
+                    self.spool_failed = true;
+                    return;
+                }
+            }
+        }
+        let Some(file) = &mut self.spool else {
+            return;
+        };
+        if file.write_all(&self.memory).is_err() {
+            // A full disk: what could not be written stays in memory; the
+            // file keeps what it has and nothing more goes there.
+            self.spool_failed = true;
+            let _ = file.seek(SeekFrom::Start(self.spooled));
+            let _ = file.set_len(self.spooled);
+            return;
+        }
+        self.spooled += self.memory.len() as u64;
+        self.memory.clear();
+    }
+
+    /// Every byte the job wrote, when they were kept (read back from the
+    /// temporary file, if any).
+    #[cfg(test)]
+    pub fn kept(&self) -> Vec<u8> {
+        let mut all = Vec::new();
+        // Reading back a file we wrote: an error leaves what was read.
+        let _ = self.for_each_chunk(self.stored_from, self.total, |chunk| {
+            all.extend_from_slice(chunk);
+            Ok(())
+        });
+        all
+    }
+
+    /// Calls `each` with the kept bytes in order, a chunk at a time.
+    pub fn for_each_kept_chunk(&self, each: impl FnMut(&[u8]) -> io::Result<()>) -> io::Result<()> {
+        self.for_each_chunk(self.stored_from, self.total, each)
     }
 
     /// How many bytes the job wrote.
@@ -61,16 +187,87 @@ impl Captured {
         self.total
     }
 
-    fn unprinted(&self) -> &[u8] {
-        &self.bytes[self.printed..]
+    /// How many bytes were looked at to find newlines (at most one look
+    /// per byte written).
+    #[cfg(test)]
+    pub fn newline_scan(&self) -> u64 {
+        self.newline_scan
     }
 
-    /// Marks `len` more bytes as printed; drops them unless `keep_all`.
-    fn mark_printed(&mut self, len: usize, keep_all: bool) {
-        self.printed += len;
-        if !keep_all {
-            self.bytes.drain(..self.printed);
-            self.printed = 0;
+    /// Whether part of the output is in a temporary file.
+    #[cfg(test)]
+    fn is_spooled(&self) -> bool {
+        self.spooled > 0
+    }
+
+    /// The bytes not printed yet, as a range of offsets.
+    fn unprinted(&self) -> (u64, u64) {
+        (self.printed, self.total)
+    }
+
+    /// The end of the whole lines not printed yet, if there are any.
+    fn end_of_unprinted_lines(&self) -> Option<u64> {
+        self.last_newline
+            .map(|newline| newline + 1)
+            .filter(|&end| end > self.printed)
+    }
+
+    /// Calls `each` with the stored bytes from `from` to `to`, in order.
+    fn for_each_chunk(
+        &self,
+        from: u64,
+        to: u64,
+        mut each: impl FnMut(&[u8]) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let from = from.max(self.stored_from);
+        let spool_end = self.stored_from + self.spooled;
+        if from < spool_end
+            && let Some(file) = &self.spool
+        {
+            let mut buffer = vec![0u8; CHUNK];
+            let mut position = from;
+            let end = to.min(spool_end);
+            while position < end {
+                let len = ((end - position) as usize).min(CHUNK);
+                file.read_exact_at(&mut buffer[..len], position - self.stored_from)?;
+                each(&buffer[..len])?;
+                position += len as u64;
+            }
+        }
+        if to > spool_end {
+            let start = (from.max(spool_end) - spool_end) as usize;
+            let end = (to - spool_end) as usize;
+            if let Some(bytes) = self.memory.get(start..end)
+                && !bytes.is_empty()
+            {
+                each(bytes)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Marks the bytes up to `end` as printed; drops them unless
+    /// `keep_all`.
+    fn mark_printed(&mut self, end: u64, keep_all: bool) {
+        self.printed = self.printed.max(end);
+        if keep_all {
+            return;
+        }
+        let spool_end = self.stored_from + self.spooled;
+        if self.printed >= spool_end && self.spooled > 0 {
+            if let Some(file) = &mut self.spool {
+                // Emptying a file we own; should it fail, the file only
+                // keeps bytes that are never read again.
+                let _ = file.set_len(0);
+                let _ = file.seek(SeekFrom::Start(0));
+            }
+            self.stored_from = spool_end;
+            self.spooled = 0;
+        }
+        if self.spooled == 0 {
+            let drop = ((self.printed - self.stored_from) as usize).min(self.memory.len());
+            self.memory.drain(..drop);
+            self.stored_from += drop as u64;
         }
     }
 }
@@ -78,8 +275,10 @@ impl Captured {
 /// The output of a finished job waiting for its turn (`--keep-order`).
 #[derive(Debug)]
 struct Held {
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
+    tag: Vec<u8>,
+    command: Option<Vec<u8>>,
+    stdout: Captured,
+    stderr: Captured,
 }
 
 /// Prints the jobs' output to our standard output and error.
@@ -88,9 +287,12 @@ pub struct Printer {
     mode: OutputMode,
     keep_order: bool,
     keep_all: bool,
+    verbose: bool,
     /// With `--keep-order`: the job whose output is printed next.
     next_seq: u64,
     held: BTreeMap<u64, Held>,
+    /// With `-v`: the command lines not printed yet, by job.
+    announced: HashMap<u64, Vec<u8>>,
     bar: Option<ProgressBar>,
 }
 
@@ -102,9 +304,32 @@ impl Printer {
             mode,
             keep_order,
             keep_all,
+            verbose: false,
             next_seq: 1,
             held: BTreeMap::new(),
+            announced: HashMap::new(),
             bar: None,
+        }
+    }
+
+    /// `-v`: print each job's command (given to [`Printer::announce`])
+    /// before its output.
+    pub fn set_verbose(&mut self, verbose: bool) {
+        self.verbose = verbose;
+    }
+
+    /// Whether each job's command is printed before its output.
+    pub fn is_verbose(&self) -> bool {
+        self.verbose
+    }
+
+    /// With `-v`: job `seq` started with this command line, to be printed
+    /// on standard output before its output.
+    pub fn announce(&mut self, seq: u64, command: &[u8]) {
+        if self.verbose {
+            let mut line = command.to_vec();
+            line.push(b'\n');
+            self.announced.insert(seq, line);
         }
     }
 
@@ -131,14 +356,22 @@ impl Printer {
         if !self.prints_live(seq) {
             return Ok(());
         }
-        let unprinted = captured.unprinted();
-        let Some(last_newline) = unprinted.iter().rposition(|&b| b == b'\n') else {
+        let Some(end) = captured.end_of_unprinted_lines() else {
             return Ok(());
         };
-        let lines = &unprinted[..=last_newline];
-        let text = tagged(tag, lines);
-        self.write(&[(stream, &text)])?;
-        captured.mark_printed(last_newline + 1, self.keep_all);
+        let command = self.announced.remove(&seq);
+        let from = captured.printed;
+        self.emit(|| {
+            if let Some(command) = &command {
+                let mut out = StreamWriter::new(Stream::Stdout, tag);
+                out.write(command)?;
+                out.flush()?;
+            }
+            let mut out = StreamWriter::new(stream, tag);
+            captured.for_each_chunk(from, end, |chunk| out.write(chunk))?;
+            out.flush()
+        })?;
+        captured.mark_printed(end, self.keep_all);
         Ok(())
     }
 
@@ -152,23 +385,20 @@ impl Printer {
         stdout: &mut Captured,
         stderr: &mut Captured,
     ) -> io::Result<Option<u64>> {
-        let complete = self.mode == OutputMode::LineBuffer || !tag.is_empty();
-        let out = finish_text(tag, stdout.unprinted(), complete).into_owned();
-        let err = finish_text(tag, stderr.unprinted(), complete).into_owned();
-        let (out_len, err_len) = (stdout.unprinted().len(), stderr.unprinted().len());
-        stdout.mark_printed(out_len, self.keep_all);
-        stderr.mark_printed(err_len, self.keep_all);
+        let command = self.announced.remove(&seq);
         if self.keep_order && seq != self.next_seq {
             self.held.insert(
                 seq,
                 Held {
-                    stdout: out,
-                    stderr: err,
+                    tag: tag.to_vec(),
+                    command,
+                    stdout: std::mem::take(stdout),
+                    stderr: std::mem::take(stderr),
                 },
             );
             return Ok(None);
         }
-        self.write(&[(Stream::Stdout, &out), (Stream::Stderr, &err)])?;
+        self.print_job(tag, command.as_deref(), stdout, stderr)?;
         if !self.keep_order {
             return Ok(None);
         }
@@ -186,8 +416,10 @@ impl Printer {
             self.held.insert(
                 seq,
                 Held {
-                    stdout: Vec::new(),
-                    stderr: Vec::new(),
+                    tag: Vec::new(),
+                    command: None,
+                    stdout: Captured::default(),
+                    stderr: Captured::default(),
                 },
             );
             return Ok(None);
@@ -198,11 +430,8 @@ impl Printer {
 
     /// Prints held output whose turn has come; returns the next turn.
     fn print_held_in_turn(&mut self) -> io::Result<u64> {
-        while let Some(held) = self.held.remove(&self.next_seq) {
-            self.write(&[
-                (Stream::Stdout, &held.stdout),
-                (Stream::Stderr, &held.stderr),
-            ])?;
+        while let Some(mut held) = self.held.remove(&self.next_seq) {
+            self.print_held(&mut held)?;
             self.next_seq += 1;
         }
         Ok(self.next_seq)
@@ -211,56 +440,134 @@ impl Printer {
     /// Prints everything still held, in order, whatever turns are missing
     /// (jobs that never ran because the run stopped early).
     pub fn flush_held(&mut self) -> io::Result<()> {
-        while let Some((_, held)) = self.held.pop_first() {
-            self.write(&[
-                (Stream::Stdout, &held.stdout),
-                (Stream::Stderr, &held.stderr),
-            ])?;
+        while let Some((_, mut held)) = self.held.pop_first() {
+            self.print_held(&mut held)?;
         }
         Ok(())
     }
 
-    fn write(&self, parts: &[(Stream, &[u8])]) -> io::Result<()> {
-        if parts.iter().all(|(_, text)| text.is_empty()) {
+    fn print_held(&mut self, held: &mut Held) -> io::Result<()> {
+        let Held {
+            tag,
+            command,
+            stdout,
+            stderr,
+        } = held;
+        self.print_job(tag, command.as_deref(), stdout, stderr)
+    }
+
+    /// Prints the rest of a job's output: the command (`-v`), standard
+    /// output, standard error.
+    fn print_job(
+        &mut self,
+        tag: &[u8],
+        command: Option<&[u8]>,
+        stdout: &mut Captured,
+        stderr: &mut Captured,
+    ) -> io::Result<()> {
+        let complete = self.mode == OutputMode::LineBuffer;
+        let ((out_from, out_to), (err_from, err_to)) = (stdout.unprinted(), stderr.unprinted());
+        if command.is_none() && out_from == out_to && err_from == err_to {
             return Ok(());
         }
-        let write_all = || {
-            for &(stream, text) in parts {
-                match stream {
-                    Stream::Stdout => write_fd(io::stdout().as_fd(), text)?,
-                    Stream::Stderr => write_fd(io::stderr().as_fd(), text)?,
+        {
+            let (stdout, stderr) = (&*stdout, &*stderr);
+            self.emit(|| {
+                let mut out = StreamWriter::new(Stream::Stdout, tag);
+                if let Some(command) = command {
+                    out.write(command)?;
                 }
-            }
-            Ok(())
-        };
+                stdout.for_each_chunk(out_from, out_to, |chunk| out.write(chunk))?;
+                if complete {
+                    out.complete_line();
+                }
+                out.flush()?;
+                let mut err = StreamWriter::new(Stream::Stderr, tag);
+                stderr.for_each_chunk(err_from, err_to, |chunk| err.write(chunk))?;
+                if complete {
+                    err.complete_line();
+                }
+                err.flush()
+            })?;
+        }
+        stdout.mark_printed(out_to, self.keep_all);
+        stderr.mark_printed(err_to, self.keep_all);
+        Ok(())
+    }
+
+    /// Runs `write`, with the progress bar cleared while it runs.
+    fn emit(&self, write: impl FnOnce() -> io::Result<()>) -> io::Result<()> {
         match &self.bar {
-            Some(bar) if !bar.is_hidden() => bar.suspend(write_all),
-            _ => write_all(),
+            Some(bar) if !bar.is_hidden() => bar.suspend(write),
+            _ => write(),
         }
     }
 }
 
-/// `lines` with `tag` before each line (borrowed when there is no tag).
-fn tagged<'a>(tag: &[u8], lines: &'a [u8]) -> Cow<'a, [u8]> {
-    if tag.is_empty() {
-        return Cow::Borrowed(lines);
-    }
-    let mut text = Vec::with_capacity(lines.len() + tag.len() * 4);
-    for line in lines.split_inclusive(|&b| b == b'\n') {
-        text.extend_from_slice(tag);
-        text.extend_from_slice(line);
-    }
-    Cow::Owned(text)
+/// Writes one stream of a job's output, tagging every line, a chunk at a
+/// time.
+struct StreamWriter<'a> {
+    stream: Stream,
+    tag: &'a [u8],
+    buffer: Vec<u8>,
+    at_line_start: bool,
 }
 
-/// The rest of a job's output at its end: tagged, and with a newline after
-/// an unfinished last line when `complete`.
-fn finish_text<'a>(tag: &[u8], rest: &'a [u8], complete: bool) -> Cow<'a, [u8]> {
-    let mut text = tagged(tag, rest);
-    if complete && text.last().is_some_and(|&b| b != b'\n') {
-        text.to_mut().push(b'\n');
+impl<'a> StreamWriter<'a> {
+    fn new(stream: Stream, tag: &'a [u8]) -> StreamWriter<'a> {
+        StreamWriter {
+            stream,
+            tag,
+            buffer: Vec::new(),
+            at_line_start: true,
+        }
     }
-    text
+
+    fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
+        self.append(chunk);
+        if self.buffer.len() >= CHUNK {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Adds `chunk` to what is written next, the tag before every line.
+    fn append(&mut self, chunk: &[u8]) {
+        if self.tag.is_empty() {
+            self.buffer.extend_from_slice(chunk);
+            if let Some(&last) = chunk.last() {
+                self.at_line_start = last == b'\n';
+            }
+            return;
+        }
+        for line in chunk.split_inclusive(|&b| b == b'\n') {
+            if self.at_line_start {
+                self.buffer.extend_from_slice(self.tag);
+            }
+            self.buffer.extend_from_slice(line);
+            self.at_line_start = line.last() == Some(&b'\n');
+        }
+    }
+
+    /// Ends an unfinished last line with a newline.
+    fn complete_line(&mut self) {
+        if !self.at_line_start {
+            self.buffer.push(b'\n');
+            self.at_line_start = true;
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let written = match self.stream {
+            Stream::Stdout => write_fd(io::stdout().as_fd(), &self.buffer),
+            Stream::Stderr => write_fd(io::stderr().as_fd(), &self.buffer),
+        };
+        self.buffer.clear();
+        written
+    }
 }
 
 /// Writes all of `data` to `fd`, waiting while a non-blocking descriptor is
@@ -288,26 +595,88 @@ pub fn write_fd(fd: BorrowedFd<'_>, mut data: &[u8]) -> io::Result<()> {
 mod tests {
     use super::*;
 
+    /// What a `StreamWriter` would write, gathered instead of written.
+    fn tagged(tag: &[u8], chunks: &[&[u8]], complete: bool) -> Vec<u8> {
+        let mut writer = StreamWriter::new(Stream::Stdout, tag);
+        for chunk in chunks {
+            writer.append(chunk);
+        }
+        if complete {
+            writer.complete_line();
+        }
+        writer.buffer
+    }
+
+    /// Pins GNU parallel's `--tag`: `a 1<TAB>x` for inputs `a` and `1`, and
+    /// no newline added after an unfinished last line in group mode.
     #[test]
-    fn tags_prefix_every_line_and_complete_the_last() {
-        assert_eq!(&*tagged(b"a\t", b"x\ny\n"), b"a\tx\na\ty\n");
-        assert_eq!(&*finish_text(b"a\t", b"x\ny", true), b"a\tx\na\ty\n");
-        assert_eq!(&*finish_text(b"", b"x\ny", false), b"x\ny");
-        assert_eq!(&*finish_text(b"", b"", true), b"");
+    fn tags_join_inputs_with_spaces_and_prefix_every_line() {
+        assert_eq!(tag_prefix(&[b"a".to_vec(), b"1".to_vec()]), b"a 1\t");
+        assert_eq!(tagged(b"a\t", &[b"x\ny\n"], false), b"a\tx\na\ty\n");
+        assert_eq!(tagged(b"a\t", &[b"x\n", b"y"], false), b"a\tx\na\ty");
+        assert_eq!(tagged(b"a\t", &[b"x", b"y\nz"], true), b"a\txy\na\tz\n");
+        assert_eq!(tagged(b"", &[b""], true), b"");
     }
 
     #[test]
     fn captured_output_drops_printed_bytes_unless_kept() {
         let mut c = Captured::default();
         c.push(b"one\ntw");
+        assert_eq!(c.end_of_unprinted_lines(), Some(4));
         c.mark_printed(4, false);
-        assert_eq!(c.unprinted(), b"tw");
+        assert_eq!(c.memory, b"tw");
+        assert_eq!(c.end_of_unprinted_lines(), None);
         assert_eq!(c.total(), 6);
         let mut kept = Captured::default();
         kept.push(b"one\ntw");
         kept.mark_printed(4, true);
-        assert_eq!(kept.unprinted(), b"tw");
+        assert_eq!(kept.unprinted(), (4, 6));
         assert_eq!(kept.kept(), b"one\ntw");
+    }
+
+    #[test]
+    fn output_beyond_the_memory_limit_goes_to_a_file_and_comes_back_whole() {
+        let mut c = Captured::with_memory_limit(10);
+        let data: Vec<u8> = (0..100u8).collect();
+        for chunk in data.chunks(7) {
+            c.push(chunk);
+        }
+        assert!(c.is_spooled());
+        assert!(c.memory.len() <= 10);
+        assert_eq!(c.kept(), data);
+        let mut read = Vec::new();
+        c.for_each_chunk(30, 95, |chunk| {
+            read.extend_from_slice(chunk);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(read, &data[30..95]);
+        c.mark_printed(100, false);
+        assert!(!c.is_spooled(), "printed bytes are dropped from the file");
+        c.push(b"more");
+        assert_eq!(c.kept(), b"more");
+    }
+
+    /// Issue: `--line-buffer` rescanned the whole unfinished line on every
+    /// read (40 MB without a newline took 6.6 s). Every byte must be looked
+    /// at once, however often lines are asked for.
+    #[test]
+    fn finding_lines_looks_at_each_byte_once() {
+        let mut c = Captured::with_memory_limit(1 << 16);
+        let chunk = vec![b'x'; 64 * 1024];
+        for _ in 0..160 {
+            c.push(&chunk);
+            assert_eq!(c.end_of_unprinted_lines(), None);
+        }
+        let written = 160 * chunk.len() as u64;
+        assert!(
+            c.newline_scan() <= written,
+            "{} > {written}",
+            c.newline_scan()
+        );
+        c.push(b"end\nrest");
+        assert_eq!(c.end_of_unprinted_lines(), Some(written + 4));
+        assert!(c.newline_scan() <= written + 8);
     }
 
     #[test]
@@ -316,7 +685,6 @@ mod tests {
         let mut out = Captured::default();
         let mut err = Captured::default();
         // Job 2 ends first: held, nothing printed, no turn change.
-        out.push(b"");
         assert_eq!(
             printer.finish_job(2, b"", &mut out, &mut err).unwrap(),
             None
@@ -326,5 +694,18 @@ mod tests {
         assert_eq!(printer.skip_job(1).unwrap(), Some(3));
         assert!(printer.held.is_empty());
         assert!(!printer.prints_live(3), "group mode never prints live");
+    }
+
+    #[test]
+    fn verbose_keeps_the_command_until_the_job_prints() {
+        let mut printer = Printer::new(OutputMode::Group, true, false);
+        printer.announce(1, b"echo a");
+        assert!(printer.announced.is_empty(), "not verbose: nothing kept");
+        printer.set_verbose(true);
+        printer.announce(2, b"echo b");
+        let mut out = Captured::default();
+        let mut err = Captured::default();
+        printer.finish_job(2, b"", &mut out, &mut err).unwrap();
+        assert_eq!(printer.held[&2].command.as_deref(), Some(&b"echo b\n"[..]));
     }
 }

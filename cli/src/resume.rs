@@ -1,5 +1,10 @@
 //! `--resume` and `--resume-failed`: which jobs an earlier run's job log
 //! lets us skip, and the check that the log belongs to the same commands.
+//!
+//! A log written by GNU parallel for the same commands is accepted: its
+//! Command column is compared with the command GNU parallel would have
+//! logged (values quoted as if outside quotes, a newline written as a NUL
+//! byte, tabs and carriage returns as they are).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -57,33 +62,61 @@ impl ResumePlan {
     }
 
     /// Checks that every logged job would run the command it ran then.
-    /// `command_of(seq)` is the command job `seq` would run now, or `None`
-    /// when the input has fewer jobs (then `jobs` is how many it has).
+    /// `commands_of(seq)` gives the forms of the command job `seq` would
+    /// run now (ours first, then GNU parallel's), or `None` when the input
+    /// has fewer jobs (then `jobs` is how many it has).
     pub fn check_commands(
         &self,
         jobs: u64,
-        mut command_of: impl FnMut(u64) -> Option<Vec<u8>>,
+        mut commands_of: impl FnMut(u64) -> Option<CommandForms>,
     ) -> Result<(), CliError> {
         for (&seq, logged) in &self.logged {
-            let Some(now) = command_of(seq) else {
+            let Some(forms) = commands_of(seq) else {
                 return Err(CliError::ResumeBeyondInput {
                     path: self.path.clone(),
                     seq,
                     jobs,
                 });
             };
-            let now = escape_command(&now);
-            if now != logged.command {
+            if !forms.matches(&logged.command) {
                 return Err(CliError::ResumeMismatch {
                     path: self.path.clone(),
                     seq,
                     logged: String::from_utf8_lossy(&logged.command).into_owned(),
-                    now: String::from_utf8_lossy(&now).into_owned(),
+                    now: String::from_utf8_lossy(&escape_command(&forms.ours)).into_owned(),
                 });
             }
         }
         Ok(())
     }
+}
+
+/// The forms a job's command may have in a job log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandForms {
+    /// Ours (values quoted for their context).
+    pub ours: Vec<u8>,
+    /// GNU parallel's (values quoted as if outside quotes).
+    pub gnu: Vec<u8>,
+}
+
+impl CommandForms {
+    /// Whether a logged Command column is one of these forms, escaped as
+    /// dummymp or GNU parallel writes it.
+    pub fn matches(&self, logged: &[u8]) -> bool {
+        logged == escape_command(&self.ours).as_slice()
+            || logged == gnu_escape_command(&self.gnu).as_slice()
+            || logged == gnu_escape_command(&self.ours).as_slice()
+    }
+}
+
+/// `command` as GNU parallel writes it in a job log: a newline as a NUL
+/// byte, everything else as it is.
+pub fn gnu_escape_command(command: &[u8]) -> Vec<u8> {
+    command
+        .iter()
+        .map(|&b| if b == b'\n' { 0 } else { b })
+        .collect()
 }
 
 #[cfg(test)]
@@ -127,17 +160,40 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = log_with(dir.path(), &[(1, 0, "echo a"), (2, 0, "echo b")]);
         let plan = ResumePlan::read(&path, ResumeMode::Logged).unwrap();
-        let same = |seq: u64| Some(format!("echo {}", ["a", "b"][seq as usize - 1]).into_bytes());
+        let forms = |text: String| {
+            Some(CommandForms {
+                ours: text.clone().into_bytes(),
+                gnu: text.into_bytes(),
+            })
+        };
+        let same = |seq: u64| forms(format!("echo {}", ["a", "b"][seq as usize - 1]));
         plan.check_commands(2, same).unwrap();
         let err = plan
-            .check_commands(2, |seq| Some(format!("ls {seq}").into_bytes()))
+            .check_commands(2, |seq| forms(format!("ls {seq}")))
             .unwrap_err();
         let message = err.to_string();
         assert!(message.contains("job 1 ran `echo a`"), "{message}");
         assert!(message.contains(&path.display().to_string()), "{message}");
         let err = plan
-            .check_commands(1, |seq| (seq == 1).then(|| b"echo a".to_vec()))
+            .check_commands(1, |seq| {
+                (seq == 1).then(|| forms("echo a".into())).flatten()
+            })
             .unwrap_err();
         assert!(err.to_string().contains("only 1 jobs"), "{err}");
+    }
+
+    /// Pins GNU parallel 20221122's job log Command column: `echo 'a\0b'`
+    /// for a value with a newline (written as a NUL byte), a tab as it is,
+    /// and `echo "'a b'"` for `'echo "{}"'`, whose quotes it ignores.
+    #[test]
+    fn gnu_parallels_command_columns_are_recognised() {
+        let forms = CommandForms {
+            ours: b"echo \"a b\"\nx\ty".to_vec(),
+            gnu: b"echo \"'a b'\"\nx\ty".to_vec(),
+        };
+        assert!(forms.matches(b"echo \"a b\"\\nx\\ty"));
+        assert!(forms.matches(b"echo \"'a b'\"\0x\ty"));
+        assert!(forms.matches(b"echo \"a b\"\0x\ty"));
+        assert!(!forms.matches(b"echo \"a b\"\nx\ty"));
     }
 }

@@ -13,14 +13,14 @@
 use std::collections::HashMap;
 use std::io;
 use std::os::fd::AsFd;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use dummymp::engine::{Engine, Event, EventSink, OutputRoute, TaskSpec};
 use dummymp::{Outcome, ProcessExit, TaskId, TaskOptions};
 
 use crate::error::CliError;
 use crate::exit_status;
-use crate::halt::{HaltMode, HaltOutcome, HaltPolicy};
+use crate::halt::{HaltCounts, HaltMode, HaltPolicy};
 use crate::inputs::JobInputs;
 use crate::job::{
     CANNOT_RUN_EXIT, EndedByUs, Ending, FinishedJob, JobSpec, command_for,
@@ -32,7 +32,7 @@ use crate::progress::Progress;
 use crate::results::{JobResult, ResultsWriter};
 use crate::resume::ResumePlan;
 use crate::signals::{SignalPipes, StopSignal};
-use crate::template::{JobValues, Template};
+use crate::template::{JobValues, RefusedValue, Template};
 
 /// How many jobs are kept ready to start (read ahead from the inputs).
 const PENDING_TARGET: usize = 1024;
@@ -83,8 +83,8 @@ pub struct RunParts {
 enum StopCause {
     /// A stop signal arrived.
     Signal(StopSignal),
-    /// The `--halt` condition was met.
-    Halt(HaltPolicy),
+    /// The `--halt` condition was met; the status of the job that met it.
+    Halt(HaltPolicy, u8),
     /// Our standard output was closed.
     OutputClosed,
     /// Something we need failed; reported when the jobs are ended.
@@ -137,6 +137,9 @@ struct Front {
     /// Running jobs must be ended (a stop that ends them was decided while
     /// the engine was busy handing out events).
     end_running: bool,
+    /// How many jobs this run has in all, when the inputs tell in advance
+    /// (without those a `--resume` skips).
+    known_total: Option<u64>,
 }
 
 impl Runner {
@@ -153,10 +156,12 @@ impl Runner {
             job_log,
             results,
         } = parts;
-        let counts_queued_jobs = match inputs.known_total() {
+        let known_total = inputs
+            .known_total()
+            .map(|total| total - resume.as_ref().map_or(0, |plan| plan.skipped_up_to(total)));
+        let counts_queued_jobs = match known_total {
             Some(total) => {
-                let skipped = resume.as_ref().map_or(0, |plan| plan.skipped_up_to(total));
-                if let Some(bar) = progress.add_jobs(total - skipped) {
+                if let Some(bar) = progress.add_jobs(total) {
                     printer.set_bar(bar);
                 }
                 false
@@ -172,7 +177,7 @@ impl Runner {
             stop_signals: 0,
             scratch: vec![0; SCRATCH_SIZE],
             front: Front {
-                keeps_command: job_log.is_some() || results.is_some(),
+                keeps_command: job_log.is_some() || results.is_some() || printer.is_verbose(),
                 settings,
                 printer,
                 progress,
@@ -185,6 +190,7 @@ impl Runner {
                 failed: 0,
                 stop: None,
                 end_running: false,
+                known_total,
             },
         }
     }
@@ -237,24 +243,44 @@ impl Runner {
                 inputs,
                 attempt: 1,
             };
-            let (task, command) = self.front.task_for(&spec);
-            let id = self.engine.submit(task);
             let tag = if self.front.settings.tag {
                 spec.tag()
             } else {
                 Vec::new()
             };
-            self.front.jobs.insert(
-                id,
-                Job {
-                    spec,
-                    tag,
-                    command,
-                    started_wall: SystemTime::now(),
-                    stdout: Captured::default(),
-                    stderr: Captured::default(),
-                },
-            );
+            let mut job = Job {
+                spec,
+                tag,
+                command: None,
+                started_wall: SystemTime::now(),
+                stdout: Captured::default(),
+                stderr: Captured::default(),
+            };
+            match self.front.task_for(&job.spec) {
+                Ok((task, command)) => {
+                    job.command = command;
+                    let id = self.engine.submit(task);
+                    self.front.jobs.insert(id, job);
+                }
+                // A value that no quoting can make safe where it lands: the
+                // job fails without running.
+                Err(refused) => {
+                    job.stderr
+                        .push(format!("dummymp: job {seq}: {refused}\n").as_bytes());
+                    self.front.complete(FinishedJob {
+                        spec: job.spec,
+                        tag: job.tag,
+                        command: None,
+                        started_wall: job.started_wall,
+                        runtime: Duration::ZERO,
+                        ending: Ending::NotStarted(CANNOT_RUN_EXIT),
+                        ended_by_us: None,
+                        stdout: job.stdout,
+                        stderr: job.stderr,
+                    });
+                    self.apply_stop();
+                }
+            }
         }
     }
 
@@ -301,8 +327,7 @@ impl Runner {
         }
         if wants_stdin
             && ready.last() == Some(&true)
-            && let JobInputs::Stdin(records) = &mut self.inputs
-            && let Err(error) = records.read_once(&mut self.scratch)
+            && let Err(error) = self.inputs.read_stdin_once(&mut self.scratch)
         {
             self.front.fatal(error);
             self.apply_stop();
@@ -327,41 +352,48 @@ impl Runner {
 }
 
 impl Front {
-    /// The engine task for `spec`, and its command line when it is kept.
-    fn task_for(&self, spec: &JobSpec) -> (TaskSpec, Option<Vec<u8>>) {
+    /// The engine task for `spec`, and its command line when it is kept;
+    /// an error when one of its values cannot be made safe where it lands
+    /// in the template.
+    fn task_for(&self, spec: &JobSpec) -> Result<(TaskSpec, Option<Vec<u8>>), RefusedValue> {
         let template = &self.settings.template;
+        let values = JobValues {
+            seq: spec.seq,
+            slot: 1,
+            inputs: &spec.inputs,
+        };
+        // Whether a value is refused does not depend on the slot: check it
+        // now, with slot 1.
+        let invocation = template.invocation(&values)?;
         let task = if template.uses_slot() {
             // {%} is known only when the job starts.
             let template = template.clone();
             let (seq, inputs) = (spec.seq, spec.inputs.clone());
             let name = format!("job {seq}");
             TaskSpec::command_with(name, move |start| {
-                command_for(&template.invocation(&JobValues {
+                let values = JobValues {
                     seq,
                     slot: start.slot,
                     inputs: &inputs,
-                }))
+                };
+                match template.invocation(&values) {
+                    Ok(invocation) => command_for(&invocation),
+                    // Checked when the job was queued; a slot number is
+                    // always safe.
+                    Err(refused) => dummymp::Command::shell("echo \"$0\" >&2; exit 126")
+                        .arg(format!("dummymp: job {seq}: {refused}")),
+                }
             })
         } else {
-            TaskSpec::command(command_for(&template.invocation(&JobValues {
-                seq: spec.seq,
-                slot: 1,
-                inputs: &spec.inputs,
-            })))
+            TaskSpec::command(command_for(&invocation))
         };
-        let command = (self.keeps_command && !template.uses_slot()).then(|| {
-            template
-                .invocation(&JobValues {
-                    seq: spec.seq,
-                    slot: 1,
-                    inputs: &spec.inputs,
-                })
-                .display()
-        });
+        let command = (self.keeps_command && !template.uses_slot())
+            .then(|| template.command_line(&values).ok())
+            .flatten();
         let task = task
             .with_options(self.settings.task_options.clone())
             .with_output(OutputRoute::Events);
-        (task, command)
+        Ok((task, command))
     }
 
     fn started(&mut self, id: TaskId, slot: usize) {
@@ -372,15 +404,16 @@ impl Front {
         if let Some(job) = self.jobs.get_mut(&id) {
             job.started_wall = SystemTime::now();
             if keeps_command && template.uses_slot() {
-                job.command = Some(
-                    template
-                        .invocation(&JobValues {
-                            seq: job.spec.seq,
-                            slot,
-                            inputs: &job.spec.inputs,
-                        })
-                        .display(),
-                );
+                job.command = template
+                    .command_line(&JobValues {
+                        seq: job.spec.seq,
+                        slot,
+                        inputs: &job.spec.inputs,
+                    })
+                    .ok();
+            }
+            if let Some(command) = &job.command {
+                self.printer.announce(job.spec.seq, command);
             }
         }
     }
@@ -475,7 +508,7 @@ impl Front {
         }
         self.print_finished(&mut job);
         self.progress.job_done();
-        self.check_halt();
+        self.check_halt(crate::halt::job_status(job.logged_ending()));
     }
 
     fn record(&mut self, job: &FinishedJob) {
@@ -505,8 +538,8 @@ impl Front {
                 timed_out: job.timed_out(),
                 start: job.started_wall,
                 runtime: job.runtime,
-                stdout: job.stdout.kept(),
-                stderr: job.stderr.kept(),
+                stdout: &job.stdout,
+                stderr: &job.stderr,
             });
             if let Err(error) = recorded {
                 self.fatal(error);
@@ -547,15 +580,29 @@ impl Front {
         }
     }
 
-    fn check_halt(&mut self) {
+    /// Checks `--halt` after a job that ended with GNU parallel's status
+    /// `status` (see [`crate::halt::job_status`]).
+    fn check_halt(&mut self, status: u8) {
         let Some(policy) = self.settings.halt else {
             return;
         };
-        if self.stop.is_none() && policy.is_met(self.succeeded, self.failed) {
-            self.stop = Some(StopCause::Halt(policy));
+        if self.stop.is_none() && policy.is_met(&self.halt_counts()) {
+            self.stop = Some(StopCause::Halt(policy, status));
             if policy.mode == HaltMode::Now {
                 self.end_running = true;
             }
+        }
+    }
+
+    /// The jobs that succeeded, failed, and all jobs (those known so far
+    /// when their total is not known).
+    fn halt_counts(&self) -> HaltCounts {
+        let known_so_far = self.succeeded + self.failed + self.jobs.len() as u64;
+        let total = self.known_total.unwrap_or(known_so_far);
+        HaltCounts {
+            succeeded: self.succeeded,
+            failed: self.failed,
+            total: total.max(known_so_far),
         }
     }
 
@@ -595,8 +642,16 @@ impl Front {
             Some(StopCause::Fatal(error)) => Err(error),
             Some(StopCause::Signal(signal)) => Ok(exit_status::for_signal(signal.number())),
             Some(StopCause::OutputClosed) => Ok(exit_status::OUTPUT_CLOSED),
-            Some(StopCause::Halt(policy)) if policy.outcome == HaltOutcome::Success => Ok(0),
-            Some(StopCause::Halt(_)) | None => Ok(exit_status::for_failures(self.failed)),
+            Some(StopCause::Halt(policy, status)) => Ok(crate::halt::exit_status(
+                Some(policy),
+                &self.halt_counts(),
+                Some(status),
+            )),
+            None => Ok(crate::halt::exit_status(
+                self.settings.halt,
+                &self.halt_counts(),
+                None,
+            )),
         }
     }
 }

@@ -107,6 +107,19 @@ struct EndedAttempt {
     runtime: Duration,
 }
 
+/// What came of trying to start the task at the head of the queue.
+enum Start {
+    /// Its process runs.
+    Started,
+    /// It could not start and has ended (its report is out).
+    Failed,
+    /// The system refused for now; it went back to wait for one of ours
+    /// to end.
+    Refused,
+    /// The queue was empty.
+    NothingQueued,
+}
+
 /// A task waiting to start.
 struct Queued {
     id: TaskId,
@@ -722,24 +735,37 @@ impl Engine {
 
     /// Starts as many queued tasks as the scheduler allows.
     fn start_ready(&mut self, sink: &mut (impl EventSink + ?Sized)) {
-        let waiting = if self.spawn_blocked {
-            0
-        } else {
-            self.queue.len()
-        };
-        let slots = self.scheduler.free_slots(self.running.len(), waiting);
-        for _ in 0..slots {
-            if !sink.accepts_starts() || !self.start_next(sink) {
-                break;
+        // A task that could not start frees its slot at once, and no event
+        // will come for it: ask the scheduler again until every slot it
+        // grants holds a task (or the queue is empty).
+        loop {
+            let waiting = if self.spawn_blocked {
+                0
+            } else {
+                self.queue.len()
+            };
+            let slots = self.scheduler.free_slots(self.running.len(), waiting);
+            let mut ended_at_once = 0;
+            for _ in 0..slots {
+                if !sink.accepts_starts() {
+                    return;
+                }
+                match self.start_next(sink) {
+                    Start::Started => {}
+                    Start::Failed => ended_at_once += 1,
+                    Start::Refused | Start::NothingQueued => return,
+                }
+            }
+            if ended_at_once == 0 {
+                return;
             }
         }
     }
 
-    /// Starts the task at the head of the queue; false when the system
-    /// refused and the task went back to wait for one of ours to end.
-    fn start_next(&mut self, sink: &mut (impl EventSink + ?Sized)) -> bool {
+    /// Starts the task at the head of the queue.
+    fn start_next(&mut self, sink: &mut (impl EventSink + ?Sized)) -> Start {
         let Some(mut queued) = self.queue.pop_front() else {
-            return false;
+            return Start::NothingQueued;
         };
         let slot = self.slots.acquire();
         let start = StartInfo {
@@ -809,7 +835,7 @@ impl Engine {
                     slot,
                     attempt: start.attempt,
                 });
-                true
+                Start::Started
             }
             Err(error) if is_transient(&error) && !self.running.is_empty() => {
                 log::debug!(
@@ -820,7 +846,7 @@ impl Engine {
                 self.slots.release(slot);
                 self.queue.push_front(queued);
                 self.spawn_blocked = true;
-                false
+                Start::Refused
             }
             Err(error) => {
                 self.slots.release(slot);
@@ -835,7 +861,7 @@ impl Engine {
                 );
                 report.started_at = Some(started_wall);
                 sink.event(Event::Ended(Box::new(report)));
-                true
+                Start::Failed
             }
         }
     }

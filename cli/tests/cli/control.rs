@@ -46,6 +46,17 @@ fn a_missing_program_fails_its_job_with_a_message() {
     assert!(log.lines().nth(1).unwrap().contains("\t127\t0\t"), "{log}");
 }
 
+/// Jobs that cannot start free their slot at once; the run goes on (it
+/// used to wait for an event that never came).
+#[test]
+fn many_jobs_that_cannot_start_all_fail_in_turn() {
+    let dir = tempfile::tempdir().unwrap();
+    nuclear(dir.path())
+        .args(["-j", "1", "./no-such-program", ":::", "a", "b", "c"])
+        .assert()
+        .code(3);
+}
+
 #[test]
 fn timeout_ends_the_jobs_whole_process_group() {
     let dir = tempfile::tempdir().unwrap();
@@ -191,15 +202,18 @@ fn halt_soon_lets_running_jobs_finish_and_starts_no_more() {
         .stdout("finished 2\n");
 }
 
+/// Pins GNU parallel 20221122: `parallel -j1 --halt soon,fail=30% 'echo
+/// {}; test {} -gt 2' ::: 1 2 3 4 5 6` prints 1 and 2 and exits 34 (30 % of
+/// all 6 jobs is met at the second failure; 2 of 6 failed, rounded up).
 #[test]
-fn halt_on_a_share_of_failures() {
+fn halt_on_a_share_of_all_jobs() {
     let dir = tempfile::tempdir().unwrap();
     let out = nuclear(dir.path())
         .args([
             "-j",
             "1",
             "--halt",
-            "soon,fail=50%",
+            "soon,fail=30%",
             "echo {}; test {} -gt 2",
             ":::",
             "1",
@@ -210,12 +224,59 @@ fn halt_on_a_share_of_failures() {
             "6",
         ])
         .assert()
-        .code(2)
+        .code(34)
         .get_output()
         .stdout
         .clone();
-    // Jobs 1 and 2 fail; after job 3, 2 of 3 finished jobs failed.
-    assert_eq!(lines(&out), ["1", "2", "3"]);
+    assert_eq!(lines(&out), ["1", "2"]);
+}
+
+/// Pins GNU parallel 20221122: `--halt now,fail=1` exits with the failing
+/// job's own status (7), and with 128 + the signal for a job a signal
+/// killed (143 for `kill -TERM $$`).
+#[test]
+fn halt_on_the_first_failure_exits_with_its_status() {
+    let dir = tempfile::tempdir().unwrap();
+    nuclear(dir.path())
+        .args([
+            "-j",
+            "1",
+            "--halt",
+            "now,fail=1",
+            "exit {}",
+            ":::",
+            "0",
+            "7",
+            "0",
+        ])
+        .assert()
+        .code(7);
+    nuclear(dir.path())
+        .args([
+            "-j",
+            "1",
+            "--halt",
+            "2",
+            "kill -TERM $$; true {}",
+            ":::",
+            "a",
+        ])
+        .assert()
+        .code(143);
+    nuclear(dir.path())
+        .args([
+            "-j",
+            "1",
+            "--halt",
+            "now,done=2",
+            "exit {}",
+            ":::",
+            "0",
+            "7",
+            "0",
+        ])
+        .assert()
+        .code(1);
 }
 
 #[test]

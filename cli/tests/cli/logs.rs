@@ -45,7 +45,8 @@ fn the_job_log_has_gnu_parallels_columns() {
         assert_eq!(row[6], exit);
         assert_eq!(row[7], "0");
     }
-    assert_eq!(rows[1][8], "echo '3'; exit '3'");
+    // GNU parallel logs plain values bare: `echo 3; exit 3`.
+    assert_eq!(rows[1][8], "echo 3; exit 3");
 }
 
 #[test]
@@ -194,10 +195,7 @@ fn results_are_one_json_object_per_job() {
     assert_eq!(records.len(), 2);
     let failed = &records[1];
     assert_eq!(failed["input"], serde_json::json!(["4"]));
-    assert_eq!(
-        failed["command"],
-        "echo out '4'; echo err '4' >&2; exit '4'"
-    );
+    assert_eq!(failed["command"], "echo out 4; echo err 4 >&2; exit 4");
     assert_eq!(failed["exit_code"], 4);
     assert!(failed["signal"].is_null());
     assert_eq!(failed["timed_out"], false);
@@ -245,4 +243,94 @@ fn the_job_log_is_written_as_jobs_end() {
     let rows = log_rows(&dir.path().join("jobs.log"));
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0][0], "1");
+}
+
+/// A job log written by GNU parallel 20221122 for `parallel --joblog j
+/// 'echo {}; exit 0' ::: a 'b c' "it's"` (its first two lines, copied from
+/// a run) and `'echo {} | tr a-z A-Z'`: --resume runs only what is missing.
+#[test]
+fn resume_accepts_gnu_parallels_job_log_of_the_same_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let header = format!("{HEADER}\n");
+    std::fs::write(
+        dir.path().join("gnu.log"),
+        header.clone()
+            + "1\t:\t1795692775.460\t     0.000\t0\t2\t0\t0\techo a; exit 0\n"
+            + "2\t:\t1795692775.463\t     0.004\t0\t4\t0\t0\techo 'b c'; exit 0\n",
+    )
+    .unwrap();
+    let out = stdout_of_success(nuclear(dir.path()).args([
+        "--joblog",
+        "gnu.log",
+        "--resume",
+        "echo {}; exit 0",
+        ":::",
+        "a",
+        "b c",
+        "it's",
+    ]));
+    assert_eq!(lines(&out), ["it's"]);
+    std::fs::write(
+        dir.path().join("pipe.log"),
+        header
+            + "1\t:\t1795692775.635\t     0.010\t0\t2\t0\t0\techo a | tr a-z A-Z\n"
+            + "2\t:\t1795692775.646\t     0.005\t0\t4\t0\t0\techo 'b c' | tr a-z A-Z\n",
+    )
+    .unwrap();
+    nuclear(dir.path())
+        .args([
+            "--joblog",
+            "pipe.log",
+            "--resume",
+            "echo {} | tr a-z A-Z",
+            ":::",
+            "a",
+            "b c",
+        ])
+        .assert()
+        .success()
+        .stdout("");
+}
+
+/// A job log cut short by a full disk (its last line partial) is resumed:
+/// the partial line counts as not done, and is cut off before appending.
+#[test]
+fn resume_runs_the_job_whose_log_line_was_cut_short() {
+    let dir = tempfile::tempdir().unwrap();
+    nuclear(dir.path())
+        .args(["--joblog", "jobs.log", "echo", ":::", "a", "b"])
+        .assert()
+        .success();
+    let path = dir.path().join("jobs.log");
+    let mut log = std::fs::read(&path).unwrap();
+    log.truncate(log.len() - 4);
+    std::fs::write(&path, &log).unwrap();
+    let rows_before = log_rows_lossy(&path);
+    let out = stdout_of_success(nuclear(dir.path()).args([
+        "-k", "--joblog", "jobs.log", "--resume", "echo", ":::", "a", "b",
+    ]));
+    assert_eq!(out.len(), 2, "exactly one job ran again: {out:?}");
+    assert_eq!(rows_before, 1);
+    assert_eq!(log_rows(&path).len(), 2);
+}
+
+/// The number of complete lines after the header.
+fn log_rows_lossy(path: &Path) -> usize {
+    let text = std::fs::read(path).unwrap();
+    text.iter().filter(|&&b| b == b'\n').count() - 1
+}
+
+/// A job killed by a signal is logged with 128 + the signal in Exitval and
+/// the signal in Signal (GNU parallel reports 143 as the exit status of
+/// `--halt now,fail=1` for `kill -TERM $$`; its 20221122 job log shows
+/// Exitval 0 there).
+#[test]
+fn a_job_killed_by_a_signal_is_logged_with_128_plus_the_signal() {
+    let dir = tempfile::tempdir().unwrap();
+    nuclear(dir.path())
+        .args(["--joblog", "jobs.log", "kill -TERM $$; true {}", ":::", "a"])
+        .assert()
+        .code(1);
+    let rows = log_rows(&dir.path().join("jobs.log"));
+    assert_eq!((rows[0][6].as_str(), rows[0][7].as_str()), ("143", "15"));
 }

@@ -1,9 +1,11 @@
 //! Tests that run the built `dummymp` binary.
 
+mod compat;
 mod control;
 mod inputs;
 mod logs;
 mod output;
+mod quoting;
 mod replacement;
 mod scheduling;
 mod signals;

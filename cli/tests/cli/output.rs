@@ -123,11 +123,12 @@ fn tag_prefixes_every_line_with_the_inputs() {
         .success()
         .get_output()
         .clone();
+    // Pins GNU parallel: the inputs joined by a space, then a tab.
     assert_eq!(
         lines(&output.stdout),
-        ["a\t1\ta1", "a\t1\ttwo", "b\t1\tb1", "b\t1\ttwo"]
+        ["a 1\ta1", "a 1\ttwo", "b 1\tb1", "b 1\ttwo"]
     );
-    assert_eq!(lines(&output.stderr), ["a\t1\terr", "b\t1\terr"]);
+    assert_eq!(lines(&output.stderr), ["a 1\terr", "b 1\terr"]);
 }
 
 #[test]
@@ -196,4 +197,63 @@ fn a_closed_output_stops_the_run() {
     drop(stdout);
     let status = wait_for_exit(&mut child);
     assert_eq!(status.code(), Some(141));
+}
+
+/// The peak resident memory of process `pid`, in kB (VmHWM).
+fn peak_memory_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status
+        .lines()
+        .find(|line| line.starts_with("VmHWM:"))
+        .expect("a VmHWM line");
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Issue: two jobs of 202 MB of output peaked at 571 MB. Output beyond
+/// 1 MiB per stream goes to a temporary file: a job that writes 128 MB
+/// leaves dummymp's peak memory far below that, and the output comes out
+/// byte for byte. The peak is read while a second job holds dummymp alive.
+#[test]
+fn memory_stays_bounded_whatever_the_output_size() {
+    const LINES: u64 = 16_000_000; // `seq` writes about 128 MB
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("release");
+    make_fifo(&fifo);
+    let out_path = dir.path().join("out.txt");
+    let mut child = Command::new(binary())
+        .args([
+            "--priority",
+            "nuclear",
+            "-j",
+            "1",
+            "-k",
+            "if [ {} = 1 ]; then seq 1 16000000; else touch waiting; read x < release; fi",
+            ":::",
+            "1",
+            "2",
+        ])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .spawn()
+        .unwrap();
+    crate::support::wait_until("the second job to start", || {
+        dir.path().join("waiting").exists()
+    });
+    let peak = peak_memory_kb(child.id());
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&fifo)
+        .unwrap()
+        .write_all(b"go\n")
+        .unwrap();
+    assert!(wait_for_exit(&mut child).success());
+    assert!(peak < 64 * 1024, "dummymp peaked at {peak} kB");
+    let written = std::fs::read(&out_path).unwrap();
+    let mut expected = Vec::with_capacity(written.len());
+    for n in 1..=LINES {
+        expected.extend_from_slice(n.to_string().as_bytes());
+        expected.push(b'\n');
+    }
+    assert!(written == expected, "the output differs from seq's");
 }

@@ -4,7 +4,8 @@
 use predicates::prelude::*;
 
 use crate::support::{
-    COUNTING_JOB, dummymp, most_at_once, nuclear, sorted_lines, stdout_of_success,
+    COUNTING_JOB, dummymp, files_ending_with, make_fifo, most_at_once, nuclear, sorted_lines,
+    spawn_nuclear, stdout_of_success, wait_for_exit, wait_until,
 };
 
 const TEN: [&str; 10] = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"];
@@ -47,23 +48,43 @@ fn a_percentage_of_the_usable_cpus() {
 #[test]
 fn without_a_cap_at_most_one_job_per_usable_cpu() {
     let usable = dummymp::usable_cpus();
-    for jobs in [None, Some("0")] {
-        let dir = tempfile::tempdir().unwrap();
-        let mut command = nuclear(dir.path());
-        if let Some(jobs) = jobs {
-            command.args(["-j", jobs]);
-        }
-        command
-            .args([COUNTING_JOB, ":::"])
-            .args(TEN)
-            .assert()
-            .success();
-        let most = most_at_once(&dir.path().join("concurrency.log"));
-        assert!(
-            (1..=usable).contains(&most),
-            "{most} jobs at once on {usable} CPUs"
-        );
-    }
+    let dir = tempfile::tempdir().unwrap();
+    nuclear(dir.path())
+        .args([COUNTING_JOB, ":::"])
+        .args(TEN)
+        .assert()
+        .success();
+    let most = most_at_once(&dir.path().join("concurrency.log"));
+    assert!(
+        (1..=usable).contains(&most),
+        "{most} jobs at once on {usable} CPUs"
+    );
+}
+
+/// Pins GNU parallel's `-j0`: as many jobs at once as possible (ten jobs
+/// of `sleep 1` end after about one second). Each job holds the gate open
+/// before it says it started, and waits for the gate to close: the test
+/// closes it once all ten have started, which they only do if they all run
+/// at once.
+#[test]
+fn j0_runs_as_many_jobs_as_possible() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate_path = dir.path().join("gate");
+    make_fifo(&gate_path);
+    // Read and write: opening does not wait for a reader.
+    let gate = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&gate_path)
+        .unwrap();
+    let mut args = vec!["-j", "0", "(touch started-{}.job; cat) < gate", ":::"];
+    args.extend(TEN);
+    let mut run = spawn_nuclear(dir.path(), &args);
+    wait_until("ten jobs to run at once", || {
+        files_ending_with(dir.path(), ".job").len() == TEN.len()
+    });
+    drop(gate);
+    assert!(wait_for_exit(&mut run).success());
 }
 
 /// Every mode that starts a job even when other processes keep every CPU

@@ -26,7 +26,62 @@ const OPTIONS: &[&str] = &[
     "--dry-run",
     "--help",
     "--version",
+    "--arg-file",
+    "--link",
+    "--colsep",
+    "--max-args",
+    "--max-chars",
+    "--shuf",
+    "--quote",
+    "--ungroup",
+    "--verbose",
+    "--eta",
+    "--progress",
+    "--load",
+    "--memfree",
+    "--delay",
 ];
+
+/// Every option the README's command-line section names is in `--help`,
+/// and every long option of `--help` is in the README.
+#[test]
+fn help_and_readme_name_the_same_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = String::from_utf8(stdout_of_success(dummymp(dir.path()).arg("--help"))).unwrap();
+    let readme = include_str!("../../../README.md");
+    let section = &readme[readme.find("## The command-line tool").unwrap()..];
+    for option in OPTIONS {
+        if !matches!(
+            *option,
+            "--help"
+                | "--version"
+                | "--max-args"
+                | "--max-chars"
+                | "--arg-file"
+                | "--quote"
+                | "--ungroup"
+                | "--verbose"
+                | "--null"
+                | "--keep-order"
+                | "--jobs"
+        ) {
+            assert!(
+                section.contains(option),
+                "the README does not mention {option}"
+            );
+        }
+    }
+    for short in [
+        "-a FILE", "-N N", "-X", "-m", "-s N", "-q", "-u", "-v", "-0", "-k", "-j N",
+    ] {
+        assert!(
+            section.contains(short),
+            "the README does not mention {short}"
+        );
+        let flag = short.split(' ').next().unwrap();
+        assert!(help.contains(flag), "--help does not mention {flag}");
+    }
+}
 
 #[test]
 fn help_explains_every_option_and_the_exit_statuses() {
@@ -122,7 +177,7 @@ fn dry_run_prints_the_commands_and_runs_nothing() {
         .write_stdin("x\n")
         .assert()
         .success()
-        .stdout("echo 'x' > out\n");
+        .stdout("echo x > out\n");
     assert!(!dir.path().join("out").exists());
 }
 

@@ -1,0 +1,729 @@
+//! Finds the shell quoting context each replacement string of a template
+//! lands in (outside quotes, in double or single quotes, in a
+//! here-document, in `$((...))`, in a comment...), so that its value can be
+//! quoted for exactly that context.
+//!
+//! This is a small lexer of POSIX shell syntax, not a parser: it follows
+//! quotes, `$(...)`, `` `...` ``, `${...}`, `$((...))`, `$'...'`,
+//! comments and here-documents, which is what decides how the characters
+//! of a value are read. Where a value could not be quoted safely whatever
+//! it holds (right after a `\` or a `$`, or in a here-document's
+//! delimiter) the template is refused.
+
+use std::collections::VecDeque;
+
+/// The quoting context a value lands in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QuoteContext {
+    /// Outside quotes (also inside `$(...)` and `` `...` ``).
+    Unquoted,
+    /// Inside `"..."`.
+    DoubleQuoted,
+    /// Inside `'...'`.
+    SingleQuoted,
+    /// Inside `$'...'`.
+    AnsiC,
+    /// Inside a `#` comment.
+    Comment,
+    /// Inside `$((...))`: only integers are accepted.
+    Arithmetic,
+    /// Inside `${...}`: only plain values are accepted.
+    Parameter,
+    /// In the body of a here-document.
+    HereDocument(HereDocument),
+}
+
+/// A here-document: how its body ends and whether it is expanded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HereDocument {
+    /// The line that ends it.
+    pub delimiter: Vec<u8>,
+    /// `<<-`: leading tabs are stripped before lines are compared.
+    pub strip_tabs: bool,
+    /// Whether `$`, `` ` `` and `\` are special in its body (the delimiter
+    /// was not quoted).
+    pub expanding: bool,
+}
+
+/// Where one value lands: its context, and inside how many levels of
+/// backquoted command substitution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    /// The innermost quoting context.
+    pub context: QuoteContext,
+    /// How many `` `...` `` enclose it (each adds a level of backslash
+    /// processing).
+    pub backquotes: usize,
+}
+
+/// One item of a template, for the lexer: a byte of literal text, or a
+/// value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Item {
+    /// A byte of the template's text.
+    Byte(u8),
+    /// A replacement string.
+    Value,
+}
+
+/// Why a template cannot take values safely.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlacementError {
+    /// A replacement string right after a `\` (the backslash would apply
+    /// to the value's first character).
+    #[error("right after a backslash, which would apply to the value's first character")]
+    AfterBackslash,
+    /// A replacement string right after a `$` (it would make the value a
+    /// variable name).
+    #[error("right after a $, which would make the value a variable name")]
+    AfterDollar,
+    /// A replacement string in backquotes after a backslash in them (the
+    /// shell takes some backslashes out before it reads the command).
+    #[error(
+        "inside `...` after a backslash, where the shell reads it differently; use $(...) instead"
+    )]
+    AfterBackslashInBackquotes,
+    /// A replacement string in a here-document's delimiter.
+    #[error("in a here-document's delimiter")]
+    InHereDocumentDelimiter,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Frame {
+    /// Outside quotes: the template's top level.
+    Top,
+    /// Inside `$(...)`, with the depth of unmatched `(` in it.
+    CommandSubstitution(usize),
+    /// Inside `` `...` ``; true once a backslash was seen in it (the shell
+    /// removes some backslashes there before it reads the command, so what
+    /// follows may be read differently).
+    Backquotes(bool),
+    DoubleQuoted,
+    SingleQuoted,
+    AnsiC,
+    Comment,
+    /// Inside `${...}`; `quotes_work` when it is not inside double quotes.
+    Parameter {
+        quotes_work: bool,
+    },
+    /// Inside `$((...))`, with the depth of unmatched `(` in it.
+    Arithmetic(usize),
+    /// The body of a here-document (the whole stack above it belongs to
+    /// it).
+    HereDocument(HereDocument),
+}
+
+/// The lexer's state.
+struct Lexer<'a> {
+    items: &'a [Item],
+    position: usize,
+    stack: Vec<Frame>,
+    word_start: bool,
+    pending_here_documents: VecDeque<HereDocument>,
+    /// The raw line of the here-document body being read (from the frame
+    /// at `here_document_frame`), and whether a value is in it.
+    here_document_line: Vec<u8>,
+    here_document_line_has_value: bool,
+    here_document_frame: Option<usize>,
+    placements: Vec<Placement>,
+}
+
+/// The placement of every value of `items`, in order.
+pub fn placements(items: &[Item]) -> Result<Vec<Placement>, PlacementError> {
+    let mut lexer = Lexer {
+        items,
+        position: 0,
+        stack: vec![Frame::Top],
+        word_start: true,
+        pending_here_documents: VecDeque::new(),
+        here_document_line: Vec::new(),
+        here_document_line_has_value: false,
+        here_document_frame: None,
+        placements: Vec::new(),
+    };
+    while lexer.position < items.len() {
+        lexer.step()?;
+    }
+    Ok(lexer.placements)
+}
+
+impl Lexer<'_> {
+    fn top(&self) -> &Frame {
+        // The stack always holds `Top`; a frame is popped only above it.
+        self.stack.last().unwrap_or(&Frame::Top)
+    }
+
+    fn byte_at(&self, offset: usize) -> Option<u8> {
+        match self.items.get(self.position + offset) {
+            Some(Item::Byte(b)) => Some(*b),
+            _ => None,
+        }
+    }
+
+    fn is_value_at(&self, offset: usize) -> bool {
+        matches!(self.items.get(self.position + offset), Some(Item::Value))
+    }
+
+    fn backquote_levels(&self) -> usize {
+        self.stack
+            .iter()
+            .filter(|f| matches!(f, Frame::Backquotes(_)))
+            .count()
+    }
+
+    /// Consumes `count` items (bytes), keeping the here-document's line and
+    /// noting backslashes inside backquotes.
+    fn advance(&mut self, count: usize) {
+        for _ in 0..count {
+            if let Some(Item::Byte(b)) = self.items.get(self.position) {
+                if self.here_document_frame.is_some() && *b != b'\n' {
+                    self.here_document_line.push(*b);
+                }
+                if *b == b'\\'
+                    && let Some(Frame::Backquotes(escaped)) = self
+                        .stack
+                        .iter_mut()
+                        .rev()
+                        .find(|f| matches!(f, Frame::Backquotes(_)))
+                {
+                    *escaped = true;
+                }
+            }
+            self.position += 1;
+        }
+    }
+
+    fn place(&mut self, context: QuoteContext) -> Result<(), PlacementError> {
+        if self.stack.contains(&Frame::Backquotes(true)) {
+            return Err(PlacementError::AfterBackslashInBackquotes);
+        }
+        self.placements.push(Placement {
+            context,
+            backquotes: self.backquote_levels(),
+        });
+        if self.here_document_frame.is_some() {
+            self.here_document_line_has_value = true;
+        }
+        self.position += 1;
+        self.word_start = false;
+        Ok(())
+    }
+
+    fn step(&mut self) -> Result<(), PlacementError> {
+        // A newline ends a here-document line wherever the lexer is in it.
+        if self.here_document_frame.is_some() && self.byte_at(0) == Some(b'\n') {
+            self.end_here_document_line();
+            return Ok(());
+        }
+        match self.top().clone() {
+            Frame::Top | Frame::CommandSubstitution(_) | Frame::Backquotes(_) => {
+                self.step_unquoted()
+            }
+            Frame::DoubleQuoted => self.step_double_quoted(),
+            Frame::SingleQuoted => {
+                match self.items[self.position] {
+                    Item::Value => self.place(QuoteContext::SingleQuoted)?,
+                    Item::Byte(b'\'') => {
+                        self.stack.pop();
+                        self.advance(1);
+                    }
+                    Item::Byte(_) => self.advance(1),
+                }
+                Ok(())
+            }
+            Frame::AnsiC => {
+                match self.items[self.position] {
+                    Item::Value => self.place(QuoteContext::AnsiC)?,
+                    Item::Byte(b'\\') => {
+                        if self.is_value_at(1) {
+                            return Err(PlacementError::AfterBackslash);
+                        }
+                        self.advance(2);
+                    }
+                    Item::Byte(b'\'') => {
+                        self.stack.pop();
+                        self.advance(1);
+                    }
+                    Item::Byte(_) => self.advance(1),
+                }
+                Ok(())
+            }
+            Frame::Comment => {
+                match self.items[self.position] {
+                    Item::Value => self.place(QuoteContext::Comment)?,
+                    Item::Byte(b'\n') => {
+                        // The newline itself belongs to the frame below.
+                        self.stack.pop();
+                    }
+                    Item::Byte(_) => self.advance(1),
+                }
+                Ok(())
+            }
+            Frame::Parameter { quotes_work } => self.step_parameter(quotes_work),
+            Frame::Arithmetic(depth) => self.step_arithmetic(depth),
+            Frame::HereDocument(document) => self.step_here_document(&document),
+        }
+    }
+
+    /// `$` followed by `((`, `(`, `{` (and `'` where `ansi_c`): pushes the
+    /// frame it opens and returns true; also consumes a special parameter
+    /// such as `$$`.
+    fn dollar(&mut self, ansi_c: bool) -> Result<bool, PlacementError> {
+        if self.is_value_at(1) {
+            return Err(PlacementError::AfterDollar);
+        }
+        // A special parameter such as `$$` or `$#` is two characters.
+        if self
+            .byte_at(1)
+            .is_some_and(|b| b"$?#!-@*".contains(&b) || b.is_ascii_digit())
+        {
+            self.advance(2);
+            return Ok(true);
+        }
+        let (frame, len) = match (self.byte_at(1), self.byte_at(2)) {
+            (Some(b'('), Some(b'(')) => (Frame::Arithmetic(0), 3),
+            (Some(b'('), _) => (Frame::CommandSubstitution(0), 2),
+            (Some(b'{'), _) => {
+                let quotes_work = self.top() != &Frame::DoubleQuoted;
+                (Frame::Parameter { quotes_work }, 2)
+            }
+            (Some(b'\''), _) if ansi_c => (Frame::AnsiC, 2),
+            _ => return Ok(false),
+        };
+        self.stack.push(frame);
+        self.advance(len);
+        self.word_start = true;
+        Ok(true)
+    }
+
+    fn step_unquoted(&mut self) -> Result<(), PlacementError> {
+        let byte = match self.items[self.position] {
+            Item::Value => return self.place(QuoteContext::Unquoted),
+            Item::Byte(b) => b,
+        };
+        let word_start = self.word_start;
+        self.word_start = false;
+        match byte {
+            b'\\' => {
+                if self.is_value_at(1) {
+                    return Err(PlacementError::AfterBackslash);
+                }
+                self.advance(2);
+            }
+            b'\'' => {
+                self.stack.push(Frame::SingleQuoted);
+                self.advance(1);
+            }
+            b'"' => {
+                self.stack.push(Frame::DoubleQuoted);
+                self.advance(1);
+            }
+            b'`' => {
+                if matches!(self.top(), Frame::Backquotes(_)) {
+                    self.stack.pop();
+                } else {
+                    self.stack.push(Frame::Backquotes(false));
+                }
+                self.advance(1);
+            }
+            b'$' => {
+                if !self.dollar(true)? {
+                    self.advance(1);
+                }
+            }
+            b'#' if word_start => {
+                self.stack.push(Frame::Comment);
+                self.advance(1);
+            }
+            b'(' => {
+                if let Some(Frame::CommandSubstitution(depth)) = self.stack.last_mut() {
+                    *depth += 1;
+                }
+                self.advance(1);
+                self.word_start = true;
+            }
+            b')' => {
+                match self.stack.last_mut() {
+                    Some(Frame::CommandSubstitution(0)) => {
+                        self.stack.pop();
+                    }
+                    Some(Frame::CommandSubstitution(depth)) => *depth -= 1,
+                    _ => {}
+                }
+                self.advance(1);
+                self.word_start = true;
+            }
+            b'<' if self.byte_at(1) == Some(b'<') => {
+                if self.byte_at(2) == Some(b'<') {
+                    // A here-string: an ordinary word follows.
+                    self.advance(3);
+                } else {
+                    self.advance(2);
+                    self.read_here_document_operator()?;
+                }
+                self.word_start = true;
+            }
+            b'\n' => {
+                self.advance(1);
+                self.word_start = true;
+                self.start_pending_here_document();
+            }
+            b' ' | b'\t' | b';' | b'&' | b'|' | b'<' | b'>' => {
+                self.advance(1);
+                self.word_start = true;
+            }
+            _ => self.advance(1),
+        }
+        Ok(())
+    }
+
+    fn step_double_quoted(&mut self) -> Result<(), PlacementError> {
+        match self.items[self.position] {
+            Item::Value => self.place(QuoteContext::DoubleQuoted)?,
+            Item::Byte(b'\\') => {
+                if self.is_value_at(1) {
+                    return Err(PlacementError::AfterBackslash);
+                }
+                self.advance(2);
+            }
+            Item::Byte(b'"') => {
+                self.stack.pop();
+                self.advance(1);
+            }
+            Item::Byte(b'`') => {
+                self.stack.push(Frame::Backquotes(false));
+                self.advance(1);
+            }
+            Item::Byte(b'$') => {
+                if !self.dollar(false)? {
+                    self.advance(1);
+                }
+            }
+            Item::Byte(_) => self.advance(1),
+        }
+        Ok(())
+    }
+
+    fn step_parameter(&mut self, quotes_work: bool) -> Result<(), PlacementError> {
+        match self.items[self.position] {
+            Item::Value => self.place(QuoteContext::Parameter)?,
+            Item::Byte(b'\\') => {
+                if self.is_value_at(1) {
+                    return Err(PlacementError::AfterBackslash);
+                }
+                self.advance(2);
+            }
+            Item::Byte(b'}') => {
+                self.stack.pop();
+                self.advance(1);
+            }
+            Item::Byte(b'\'') if quotes_work => {
+                self.stack.push(Frame::SingleQuoted);
+                self.advance(1);
+            }
+            Item::Byte(b'"') => {
+                self.stack.push(Frame::DoubleQuoted);
+                self.advance(1);
+            }
+            Item::Byte(b'`') => {
+                self.stack.push(Frame::Backquotes(false));
+                self.advance(1);
+            }
+            Item::Byte(b'$') => {
+                if !self.dollar(false)? {
+                    self.advance(1);
+                }
+            }
+            Item::Byte(_) => self.advance(1),
+        }
+        Ok(())
+    }
+
+    fn step_arithmetic(&mut self, depth: usize) -> Result<(), PlacementError> {
+        match self.items[self.position] {
+            Item::Value => self.place(QuoteContext::Arithmetic)?,
+            Item::Byte(b'(') => {
+                self.stack.pop();
+                self.stack.push(Frame::Arithmetic(depth + 1));
+                self.advance(1);
+            }
+            Item::Byte(b')') if depth == 0 && self.byte_at(1) == Some(b')') => {
+                self.stack.pop();
+                self.advance(2);
+            }
+            Item::Byte(b')') => {
+                self.stack.pop();
+                self.stack.push(Frame::Arithmetic(depth.saturating_sub(1)));
+                self.advance(1);
+            }
+            Item::Byte(b'$') => {
+                if !self.dollar(false)? {
+                    self.advance(1);
+                }
+            }
+            Item::Byte(b'`') => {
+                self.stack.push(Frame::Backquotes(false));
+                self.advance(1);
+            }
+            Item::Byte(_) => self.advance(1),
+        }
+        Ok(())
+    }
+
+    fn step_here_document(&mut self, document: &HereDocument) -> Result<(), PlacementError> {
+        let byte = match self.items[self.position] {
+            Item::Value => return self.place(QuoteContext::HereDocument(document.clone())),
+            Item::Byte(b) => b,
+        };
+        if !document.expanding {
+            self.advance(1);
+            return Ok(());
+        }
+        match byte {
+            b'\\' => {
+                if self.is_value_at(1) {
+                    return Err(PlacementError::AfterBackslash);
+                }
+                // A backslash-newline joins lines; the newline is handled
+                // as the end of a line all the same, which only makes the
+                // delimiter check stricter.
+                if self.byte_at(1) == Some(b'\n') {
+                    self.advance(1);
+                } else {
+                    self.advance(2);
+                }
+            }
+            b'`' => {
+                self.stack.push(Frame::Backquotes(false));
+                self.advance(1);
+            }
+            b'$' => {
+                if !self.dollar(false)? {
+                    self.advance(1);
+                }
+            }
+            _ => self.advance(1),
+        }
+        Ok(())
+    }
+
+    /// Reads the delimiter after `<<` (or `<<-`) and queues the
+    /// here-document, whose body starts after the next newline.
+    fn read_here_document_operator(&mut self) -> Result<(), PlacementError> {
+        let strip_tabs = self.byte_at(0) == Some(b'-');
+        if strip_tabs {
+            self.advance(1);
+        }
+        while matches!(self.byte_at(0), Some(b' ' | b'\t')) {
+            self.advance(1);
+        }
+        let mut delimiter = Vec::new();
+        let mut quoted = false;
+        loop {
+            match self.items.get(self.position) {
+                None => break,
+                Some(Item::Value) => return Err(PlacementError::InHereDocumentDelimiter),
+                Some(Item::Byte(b)) => match *b {
+                    b' ' | b'\t' | b'\n' | b';' | b'&' | b'|' | b'<' | b'>' | b'(' | b')' => break,
+                    b'\\' => {
+                        quoted = true;
+                        if self.is_value_at(1) {
+                            return Err(PlacementError::InHereDocumentDelimiter);
+                        }
+                        if let Some(next) = self.byte_at(1) {
+                            delimiter.push(next);
+                        }
+                        self.advance(2);
+                    }
+                    quote @ (b'\'' | b'"') => {
+                        quoted = true;
+                        self.advance(1);
+                        loop {
+                            match self.items.get(self.position) {
+                                None => break,
+                                Some(Item::Value) => {
+                                    return Err(PlacementError::InHereDocumentDelimiter);
+                                }
+                                Some(Item::Byte(b)) if *b == quote => {
+                                    self.advance(1);
+                                    break;
+                                }
+                                Some(Item::Byte(b)) => {
+                                    delimiter.push(*b);
+                                    self.advance(1);
+                                }
+                            }
+                        }
+                    }
+                    other => {
+                        delimiter.push(other);
+                        self.advance(1);
+                    }
+                },
+            }
+        }
+        if !delimiter.is_empty() {
+            self.pending_here_documents.push_back(HereDocument {
+                delimiter,
+                strip_tabs,
+                expanding: !quoted,
+            });
+        }
+        Ok(())
+    }
+
+    fn start_pending_here_document(&mut self) {
+        if self.here_document_frame.is_some() {
+            return;
+        }
+        if let Some(document) = self.pending_here_documents.pop_front() {
+            self.here_document_frame = Some(self.stack.len());
+            self.stack.push(Frame::HereDocument(document));
+            self.here_document_line.clear();
+            self.here_document_line_has_value = false;
+        }
+    }
+
+    /// At a newline inside a here-document body: ends the document when
+    /// the line is its delimiter.
+    fn end_here_document_line(&mut self) {
+        self.position += 1;
+        let Some(frame) = self.here_document_frame else {
+            return;
+        };
+        let Some(Frame::HereDocument(document)) = self.stack.get(frame) else {
+            return;
+        };
+        let mut line = &self.here_document_line[..];
+        if document.strip_tabs {
+            while let Some(rest) = line.strip_prefix(b"\t") {
+                line = rest;
+            }
+        }
+        let ends = !self.here_document_line_has_value && line == document.delimiter.as_slice();
+        self.here_document_line.clear();
+        self.here_document_line_has_value = false;
+        if ends {
+            self.stack.truncate(frame);
+            self.here_document_frame = None;
+            self.word_start = true;
+            self.start_pending_here_document();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Items of `text`, where `{}` marks a value.
+    fn items(text: &str) -> Vec<Item> {
+        let mut items = Vec::new();
+        let mut rest = text.as_bytes();
+        while !rest.is_empty() {
+            if let Some(after) = rest.strip_prefix(b"{}") {
+                items.push(Item::Value);
+                rest = after;
+            } else {
+                items.push(Item::Byte(rest[0]));
+                rest = &rest[1..];
+            }
+        }
+        items
+    }
+
+    fn contexts(text: &str) -> Vec<QuoteContext> {
+        placements(&items(text))
+            .unwrap()
+            .into_iter()
+            .map(|p| p.context)
+            .collect()
+    }
+
+    #[test]
+    fn quotes_decide_the_context() {
+        use QuoteContext::*;
+        assert_eq!(
+            contexts(r#"echo {} "a {}" 'b {}' $'c {}' d"{}"e"#),
+            [Unquoted, DoubleQuoted, SingleQuoted, AnsiC, DoubleQuoted]
+        );
+        assert_eq!(
+            contexts(r#"echo "it's {}" 'say "{}"' "\"{}""#),
+            [DoubleQuoted, SingleQuoted, DoubleQuoted]
+        );
+        assert_eq!(
+            contexts(r#"echo "$(echo "{}" {})" '{}'"#),
+            [DoubleQuoted, Unquoted, SingleQuoted]
+        );
+    }
+
+    #[test]
+    fn substitutions_comments_and_arithmetic() {
+        use QuoteContext::*;
+        assert_eq!(
+            contexts("echo $((1 + {})) ${x:-{}} a#{} # {}\necho {}"),
+            [Arithmetic, Parameter, Unquoted, Comment, Unquoted]
+        );
+        let placed = placements(&items("echo `echo {}` \"`echo '{}'`\"")).unwrap();
+        assert_eq!(placed[0].backquotes, 1);
+        assert_eq!(placed[1].context, SingleQuoted);
+        assert_eq!(placed[1].backquotes, 1);
+        assert_eq!(
+            contexts("echo $(case x in (a) echo {};; esac) {}"),
+            [Unquoted, Unquoted]
+        );
+    }
+
+    #[test]
+    fn here_documents() {
+        let placed = contexts("cat <<EOF; echo {}\nline {}\nEOF\necho {}");
+        assert_eq!(placed[0], QuoteContext::Unquoted);
+        let QuoteContext::HereDocument(document) = &placed[1] else {
+            panic!("{placed:?}")
+        };
+        assert_eq!(document.delimiter, b"EOF");
+        assert!(document.expanding && !document.strip_tabs);
+        assert_eq!(placed[2], QuoteContext::Unquoted);
+        let placed = contexts("cat <<-'END' <<\"X\"\n\t{}\n\tEND\n{}\nX\n'{}'");
+        let QuoteContext::HereDocument(first) = &placed[0] else {
+            panic!("{placed:?}")
+        };
+        assert!(first.strip_tabs && !first.expanding);
+        let QuoteContext::HereDocument(second) = &placed[1] else {
+            panic!("{placed:?}")
+        };
+        assert_eq!(second.delimiter, b"X");
+        assert_eq!(placed[2], QuoteContext::SingleQuoted);
+        assert_eq!(
+            contexts("cat <<<{}; echo '{}'"),
+            [QuoteContext::Unquoted, QuoteContext::SingleQuoted]
+        );
+    }
+
+    #[test]
+    fn values_that_cannot_be_quoted_safely_are_refused() {
+        for (text, error) in [
+            (r"echo \{}", PlacementError::AfterBackslash),
+            (r#"echo "\{}""#, PlacementError::AfterBackslash),
+            (r"echo $'\{}'", PlacementError::AfterBackslash),
+            ("echo ${}", PlacementError::AfterDollar),
+            ("echo \"${}\"", PlacementError::AfterDollar),
+            ("cat <<{}\nx\n", PlacementError::InHereDocumentDelimiter),
+            ("cat <<'a{}'\nx\n", PlacementError::InHereDocumentDelimiter),
+            (
+                "echo \"`echo \\\"{}\\\"`\"",
+                PlacementError::AfterBackslashInBackquotes,
+            ),
+            (
+                "echo `echo \\`echo {}\\``",
+                PlacementError::AfterBackslashInBackquotes,
+            ),
+        ] {
+            assert_eq!(placements(&items(text)), Err(error), "{text}");
+        }
+        assert!(placements(&items(r"echo \\{}")).is_ok());
+        assert!(placements(&items(r"echo `echo \$x` {}")).is_ok());
+        assert!(placements(&items("echo $${} $#{}")).is_ok());
+        assert!(placements(&items("echo '\\{}' '${}'")).is_ok());
+    }
+}
