@@ -283,6 +283,24 @@ impl DummyMp {
         Ok(self.submit(TaskSpec::command(command).with_options(options), None))
     }
 
+    /// Queues a task described for the [engine](crate::engine) directly,
+    /// such as a [foreign call](crate::engine::TaskSpec::foreign), with this
+    /// queue's output mode. Its encoded return value (if any) stays in its
+    /// report: read it with [`TaskReport::returned_bytes`].
+    ///
+    /// ```
+    /// # dummymp::init();
+    /// use dummymp::engine::TaskSpec;
+    /// let mut mp = dummymp::DummyMp::new();
+    /// let id = mp.run_spec(TaskSpec::command(dummymp::Command::new("true")));
+    /// mp.process_until_done()?;
+    /// assert!(mp.outcome(id).unwrap().is_success());
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
+    pub fn run_spec(&mut self, spec: TaskSpec) -> TaskId {
+        self.submit(spec, None)
+    }
+
     /// Queues a function call returning an `R`.
     fn submit_call<R>(&mut self, spec: TaskSpec) -> TaskHandle<R>
     where

@@ -33,7 +33,10 @@ impl Recorder<'_> {
         let Some(entry) = self.tasks.get_mut(report.id.index()) else {
             return;
         };
-        if let (Some(bytes), Some(returns)) = (report.returned.take(), entry.returns) {
+        // A task queued as a spec (a foreign call) keeps its encoded value.
+        if let Some(returns) = entry.returns
+            && let Some(bytes) = report.returned.take()
+        {
             match (returns.decode)(&bytes) {
                 Ok(value) => report.value = Some(value),
                 Err(e) => {
