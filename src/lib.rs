@@ -56,7 +56,9 @@
 //! task and exits without returning, so whatever comes before it runs again
 //! in every worker (keep it free of side effects). In `cargo test`, where
 //! the test harness owns `main`, put [`enable_test_support!`] in the test
-//! crate instead.
+//! crate instead. A program that forgets `init` does not multiply: its
+//! workers are recognised before `main` runs, end as soon as they would
+//! queue work, and their tasks fail with a message that names the fix.
 //!
 //! The parent and the worker talk only over the worker's standard input and
 //! output. The function travels as its address within the executable, the
@@ -249,6 +251,51 @@
 //! logger with their level, target and location, prefixed `[PID n] `. Its
 //! standard output and error reach the parent's as whole lines, tagged,
 //! untagged or captured into its report ([`OutputMode`]).
+//!
+//! # Reused workers
+//!
+//! By default each task gets a fresh process: the strongest isolation.
+//! For many short tasks, [`set_reuse_workers(true)`](DummyMp::set_reuse_workers)
+//! keeps workers alive to run task after task, which removes the process
+//! start from every task but the first of each worker (the Python `Pool`
+//! habit). Returns, outcomes, output and log records stay attributed to the
+//! right task; a task that crashes or times out ends its worker only, and
+//! the next task gets a fresh one. What changes: the tasks of one worker
+//! share its process (its global state, threads and children), and idle
+//! workers live until [`killall`](DummyMp::killall),
+//! [`reset`](DummyMp::reset) or drop.
+//!
+//! ```
+//! # dummymp::init();
+//! fn square(x: u64) -> u64 { x * x }
+//! let mut mp = dummymp::DummyMp::new();
+//! mp.set_reuse_workers(true);
+//! assert_eq!(mp.map(square, 0..100u64)?.iter().sum::<u64>(), 328_350);
+//! # Ok::<(), dummymp::Error>(())
+//! ```
+//!
+//! # A good neighbour while tasks run
+//!
+//! The considerate modes do not only decide at start time. When other
+//! users' load appears while tasks run, `Normal` and `Generous` lower the
+//! tasks' priority, and `Generous` pauses (`SIGSTOP`) the most recently
+//! started ones down to the CPUs left free and continues them when the load
+//! goes away; a paused task's timeout does not run. A task starts only when
+//! the memory it needs ([`TaskOptions::memory`], else what finished tasks of
+//! the same function or command used at their peak) is available beyond the
+//! mode's reserve; a task that could never fit fails to start at once. See
+//! [`Priority`] for the numbers.
+//!
+//! # Other languages, other front ends
+//!
+//! The [`engine`] that runs every task is public: [`engine::Engine`] takes
+//! [`engine::TaskSpec`]s and hands out [`engine::Event`]s, which is how the
+//! `dummymp` command-line tool is built. A worker written in another
+//! language (the Python package's) serves calls through [`foreign::serve`]
+//! with the same protocol, capture, log relay and parent watch; its tasks
+//! are queued with [`engine::TaskSpec::foreign`] and
+//! [`DummyMp::run_spec`], and an exception it raises ends its task as
+//! [`Outcome::Raised`].
 //!
 //! # The original's module-level API
 //!

@@ -6,7 +6,7 @@
 //! message is written with a single call on the locked stream, so two tasks'
 //! bytes never share a line.
 
-use std::io::Write;
+use std::os::fd::{AsFd, BorrowedFd};
 
 use log::{Level, Record};
 
@@ -63,9 +63,40 @@ pub(crate) fn relay_output(
     let text = tag_lines(prefix.as_bytes(), data);
     // Nowhere to report a closed stdout to; the task's result still counts.
     let _ = match stream {
-        Stream::Stdout => std::io::stdout().lock().write_all(&text),
-        Stream::Stderr => std::io::stderr().lock().write_all(&text),
+        Stream::Stdout => {
+            let out = std::io::stdout().lock();
+            write_all(out.as_fd(), &text)
+        }
+        Stream::Stderr => {
+            let err = std::io::stderr().lock();
+            write_all(err.as_fd(), &text)
+        }
     };
+}
+
+/// Writes all of `data` to `fd` with as few calls as the system allows,
+/// waiting while a non-blocking descriptor is full (a terminal or pipe
+/// shared with a program that made it non-blocking), so that nothing is
+/// lost and no line is split between two writers.
+///
+/// ```
+/// use std::os::fd::AsFd;
+/// dummymp::engine::write_all(std::io::stdout().as_fd(), b"one whole line\n")?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn write_all(fd: BorrowedFd<'_>, mut data: &[u8]) -> std::io::Result<()> {
+    while !data.is_empty() {
+        match rustix::io::write(fd, data) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => data = &data[n..],
+            Err(rustix::io::Errno::INTR) => {}
+            Err(rustix::io::Errno::AGAIN) => {
+                crate::platform::wait_for(&[(fd, crate::platform::Interest::Writable)], None)?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// Puts `prefix` before every line of `data` and ends the last one.

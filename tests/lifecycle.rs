@@ -254,3 +254,51 @@ fn workers_carry_the_program_name() {
     assert_eq!(argv0, exe.as_os_str().as_encoded_bytes());
     mp.killall();
 }
+
+/// Logs, says so through the fifo named by its argument, and never returns.
+fn logs_then_hangs(fifo: String) -> u8 {
+    log::info!(target: "keep-wait-race", "logged");
+    std::fs::write(fifo, b"logged\n").unwrap();
+    loop {
+        std::thread::sleep(Duration::from_secs(1000));
+    }
+}
+
+// `wait` relays what arrived before it sleeps; when that was something, it
+// returns instead of sleeping until the next event (which may never come:
+// here the task hangs), so the caller sees the record it waits for.
+#[test]
+fn wait_returns_when_it_relayed_something_before_sleeping() {
+    common::install_logger();
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("logged");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut mp = DummyMp::new();
+    mp.set_priority_mode(Priority::Nuclear);
+    mp.set_output_mode(OutputMode::Captured);
+    mp.set_kill_grace(Duration::from_millis(100));
+    mp.run(logs_then_hangs, fifo.to_string_lossy().into_owned())
+        .unwrap();
+    mp.process_process().unwrap();
+    // The task has logged: its record is in the pipe before `wait` runs.
+    std::fs::read(&fifo).unwrap();
+    let (done, returned) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let finished = mp.wait(None).unwrap();
+        done.send(()).unwrap();
+        (mp, finished)
+    });
+    returned
+        .recv_timeout(common::PATIENCE)
+        .expect("wait returned after relaying the record");
+    let (mut mp, finished) = waiter.join().unwrap();
+    assert!(!finished);
+    assert_eq!(common::kept_records("keep-wait-race").len(), 1);
+    mp.killall();
+}

@@ -34,7 +34,6 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<u8, CliError> {
         Ok(options) => options,
         Err(error) => return help_or_usage_error(error),
     };
-    warn_about_options_not_applied_yet(&options);
     let line = CommandLine::split(options.command.clone())?;
     let separator = if options.null { 0 } else { b'\n' };
     let mut inputs = JobInputs::new(input_sources(&options, line.sources), separator)?;
@@ -54,6 +53,12 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<u8, CliError> {
         context_replace: options.context_replace,
     };
     let template = Template::parse_with(&line.command, template_options)?;
+    let template_text = line
+        .command
+        .iter()
+        .map(|word| word.to_string_lossy())
+        .collect::<Vec<_>>()
+        .join(" ");
     inputs.set_shape(InputShape {
         column_separator,
         max_args: options.max_args.map(|n| n as usize),
@@ -116,6 +121,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<u8, CliError> {
     let mut engine = Engine::new(scheduler_for(priority(&options), options.jobs));
     engine.set_nice(options.nice);
     engine.set_kill_grace(options.grace);
+    engine.set_start_delay(options.delay);
+    engine.scheduler_mut().set_memory_per_task(options.memfree);
     let mut task_options = TaskOptions::new().retries(options.retries.saturating_sub(1));
     if let Some(timeout) = options.timeout {
         task_options = task_options.timeout(timeout);
@@ -125,6 +132,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<u8, CliError> {
     Runner::new(RunParts {
         settings: RunSettings {
             template,
+            template_text,
+            verbose: options.verbose,
+            timeout: options.timeout,
             output_mode,
             tag: options.tag,
             task_options,
@@ -150,18 +160,6 @@ fn priority(options: &Options) -> Priority {
         (Some(priority), _) => priority,
         (None, Some(_)) => Priority::Generous,
         (None, None) => Priority::Normal,
-    }
-}
-
-/// Options that are checked but not acted on yet say so on standard error.
-fn warn_about_options_not_applied_yet(options: &Options) {
-    for (given, name) in [
-        (options.delay.is_some(), "--delay"),
-        (options.memfree.is_some(), "--memfree"),
-    ] {
-        if given {
-            eprintln!("dummymp: warning: {name} is accepted but not applied yet");
-        }
     }
 }
 

@@ -65,6 +65,25 @@ pub struct HaltPolicy {
     pub threshold: HaltThreshold,
 }
 
+impl std::fmt::Display for HaltPolicy {
+    /// The policy as `--halt` takes it: `now,fail=1`, `soon,success=10%`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mode = match self.mode {
+            HaltMode::Soon => "soon",
+            HaltMode::Now => "now",
+        };
+        let outcome = match self.outcome {
+            HaltOutcome::Fail => "fail",
+            HaltOutcome::Success => "success",
+            HaltOutcome::Done => "done",
+        };
+        match self.threshold {
+            HaltThreshold::Count(n) => write!(f, "{mode},{outcome}={n}"),
+            HaltThreshold::Percent(p) => write!(f, "{mode},{outcome}={p}%"),
+        }
+    }
+}
+
 /// Why a `--halt` value was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
@@ -187,6 +206,16 @@ fn failed_percentage(counts: &HaltCounts) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_policy_shows_as_it_is_written() {
+        for text in ["now,fail=1", "soon,success=10%", "now,done=3"] {
+            let HaltOption(Some(policy)) = text.parse().unwrap() else {
+                panic!("{text}");
+            };
+            assert_eq!(policy.to_string(), text);
+        }
+    }
 
     fn parse(s: &str) -> Result<Option<HaltPolicy>, HaltPolicyError> {
         s.parse::<HaltOption>().map(|h| h.0)

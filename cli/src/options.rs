@@ -94,8 +94,8 @@ Exit status:
 Differences from GNU parallel (the README lists them all): values inside
 quotes are escaped for those quotes; {.} of .bashrc is .bashrc and {/} of
 dir/ is dir; --line-buffer and -u never mix lines; a killed job's Exitval
-is 128 + signal; --load selects --priority generous; --memfree and --delay
-are checked, not applied yet; no remote execution.
+is 128 + signal; --load selects --priority generous; --memfree is the memory
+each job needs (no job is killed for memory); no remote execution.
 
 Examples:
   dummymp gzip ::: *.log
@@ -147,9 +147,13 @@ pub struct Options {
     #[arg(long, value_name = "LOAD|LOAD%")]
     pub load: Option<LoadLimit>,
 
-    /// Start a job only while at least SIZE of memory is free (such as 2G;
-    /// K, M, G are powers of 1024, k, m, g of 1000). Checked, not applied
-    /// yet.
+    /// Start a job only while at least SIZE of memory is available for it
+    /// (such as 2G; K, M, G are powers of 1024, k, m, g of 1000), on top of
+    /// what the priority mode keeps free for others.
+    ///
+    /// Without it, the memory a job needs is learned from the peak memory
+    /// of the jobs that finished. Unlike GNU parallel, no running job is
+    /// killed when memory runs short.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub memfree: Option<u64>,
 
@@ -235,7 +239,9 @@ pub struct Options {
     #[arg(short = 'k', long)]
     pub keep_order: bool,
 
-    /// Print each job's command on standard output before its output.
+    /// Print each job's command on standard output before its output, and
+    /// say on standard error why jobs wait (other users' load, memory) and
+    /// when jobs are paused or lowered in priority for other users.
     #[arg(short = 'v', long)]
     pub verbose: bool,
 
@@ -282,7 +288,6 @@ pub struct Options {
     pub grace: Duration,
 
     /// Wait DURATION between job starts (a duration like --timeout's).
-    /// Checked, not applied yet.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub delay: Option<Duration>,
 

@@ -21,8 +21,6 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::FileExt;
 
 use indicatif::ProgressBar;
-use rustix::event::{PollFd, PollFlags, poll};
-use rustix::io::Errno;
 
 /// The most bytes of one stream of one job held in memory; more go to a
 /// temporary file.
@@ -333,6 +331,15 @@ impl Printer {
         }
     }
 
+    /// Writes one line (a warning, a `-v` note) to standard error, around
+    /// the progress bar. A standard error that cannot be written is no
+    /// reason to stop the run.
+    pub fn note(&self, line: &str) {
+        let mut text = line.as_bytes().to_vec();
+        text.push(b'\n');
+        let _ = self.emit(|| write_fd(io::stderr().as_fd(), &text));
+    }
+
     /// Clears the progress bar around every write, and draws it again
     /// after.
     pub fn set_bar(&mut self, bar: ProgressBar) {
@@ -571,24 +578,9 @@ impl<'a> StreamWriter<'a> {
 }
 
 /// Writes all of `data` to `fd`, waiting while a non-blocking descriptor is
-/// full.
-pub fn write_fd(fd: BorrowedFd<'_>, mut data: &[u8]) -> io::Result<()> {
-    while !data.is_empty() {
-        match rustix::io::write(fd, data) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => data = &data[n..],
-            Err(Errno::INTR) => {}
-            Err(Errno::AGAIN) => {
-                let mut fds = [PollFd::new(&fd, PollFlags::OUT)];
-                match poll(&mut fds, None) {
-                    Ok(_) | Err(Errno::INTR) => {}
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(())
+/// full (the library's writer, which the engine's relay uses too).
+pub fn write_fd(fd: BorrowedFd<'_>, data: &[u8]) -> io::Result<()> {
+    dummymp::engine::write_all(fd, data)
 }
 
 #[cfg(test)]

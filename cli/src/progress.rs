@@ -90,10 +90,11 @@ impl Progress {
         }
     }
 
-    /// Shows how many jobs run now.
-    pub fn set_running(&self, running: usize) {
+    /// Shows `message` (how many jobs run, are paused, why jobs wait)
+    /// before the ETA.
+    pub fn set_message(&self, message: String) {
         if let Some(bar) = &self.bar {
-            bar.set_message(format!("{running} running, "));
+            bar.set_message(message);
         }
     }
 

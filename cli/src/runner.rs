@@ -45,6 +45,13 @@ pub const SCRATCH_SIZE: usize = 64 * 1024;
 pub struct RunSettings {
     /// The command template.
     pub template: Template,
+    /// The template as the user wrote it (the memory jobs need is learned
+    /// under it).
+    pub template_text: String,
+    /// `-v`: say why jobs wait, and when they are paused for other users.
+    pub verbose: bool,
+    /// `--timeout`, for the warning when a job runs past it.
+    pub timeout: Option<std::time::Duration>,
     /// How output is printed.
     pub output_mode: OutputMode,
     /// Whether output lines are tagged with the job's inputs.
@@ -140,6 +147,13 @@ struct Front {
     /// How many jobs this run has in all, when the inputs tell in advance
     /// (without those a `--resume` skips).
     known_total: Option<u64>,
+    /// Jobs paused for other users now.
+    paused: usize,
+    /// Why jobs wait, as last told (`-v` and the bar), so that it is told
+    /// again only when it changes.
+    told_wait: Option<String>,
+    /// Why jobs wait, for the bar.
+    waiting_reason: Option<String>,
 }
 
 impl Runner {
@@ -191,6 +205,9 @@ impl Runner {
                 stop: None,
                 end_running: false,
                 known_total,
+                paused: 0,
+                told_wait: None,
+                waiting_reason: None,
             },
         }
     }
@@ -201,6 +218,8 @@ impl Runner {
             self.submit_jobs();
             let processed = self.engine.process(&mut self.front);
             self.apply_stop();
+            self.front
+                .explain_waiting(self.engine.scheduler().last_decision());
             if let Err(error) = processed {
                 self.front.fatal(CliError::Library(error));
             }
@@ -392,13 +411,14 @@ impl Front {
             .flatten();
         let task = task
             .with_options(self.settings.task_options.clone())
-            .with_output(OutputRoute::Events);
+            .with_output(OutputRoute::Events)
+            .with_memory_key(self.settings.template_text.clone());
         Ok((task, command))
     }
 
     fn started(&mut self, id: TaskId, slot: usize) {
         self.running += 1;
-        self.progress.set_running(self.running);
+        self.show_running();
         let keeps_command = self.keeps_command;
         let template = &self.settings.template;
         if let Some(job) = self.jobs.get_mut(&id) {
@@ -435,10 +455,73 @@ impl Front {
         }
     }
 
+    /// A job was paused, continued or reniced for other users: counted for
+    /// the bar, and told with `-v`.
+    fn yielded(&mut self, id: TaskId, what: &str, paused: isize) {
+        self.paused = self.paused.saturating_add_signed(paused);
+        self.show_running();
+        if self.settings.verbose
+            && let Some(job) = self.jobs.get(&id)
+        {
+            self.printer
+                .note(&format!("dummymp: job {} {what}", job.spec.seq));
+        }
+    }
+
+    /// With `-v`, says why jobs wait when the reason changes; the bar shows
+    /// it too.
+    fn explain_waiting(&mut self, decision: &dummymp::Decision) {
+        use dummymp::SlotLimit;
+        let waits = decision.waiting > decision.slots
+            && matches!(
+                decision.limit,
+                SlotLimit::Cpus
+                    | SlotLimit::Memory
+                    | SlotLimit::FirstMeasurement
+                    | SlotLimit::ForcedOne
+            );
+        // Told again when what holds the jobs back changes, not at every
+        // measurement: the kind of limit and the processes counted.
+        let key = waits.then(|| {
+            let counted: Vec<i32> = decision
+                .measurement
+                .as_ref()
+                .map(|m| m.counted.iter().map(|p| p.pid).collect())
+                .unwrap_or_default();
+            format!("{:?} {counted:?}", decision.limit)
+        });
+        if key == self.told_wait {
+            return;
+        }
+        self.told_wait = key;
+        self.waiting_reason = waits.then(|| match decision.limit {
+            SlotLimit::Memory => "waiting for memory".to_string(),
+            SlotLimit::FirstMeasurement => "measuring other users' load".to_string(),
+            _ => "waiting for CPUs other users need".to_string(),
+        });
+        self.show_running();
+        if self.settings.verbose && waits {
+            self.printer.note(&format!("dummymp: {decision}"));
+        }
+    }
+
+    /// The bar's message: running and paused jobs, and why jobs wait.
+    fn show_running(&self) {
+        let mut message = format!("{} running, ", self.running);
+        if self.paused > 0 {
+            message.push_str(&format!("{} paused, ", self.paused));
+        }
+        if let Some(reason) = &self.waiting_reason {
+            message.push_str(reason);
+            message.push_str(", ");
+        }
+        self.progress.set_message(message);
+    }
+
     /// An attempt failed and the job runs again: what it wrote is dropped.
     fn retrying(&mut self, id: TaskId, next_attempt: u32) {
         self.running = self.running.saturating_sub(1);
-        self.progress.set_running(self.running);
+        self.show_running();
         if let Some(job) = self.jobs.get_mut(&id) {
             job.spec.attempt = next_attempt;
             job.stdout = Captured::default();
@@ -452,7 +535,7 @@ impl Front {
         };
         if report.pid.is_some() {
             self.running = self.running.saturating_sub(1);
-            self.progress.set_running(self.running);
+            self.show_running();
         }
         let ending = match (&report.outcome, report.exit) {
             (Outcome::FailedToStart { error, errno }, _) => {
@@ -474,6 +557,13 @@ impl Front {
             // Its status was lost: count it as failed.
             (_, None) => Ending::NotStarted(CANNOT_RUN_EXIT),
         };
+        if report.outcome == Outcome::TimedOut {
+            let command = job.command.as_deref().map_or_else(
+                || report.name.to_string(),
+                |c| String::from_utf8_lossy(c).into_owned(),
+            );
+            self.warn_timed_out(job.spec.seq, &command);
+        }
         let ended_by_us = match report.outcome {
             Outcome::TimedOut => Some(EndedByUs::TimedOut),
             Outcome::Killed => Some(EndedByUs::Cancelled),
@@ -588,10 +678,33 @@ impl Front {
         };
         if self.stop.is_none() && policy.is_met(&self.halt_counts()) {
             self.stop = Some(StopCause::Halt(policy, status));
+            let running = self.running;
+            let then = match (policy.mode, running) {
+                (_, 0) => String::new(),
+                (HaltMode::Now, 1) => ", ending the running job".to_string(),
+                (HaltMode::Now, n) => format!(", ending the {n} running jobs"),
+                (HaltMode::Soon, 1) => ", waiting for the running job to finish".to_string(),
+                (HaltMode::Soon, n) => format!(", waiting for the {n} running jobs to finish"),
+            };
+            self.printer.note(&format!(
+                "dummymp: --halt {policy} is reached: starting no more jobs{then}"
+            ));
             if policy.mode == HaltMode::Now {
                 self.end_running = true;
             }
         }
+    }
+
+    /// GNU parallel's warning for a job killed by `--timeout`, on one line.
+    fn warn_timed_out(&self, seq: u64, command: &str) {
+        let after = self
+            .settings
+            .timeout
+            .map(|t| format!(" of {}", humantime_seconds(t)))
+            .unwrap_or_default();
+        self.printer.note(&format!(
+            "dummymp: warning: job {seq} was ended because it ran past its timeout{after}: {command}"
+        ));
     }
 
     /// The jobs that succeeded, failed, and all jobs (those known so far
@@ -656,6 +769,16 @@ impl Front {
     }
 }
 
+/// A duration in seconds, as a person writes it: `1s`, `0.5s`, `90s`.
+fn humantime_seconds(duration: Duration) -> String {
+    let seconds = duration.as_secs_f64();
+    if seconds.fract() == 0.0 {
+        format!("{}s", duration.as_secs())
+    } else {
+        format!("{seconds}s")
+    }
+}
+
 impl EventSink for Front {
     fn event(&mut self, event: Event<'_>) {
         match event {
@@ -665,6 +788,17 @@ impl EventSink for Front {
                 id, next_attempt, ..
             } => self.retrying(id, next_attempt),
             Event::Ended(report) => self.ended(*report),
+            Event::Paused { id } => self.yielded(
+                id,
+                "paused (SIGSTOP): other users' processes need the CPUs",
+                1,
+            ),
+            Event::Resumed { id } => self.yielded(id, "continued: the CPUs are free again", -1),
+            Event::Reniced { id } => self.yielded(
+                id,
+                "now runs at the lowest priority, for other users' processes",
+                0,
+            ),
             _ => {}
         }
     }

@@ -57,6 +57,8 @@ pub(crate) fn terminate(
     now: Instant,
 ) -> Ending {
     launcher.signal(process, Signal::TERM);
+    // A paused task must run to act on it.
+    launcher.signal(process, Signal::CONT);
     Ending {
         reason,
         kill_at: Some(now + grace),

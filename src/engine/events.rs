@@ -39,6 +39,23 @@ pub enum Event<'a> {
         /// The attempt that comes next, from 2.
         next_attempt: u32,
     },
+    /// A task was paused (`SIGSTOP`) to leave its CPU to other users'
+    /// processes (see [`Priority`](crate::Priority)'s yielding).
+    Paused {
+        /// The task.
+        id: TaskId,
+    },
+    /// A paused task runs again.
+    Resumed {
+        /// The task.
+        id: TaskId,
+    },
+    /// A task now runs at the lowest priority, to leave CPU time to other
+    /// users' processes.
+    Reniced {
+        /// The task.
+        id: TaskId,
+    },
     /// A task ended for good; the engine forgets it.
     Ended(Box<TaskReport>),
 }

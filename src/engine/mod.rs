@@ -55,6 +55,7 @@ mod running;
 mod slots;
 mod spec;
 pub(crate) mod watchdog;
+mod yielding;
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
@@ -84,8 +85,10 @@ use slots::SlotPool;
 use spec::{CallTarget, Work};
 use watchdog::Watchdog;
 
+pub use crate::relay::write_all;
 pub use events::{Event, EventSink};
 pub use spec::{ForeignWorker, OutputRoute, StartInfo, TaskSpec};
+pub use yielding::YIELDING_NICENESS;
 
 /// How long the engine waits after `SIGTERM` before `SIGKILL` when it ends
 /// tasks, unless changed with [`Engine::set_kill_grace`].
@@ -156,6 +159,17 @@ pub struct Engine {
     reuse_workers: bool,
     /// Workers waiting for their next task.
     pool: Pool,
+    /// The least time between two starts ([`Engine::set_start_delay`]).
+    start_delay: Option<Duration>,
+    /// When the last task started.
+    last_start: Option<Instant>,
+    /// Whether the scheduler is being asked what running tasks should do
+    /// (it is asked once more after the last one ends).
+    advising: bool,
+    /// Whether tasks start at the yielding niceness now.
+    renice_new: bool,
+    /// Counts what happened (bytes received, tasks started or ended).
+    activity: u64,
 }
 
 enum WatchdogState {
@@ -199,6 +213,11 @@ impl Engine {
             closed: false,
             reuse_workers: false,
             pool: Pool::default(),
+            start_delay: None,
+            last_start: None,
+            advising: false,
+            renice_new: false,
+            activity: 0,
         }
     }
 
@@ -239,6 +258,17 @@ impl Engine {
             let ours = rustix::process::getpriority_process(None).unwrap_or(0);
             (ours + increment).clamp(-20, 19)
         });
+    }
+
+    /// Starts tasks at least `delay` apart (`None`: as fast as the
+    /// scheduler allows), like GNU parallel's `--delay`.
+    pub fn set_start_delay(&mut self, delay: Option<Duration>) {
+        self.start_delay = delay.filter(|d| !d.is_zero());
+    }
+
+    /// The least time between two starts.
+    pub fn start_delay(&self) -> Option<Duration> {
+        self.start_delay
     }
 
     /// Whether workers run task after task (`true`) or each task gets a
@@ -312,8 +342,18 @@ impl Engine {
     /// blocking and without finishing or starting anything.
     pub fn relay(&mut self, sink: &mut (impl EventSink + ?Sized)) {
         for task in &mut self.running {
+            let before = task.received;
             task.read(sink);
+            self.activity += task.received - before;
         }
+    }
+
+    /// A count that grows whenever something happens: bytes arrive from a
+    /// task, a task starts or ends. A front end that processed and saw it
+    /// grow knows not to wait before it has looked at the result (what a
+    /// task sent may already be relayed).
+    pub fn activity(&self) -> u64 {
+        self.activity
     }
 
     /// Does whatever can be done now without waiting, telling `sink` what
@@ -323,12 +363,15 @@ impl Engine {
     /// scheduler allows.
     pub fn process(&mut self, sink: &mut (impl EventSink + ?Sized)) -> Result<(), Error> {
         for report in self.ended_outside.drain(..) {
+            self.activity += 1;
             sink.event(Event::Ended(Box::new(report)));
         }
         let everything = !std::mem::take(&mut self.waited);
         for task in &mut self.running {
             if everything || task.io_ready {
+                let before = task.received;
                 task.read(sink);
+                self.activity += task.received - before;
             }
         }
         let mut index = 0;
@@ -366,6 +409,7 @@ impl Engine {
         if !self.holding && !self.closed && sink.accepts_starts() {
             self.start_ready(sink);
         }
+        self.yield_if_advised(sink);
         Ok(())
     }
 
@@ -401,7 +445,7 @@ impl Engine {
             fds.push(fd);
             owners.push(Owner::Other);
         }
-        if !self.queue.is_empty()
+        if (!self.queue.is_empty() || self.advising)
             && let Some(fd) = self.scheduler.wake_fd()
         {
             fds.push(fd);
@@ -439,15 +483,21 @@ impl Engine {
             return Some(Instant::now());
         }
         let tasks = self.running.iter().filter_map(|task| match &task.ending {
-            None => task.deadline,
+            None => task.deadline.filter(|_| task.paused_since.is_none()),
             Some(ending) => ending.kill_at,
         });
-        let measurement = (!self.queue.is_empty() && !self.holding && !self.closed)
+        let starting = !self.queue.is_empty() && !self.holding && !self.closed;
+        let measurement = (starting || self.advising)
             .then(|| self.scheduler.next_deadline())
             .flatten();
+        let delayed = starting
+            .then(|| self.start_delay.zip(self.last_start))
+            .flatten()
+            .map(|(delay, last)| last + delay);
         tasks
             .chain(self.sweeper.next_deadline())
             .chain(measurement)
+            .chain(delayed)
             .min()
     }
 
@@ -563,6 +613,7 @@ impl Engine {
     /// Finishes `self.running[index]`, a reused worker that sent its
     /// result: the task ends, the worker waits for the next one.
     fn finish_reused(&mut self, index: usize, sink: &mut (impl EventSink + ?Sized)) {
+        self.activity += 1;
         let mut task = self.running.swap_remove(index);
         self.slots.release(task.slot);
         self.spawn_blocked = false;
@@ -609,6 +660,7 @@ impl Engine {
         exit: Option<ProcessExit>,
         sink: &mut (impl EventSink + ?Sized),
     ) {
+        self.activity += 1;
         let mut task = self.running.swap_remove(index);
         task.read_last(sink);
         if let (Some(entry), WatchdogState::Running(watchdog)) =
@@ -620,6 +672,10 @@ impl Engine {
         let peak_rss = self
             .sweeper
             .sweep(&task.process, self.scheduler.own_processes(), kill_at);
+        if let Some(peak) = peak_rss {
+            let key = task.spec.memory_key().to_string();
+            self.scheduler.record_peak_rss(&key, peak);
+        }
         task.process.input = None;
         self.slots.release(task.slot);
         self.spawn_blocked = false;
@@ -710,11 +766,31 @@ impl Engine {
         })));
     }
 
+    /// Asks the scheduler what the running tasks should do about other
+    /// users' load, and does it (see [`yielding`]).
+    fn yield_if_advised(&mut self, sink: &mut (impl EventSink + ?Sized)) {
+        if self.running.is_empty() && !self.advising {
+            return;
+        }
+        let advice = self.scheduler.running_advice(self.running.len());
+        self.advising = !self.running.is_empty();
+        self.renice_new = advice.renice;
+        yielding::apply(
+            advice,
+            &mut self.running,
+            self.niceness,
+            Instant::now(),
+            sink,
+        );
+    }
+
     fn check_deadlines(&mut self, now: Instant) {
         for task in &mut self.running {
             match &mut task.ending {
                 None => {
-                    if task.deadline.is_some_and(|deadline| now >= deadline) {
+                    if task.paused_since.is_none()
+                        && task.deadline.is_some_and(|deadline| now >= deadline)
+                    {
                         task.ending = Some(ending::terminate(
                             &self.launcher,
                             &task.process,
@@ -739,20 +815,54 @@ impl Engine {
         // will come for it: ask the scheduler again until every slot it
         // grants holds a task (or the queue is empty).
         loop {
+            let now = Instant::now();
+            if let (Some(delay), Some(last)) = (self.start_delay, self.last_start)
+                && now < last + delay
+            {
+                return;
+            }
             let waiting = if self.spawn_blocked {
                 0
             } else {
                 self.queue.len()
             };
-            let slots = self.scheduler.free_slots(self.running.len(), waiting);
+            let memory = match self.queue.front() {
+                Some(head) if waiting > 0 => {
+                    let estimate = head
+                        .spec
+                        .options
+                        .memory
+                        .or_else(|| self.scheduler.memory_estimate(head.spec.memory_key()));
+                    if let Some(bytes) = estimate
+                        && self.scheduler.memory_fit(bytes) == crate::MemoryFit::Never
+                    {
+                        self.never_fits(bytes, sink);
+                        continue;
+                    }
+                    estimate
+                }
+                _ => None,
+            };
+            let mut slots =
+                self.scheduler
+                    .free_slots_with_memory(self.running.len(), waiting, memory);
+            if self.start_delay.is_some() {
+                slots = slots.min(1);
+            }
             let mut ended_at_once = 0;
             for _ in 0..slots {
                 if !sink.accepts_starts() {
                     return;
                 }
                 match self.start_next(sink) {
-                    Start::Started => {}
-                    Start::Failed => ended_at_once += 1,
+                    Start::Started => {
+                        self.activity += 1;
+                        self.last_start = Some(Instant::now());
+                    }
+                    Start::Failed => {
+                        self.activity += 1;
+                        ended_at_once += 1;
+                    }
                     Start::Refused | Start::NothingQueued => return,
                 }
             }
@@ -760,6 +870,26 @@ impl Engine {
                 return;
             }
         }
+    }
+
+    /// The task at the head of the queue needs `bytes` of memory, more than
+    /// this machine can ever give it under the priority mode: it ends now
+    /// rather than waiting for ever.
+    fn never_fits(&mut self, bytes: u64, sink: &mut (impl EventSink + ?Sized)) {
+        let Some(queued) = self.queue.pop_front() else {
+            return;
+        };
+        let error = format!(
+            "it needs {} of memory, more than this machine can ever give a task in {} mode",
+            crate::scheduler::memory::Bytes(bytes),
+            self.scheduler.priority(),
+        );
+        sink.event(Event::Ended(Box::new(TaskReport::without_process(
+            queued.id,
+            queued.spec.name,
+            Outcome::FailedToStart { error, errno: None },
+            queued.attempt,
+        ))));
     }
 
     /// Starts the task at the head of the queue.
@@ -826,6 +956,9 @@ impl Engine {
                     io_ready: false,
                     exit_ready: false,
                     watchdog_entry,
+                    received: 0,
+                    reniced: self.renice_new,
+                    paused_since: None,
                     worker_kind,
                     spec: queued.spec,
                 });
@@ -928,7 +1061,7 @@ impl Engine {
                     env_clear: false,
                     current_dir: None,
                     io: LaunchIo::Worker,
-                    niceness: self.niceness,
+                    niceness: self.start_niceness(),
                     cpus,
                 };
                 return Ok((spec, Some(frame)));
@@ -948,11 +1081,20 @@ impl Engine {
                 env_clear: command.get_env_clear(),
                 current_dir: command.get_current_dir().map(ToOwned::to_owned),
                 io: LaunchIo::Command,
-                niceness: self.niceness,
+                niceness: self.start_niceness(),
                 cpus,
             },
             None,
         ))
+    }
+
+    /// The niceness tasks start at now.
+    fn start_niceness(&self) -> Option<i32> {
+        if self.renice_new {
+            Some(YIELDING_NICENESS)
+        } else {
+            self.niceness
+        }
     }
 
     /// Hands `request` to an idle worker of `kind`, if one is left that

@@ -45,6 +45,12 @@ pub(crate) struct RunningTask {
     pub exit_ready: bool,
     /// Its entry in the watchdog's table (commands only).
     pub watchdog_entry: Option<u32>,
+    /// Bytes received from it so far.
+    pub received: u64,
+    /// Whether it runs at the yielding niceness.
+    pub reniced: bool,
+    /// Since when it is paused, if it is.
+    pub paused_since: Option<Instant>,
     /// The kind of its worker, when the worker is reused after the task.
     pub worker_kind: Option<super::pool::WorkerKind>,
 }
@@ -161,11 +167,17 @@ impl RunningTask {
                 result,
                 stream_error,
             } => {
-                if let Err(error) = read_messages(&self.process.stdout, frames, open, |m| match m {
-                    WorkerMessage::Log(record) => relay::relay_log(sink.pid, &record),
-                    WorkerMessage::Output { stream, data } => sink.lines(stream, &data),
-                    WorkerMessage::Finished(r) => *result = Some(r),
-                }) {
+                if let Err(error) = read_messages(
+                    &self.process.stdout,
+                    frames,
+                    open,
+                    &mut self.received,
+                    |m| match m {
+                        WorkerMessage::Log(record) => relay::relay_log(sink.pid, &record),
+                        WorkerMessage::Output { stream, data } => sink.lines(stream, &data),
+                        WorkerMessage::Finished(r) => *result = Some(r),
+                    },
+                ) {
                     stream_error.get_or_insert(error);
                 }
             }
@@ -176,13 +188,24 @@ impl RunningTask {
             } => {
                 let [out_lines, err_lines] = lines;
                 if *stdout_open {
-                    *stdout_open =
-                        read_output(&self.process.stdout, Stream::Stdout, out_lines, &mut sink);
+                    *stdout_open = read_output(
+                        &self.process.stdout,
+                        Stream::Stdout,
+                        out_lines,
+                        &mut sink,
+                        &mut self.received,
+                    );
                 }
                 if let Some(stderr) = &self.process.stderr
                     && *stderr_open
                 {
-                    *stderr_open = read_output(stderr, Stream::Stderr, err_lines, &mut sink);
+                    *stderr_open = read_output(
+                        stderr,
+                        Stream::Stderr,
+                        err_lines,
+                        &mut sink,
+                        &mut self.received,
+                    );
                 }
             }
         }
@@ -307,6 +330,7 @@ fn read_messages(
     pipe: &OwnedFd,
     frames: &mut FrameBuffer,
     open: &mut bool,
+    received: &mut u64,
     mut on_message: impl FnMut(WorkerMessage),
 ) -> Result<(), String> {
     let mut budget = READ_BUDGET;
@@ -327,6 +351,7 @@ fn read_messages(
             }
         };
         frames.filled(CHUNK, n);
+        *received += n as u64;
         budget = budget.saturating_sub(n);
         loop {
             let frame = match frames.next_frame() {
@@ -372,6 +397,7 @@ fn read_output<S: EventSink + ?Sized>(
     stream: Stream,
     lines: &mut LineBuffer,
     sink: &mut OutputSink<'_, S>,
+    received: &mut u64,
 ) -> bool {
     let mut buf = [0u8; CHUNK];
     let mut budget = READ_BUDGET;
@@ -380,6 +406,7 @@ fn read_output<S: EventSink + ?Sized>(
             Ok(0) => return false,
             Ok(n) => {
                 budget = budget.saturating_sub(n);
+                *received += n as u64;
                 let data = &buf[..n];
                 match sink.route {
                     OutputRoute::Relay(OutputMode::Tagged | OutputMode::Untagged) => {

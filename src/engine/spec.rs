@@ -149,6 +149,7 @@ pub struct TaskSpec {
     pub(crate) options: TaskOptions,
     pub(crate) output: OutputRoute,
     pub(crate) name: Cow<'static, str>,
+    pub(crate) memory_key: Option<Cow<'static, str>>,
 }
 
 impl TaskSpec {
@@ -177,6 +178,7 @@ impl TaskSpec {
             options: TaskOptions::default(),
             output: OutputRoute::default(),
             name: Cow::Borrowed(name),
+            memory_key: None,
         })
     }
 
@@ -196,6 +198,7 @@ impl TaskSpec {
             options: TaskOptions::default(),
             output: OutputRoute::default(),
             name: name.into(),
+            memory_key: None,
         }
     }
 
@@ -207,6 +210,7 @@ impl TaskSpec {
             options: TaskOptions::default(),
             output: OutputRoute::default(),
             name,
+            memory_key: None,
         }
     }
 
@@ -221,6 +225,7 @@ impl TaskSpec {
             options: TaskOptions::default(),
             output: OutputRoute::default(),
             name: name.into(),
+            memory_key: None,
         }
     }
 
@@ -240,6 +245,20 @@ impl TaskSpec {
     pub fn with_name(mut self, name: impl Into<Cow<'static, str>>) -> TaskSpec {
         self.name = name.into();
         self
+    }
+
+    /// Sets what the memory the task needs is learned under: tasks of one
+    /// key are expected to need about as much as each other (the default
+    /// key is the name; a front end running one command template over many
+    /// inputs uses the template).
+    pub fn with_memory_key(mut self, key: impl Into<Cow<'static, str>>) -> TaskSpec {
+        self.memory_key = Some(key.into());
+        self
+    }
+
+    /// What the memory the task needs is learned under.
+    pub fn memory_key(&self) -> &str {
+        self.memory_key.as_deref().unwrap_or(&self.name)
     }
 
     /// The name reports and logs use.

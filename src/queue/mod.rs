@@ -423,8 +423,14 @@ impl DummyMp {
     ///
     /// [`Error::Os`] when the system refuses to wait.
     pub fn wait(&mut self, timeout: Option<Duration>) -> Result<bool, Error> {
+        let before = self.engine.activity();
         if self.process_process()? {
             return Ok(true);
+        }
+        // Something happened already (a message relayed, a task ended): the
+        // caller should look at it before anything more is waited for.
+        if self.engine.activity() != before {
+            return Ok(false);
         }
         self.engine.wait(timeout.map(|t| Instant::now() + t), &[])?;
         self.process_process()

@@ -79,7 +79,8 @@ impl EventSink for Recorder<'_> {
             }
             Event::Retrying { .. } => *self.running = self.running.saturating_sub(1),
             Event::Ended(report) => self.ended(*report),
-            Event::Output { .. } => {}
+            Event::Output { .. } | Event::Paused { .. } | Event::Resumed { .. } => {}
+            Event::Reniced { .. } => {}
         }
     }
 }

@@ -10,6 +10,11 @@ use std::time::{Duration, Instant};
 use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::process::{Pid, PidfdFlags, Signal};
 
+/// How long a test waits for something that should happen before it fails
+/// (instead of hanging): generous, so that a slow machine never fails a
+/// test.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
 /// A log record as the parent's logger received it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeenRecord {

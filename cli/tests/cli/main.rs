@@ -2,6 +2,7 @@
 
 mod compat;
 mod control;
+mod explain;
 mod inputs;
 mod logs;
 mod output;

@@ -16,6 +16,8 @@ pub(crate) enum Interest {
     Readable,
     /// Only the other end closing (not data arriving).
     HangUp,
+    /// Room to write.
+    Writable,
 }
 
 /// Sleeps until one of `fds` is readable (or hung up) or `timeout` passes
@@ -44,6 +46,7 @@ pub(crate) fn wait_for(
             let flags = match interest {
                 Interest::Readable => PollFlags::IN,
                 Interest::HangUp => PollFlags::RDHUP,
+                Interest::Writable => PollFlags::OUT,
             };
             PollFd::from_borrowed_fd(*fd, flags)
         })
@@ -72,6 +75,14 @@ pub(crate) fn signal_group(pgid: u32, signal: Signal) -> io::Result<()> {
         Err(rustix::io::Errno::SRCH) => Ok(()),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Sets the niceness of every process of the group `pgid`.
+pub(crate) fn renice_group(pgid: u32, niceness: i32) -> io::Result<()> {
+    let Some(pgid) = Pid::from_raw(pgid as i32) else {
+        return Ok(());
+    };
+    Ok(rustix::process::setpriority_pgrp(Some(pgid), niceness)?)
 }
 
 /// Sends `signal` to the process `pid`.
