@@ -163,9 +163,8 @@ pub(crate) struct FrameBuffer {
 }
 
 impl FrameBuffer {
-    /// Room to read into: the caller fills some of the returned slice and
-    /// reports how much with [`FrameBuffer::filled`].
-    pub(crate) fn spare(&mut self, at_least: usize) -> &mut [u8] {
+    /// Drops the frames already handed out, keeping an incomplete one.
+    fn compact(&mut self) {
         if self.start > 0 && self.start == self.bytes.len() {
             self.bytes.clear();
             self.start = 0;
@@ -173,15 +172,26 @@ impl FrameBuffer {
             self.bytes.drain(..self.start);
             self.start = 0;
         }
-        let len = self.bytes.len();
-        self.bytes.resize(len + at_least, 0);
-        &mut self.bytes[len..]
     }
 
-    /// Keeps `n` bytes of the last [`FrameBuffer::spare`] slice.
-    pub(crate) fn filled(&mut self, at_least: usize, n: usize) {
-        let len = self.bytes.len();
-        self.bytes.truncate(len - at_least + n);
+    /// Reads what `fd` holds, up to about `at_most` bytes, onto the end
+    /// (into spare capacity: nothing is zeroed first). Returns how many
+    /// bytes came; 0 at end of file.
+    pub(crate) fn read_from(
+        &mut self,
+        fd: impl std::os::fd::AsFd,
+        at_most: usize,
+    ) -> rustix::io::Result<usize> {
+        self.compact();
+        self.bytes.reserve(at_most);
+        rustix::io::read(fd, rustix::buffer::spare_capacity(&mut self.bytes))
+    }
+
+    /// Appends bytes that arrived some other way.
+    #[cfg(test)]
+    pub(crate) fn push(&mut self, data: &[u8]) {
+        self.compact();
+        self.bytes.extend_from_slice(data);
     }
 
     /// The next complete frame's payload, if one is in.
@@ -240,9 +250,7 @@ mod tests {
             let mut buffer = FrameBuffer::default();
             let mut decoded = Vec::new();
             for piece in stream.chunks(chunk) {
-                let room = buffer.spare(piece.len());
-                room[..piece.len()].copy_from_slice(piece);
-                buffer.filled(piece.len(), piece.len());
+                buffer.push(piece);
                 while let Some(frame) = buffer.next_frame().unwrap() {
                     decoded.push(postcard::from_bytes::<WorkerMessage>(frame).unwrap());
                 }
@@ -305,9 +313,7 @@ mod tests {
     #[test]
     fn absurd_lengths_are_refused() {
         let mut buffer = FrameBuffer::default();
-        let room = buffer.spare(4);
-        room.copy_from_slice(&u32::MAX.to_le_bytes());
-        buffer.filled(4, 4);
+        buffer.push(&u32::MAX.to_le_bytes());
         assert!(buffer.next_frame().is_err());
     }
 }

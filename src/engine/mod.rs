@@ -76,7 +76,7 @@ use crate::protocol::{self, PROTOCOL_VERSION, RequestedCall, TaskRequest};
 use crate::report::TaskReport;
 use crate::scheduler::Scheduler;
 use crate::task::TaskId;
-use crate::worker::invocation::{TICKET_VARIABLE, WORKER_FLAG, ticket};
+use crate::worker::invocation::{WORKER_FLAG, ticket};
 
 use ending::{EndReason, Sweeper};
 use pool::{Pool, WorkerKind};
@@ -1009,7 +1009,7 @@ impl Engine {
         let command = match &mut spec.work {
             Work::Call(call) => {
                 let executable = identity::current();
-                let (requested, program, argv0, mut args, mut env) = match &call.target {
+                let (requested, program, argv0, mut args, env) = match &call.target {
                     CallTarget::Function { entry, function } => {
                         let (program, argv0) = match &self.worker_program {
                             Some(program) => (program.clone().into_os_string(), None),
@@ -1048,11 +1048,10 @@ impl Engine {
                     keep_alive: self.reuse_workers,
                 };
                 let frame = protocol::encode_frame(&request).map_err(io::Error::other)?;
+                // The worker's standard input is a socket: that and the
+                // ticket make it a worker. (A launcher that replaces standard
+                // input passes the ticket in the environment too.)
                 args.extend([OsString::from(WORKER_FLAG), OsString::from(ticket())]);
-                env.push((
-                    OsString::from(TICKET_VARIABLE),
-                    Some(OsString::from(ticket())),
-                ));
                 let spec = LaunchSpec {
                     program,
                     argv0,

@@ -335,22 +335,16 @@ fn read_messages(
 ) -> Result<(), String> {
     let mut budget = READ_BUDGET;
     while *open && budget > 0 {
-        let room = frames.spare(CHUNK);
-        let (n, at_end) = match rustix::io::read(pipe, room) {
+        let (n, at_end) = match frames.read_from(pipe, CHUNK) {
             Ok(0) => (0, true),
             Ok(n) => (n, false),
             Err(rustix::io::Errno::INTR) => (0, false),
-            Err(rustix::io::Errno::AGAIN) => {
-                frames.filled(CHUNK, 0);
-                return Ok(());
-            }
+            Err(rustix::io::Errno::AGAIN) => return Ok(()),
             Err(e) => {
-                frames.filled(CHUNK, 0);
                 *open = false;
                 return Err(format!("reading from the worker failed: {e}"));
             }
         };
-        frames.filled(CHUNK, n);
         *received += n as u64;
         budget = budget.saturating_sub(n);
         loop {
@@ -399,15 +393,16 @@ fn read_output<S: EventSink + ?Sized>(
     sink: &mut OutputSink<'_, S>,
     received: &mut u64,
 ) -> bool {
-    let mut buf = [0u8; CHUNK];
+    let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); CHUNK];
     let mut budget = READ_BUDGET;
     while budget > 0 {
+        // Read into uninitialised memory: nothing is zeroed first.
         match rustix::io::read(pipe, &mut buf) {
-            Ok(0) => return false,
-            Ok(n) => {
-                budget = budget.saturating_sub(n);
-                *received += n as u64;
-                let data = &buf[..n];
+            Ok((data, _)) if data.is_empty() => return false,
+            Ok((data, _)) => {
+                let data: &[u8] = data;
+                budget = budget.saturating_sub(data.len());
+                *received += data.len() as u64;
                 match sink.route {
                     OutputRoute::Relay(OutputMode::Tagged | OutputMode::Untagged) => {
                         lines.push(data, |chunk| sink.lines(stream, &chunk));

@@ -170,6 +170,10 @@ impl MemoryAdmission {
         own: &OwnProcesses,
     ) -> (usize, Option<MemoryStatus>) {
         let per_task = per_task.filter(|&bytes| bytes > 0);
+        // Nothing to keep free and nothing to fit: no need to look.
+        if per_task.is_none() && (forced || priority.memory_reserve_percent() == 0.0) {
+            return (wanted, None);
+        }
         // Enough that the cheap reading decides: every running task at its
         // estimate, the wanted ones, and the reserve of a large machine.
         let enough = per_task.map_or(0, |e| e.saturating_mul((running + wanted) as u64));

@@ -2,11 +2,14 @@
 //! worker, and what happens when its program forgets to call
 //! [`init`](crate::init).
 //!
-//! A worker is started with [`WORKER_FLAG`] and a one-time ticket as its
-//! first two arguments *and* the same ticket in the environment variable
-//! [`TICKET_VARIABLE`]. Only the three together make a worker: an argument
-//! typed by hand, or a variable inherited by some unrelated program, never
-//! does, so worker mode cannot be entered by accident.
+//! A worker is started with [`WORKER_FLAG`] and a ticket as its first two
+//! arguments, *and* a socket as its standard input (or, through a launcher
+//! that replaces standard input, the same ticket in the environment variable
+//! [`TICKET_VARIABLE`]). Only these together make a worker: arguments typed
+//! by hand or copied by a task into a command of its own (whose standard
+//! input is a terminal, a file, a pipe or `/dev/null`), or a variable
+//! inherited by some unrelated program, never do, so worker mode cannot be
+//! entered by accident.
 //!
 //! A constructor of this crate looks at the command line before `main`
 //! runs. In a worker it moves the two descriptors that talk to the parent
@@ -93,17 +96,28 @@ fn new_ticket() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Whether this process's command line and environment say it was started
-/// with `flag` (and the right ticket).
+/// Whether this process was started with `flag` and a ticket as its first
+/// two arguments, *and* either its standard input is a socket (how the
+/// engine starts a worker on this machine) or the environment variable
+/// [`TICKET_VARIABLE`] holds the same ticket (how it starts one through a
+/// launcher that replaces standard input, and its watchdog).
 fn started_with(flag: &str) -> bool {
     let mut args = std::env::args_os().skip(1);
     if args.next().is_none_or(|first| first != flag) {
         return false;
     }
-    let (Some(ticket), Some(expected)) = (args.next(), std::env::var_os(TICKET_VARIABLE)) else {
+    let Some(ticket) = args.next().filter(|t| !t.is_empty()) else {
         return false;
     };
-    !ticket.is_empty() && ticket == expected
+    stdin_is_socket()
+        || std::env::var_os(TICKET_VARIABLE).is_some_and(|expected| expected == ticket)
+}
+
+/// Whether standard input is a socket.
+fn stdin_is_socket() -> bool {
+    rustix::fs::fstat(std::io::stdin()).is_ok_and(|stat| {
+        rustix::fs::FileType::from_raw_mode(stat.st_mode) == rustix::fs::FileType::Socket
+    })
 }
 
 ctor::declarative::ctor! {

@@ -3,6 +3,8 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use super::cgroup::{
     CgroupVersion, memory_cgroup_dirs, memory_stat_field, parse_memory_max, parse_v1_memory_limit,
@@ -14,6 +16,47 @@ use crate::platform::MemoryFigures;
 #[derive(Debug, Clone, Default)]
 pub(crate) struct MemorySource {
     limited: Vec<(CgroupVersion, PathBuf)>,
+    machine: MachineFigures,
+}
+
+/// How long the machine's figures (`/proc/meminfo`, which the kernel takes
+/// about 20 µs to produce) are used again instead of read again: memory
+/// that tasks take or free moves over far longer times, and starting a
+/// burst of tasks should not read it for each.
+const MACHINE_FIGURES_FRESH: Duration = Duration::from_millis(25);
+
+/// The machine's figures, as last read.
+#[derive(Debug, Default)]
+struct MachineFigures(Mutex<Option<(Instant, MemoryFigures)>>);
+
+impl Clone for MachineFigures {
+    fn clone(&self) -> Self {
+        MachineFigures(Mutex::new(*self.lock()))
+    }
+}
+
+impl MachineFigures {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(Instant, MemoryFigures)>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// `/proc/meminfo`'s figures, read again when the last reading is
+    /// older than [`MACHINE_FIGURES_FRESH`].
+    fn get(&self) -> io::Result<MemoryFigures> {
+        let now = Instant::now();
+        if let Some((at, figures)) = *self.lock()
+            && now.saturating_duration_since(at) < MACHINE_FIGURES_FRESH
+        {
+            return Ok(figures);
+        }
+        let text = std::fs::read_to_string("/proc/meminfo")?;
+        let figures = parse_meminfo(&text)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "malformed /proc/meminfo"))?;
+        *self.lock() = Some((now, figures));
+        Ok(figures)
+    }
 }
 
 impl MemorySource {
@@ -25,7 +68,10 @@ impl MemorySource {
             .into_iter()
             .filter(|(version, dir)| limit_of(*version, dir).is_some())
             .collect();
-        MemorySource { limited }
+        MemorySource {
+            limited,
+            machine: MachineFigures::default(),
+        }
     }
 
     /// The memory figures now: the machine's, or a cgroup limit's where that
@@ -34,9 +80,7 @@ impl MemorySource {
     /// up only for a level whose limit leaves less than `enough` bytes
     /// without it.
     pub(crate) fn read(&self, enough: u64) -> io::Result<MemoryFigures> {
-        let text = std::fs::read_to_string("/proc/meminfo")?;
-        let mut figures = parse_meminfo(&text)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "malformed /proc/meminfo"))?;
+        let mut figures = self.machine.get()?;
         for (version, dir) in &self.limited {
             if let Some(level) = read_level(*version, dir, enough) {
                 figures.total = figures.total.min(level.total);
