@@ -443,6 +443,7 @@ pub fn init() {
     if worker::is_worker_invocation() {
         worker::run_and_exit();
     }
+    launch::fork_server::start();
 }
 
 /// Makes dummymp usable from `cargo test` (and `cargo nextest`), where the

@@ -98,7 +98,7 @@ impl Sweeper {
         own: &OwnProcesses,
         kill_at: Option<Instant>,
     ) -> Option<u64> {
-        let peak_rss = platform::reap_exited_with_usage(&process.pidfd);
+        let peak_rss = process.reap();
         let kill_at = kill_at.filter(|at| *at > Instant::now());
         // The group's id cannot be reused while any process of it lives, so
         // after the leader is reaped a signal to it reaches only leftovers;

@@ -60,7 +60,7 @@ mod yielding;
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -170,6 +170,14 @@ pub struct Engine {
     renice_new: bool,
     /// Counts what happened (bytes received, tasks started or ended).
     activity: u64,
+    /// The channel to the fork server, opened on first use.
+    fork: ForkState,
+}
+
+enum ForkState {
+    NotOpened,
+    Open(std::sync::Arc<crate::launch::fork_server::ForkChannel>),
+    Unavailable,
 }
 
 enum WatchdogState {
@@ -218,6 +226,7 @@ impl Engine {
             advising: false,
             renice_new: false,
             activity: 0,
+            fork: ForkState::NotOpened,
         }
     }
 
@@ -394,7 +403,7 @@ impl Engine {
                 index += 1;
                 continue;
             }
-            match platform::peek_exit(&task.process.pidfd, false) {
+            match task.process.peek_exit(false) {
                 Ok(Some(exit)) => self.finish(index, Some(exit.into()), sink),
                 Ok(None) => index += 1,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => index += 1,
@@ -428,6 +437,7 @@ impl Engine {
         enum Owner {
             Output(usize),
             Exit(usize),
+            ForkServer,
             Other,
             Extra(usize),
         }
@@ -438,12 +448,18 @@ impl Engine {
                 fds.push(fd);
                 owners.push(Owner::Output(index));
             }
-            fds.push(task.process.pidfd.as_fd());
-            owners.push(Owner::Exit(index));
+            if let Some(fd) = task.process.exit_fd() {
+                fds.push(fd);
+                owners.push(Owner::Exit(index));
+            }
         }
         for fd in self.sweeper.fds().chain(self.pool.fds()) {
             fds.push(fd);
             owners.push(Owner::Other);
+        }
+        if let ForkState::Open(channel) = &self.fork {
+            fds.push(channel.fd());
+            owners.push(Owner::ForkServer);
         }
         if (!self.queue.is_empty() || self.advising)
             && let Some(fd) = self.scheduler.wake_fd()
@@ -469,6 +485,14 @@ impl Engine {
             match owner {
                 Owner::Output(index) => self.running[index].io_ready = true,
                 Owner::Exit(index) => self.running[index].exit_ready = true,
+                // An exit of one of its workers: look at those.
+                Owner::ForkServer => {
+                    for task in &mut self.running {
+                        if matches!(task.process.reaper, crate::launch::Reaper::ForkServer(_)) {
+                            task.exit_ready = true;
+                        }
+                    }
+                }
                 Owner::Other => {}
                 Owner::Extra(index) => extras_ready[index] = true,
             }
@@ -1009,6 +1033,8 @@ impl Engine {
         let command = match &mut spec.work {
             Work::Call(call) => {
                 let executable = identity::current();
+                let forkable = matches!(call.target, CallTarget::Function { .. })
+                    && self.worker_program.is_none();
                 let (requested, program, argv0, mut args, env) = match &call.target {
                     CallTarget::Function { entry, function } => {
                         let (program, argv0) = match &self.worker_program {
@@ -1061,6 +1087,7 @@ impl Engine {
                     current_dir: None,
                     io: LaunchIo::Worker,
                     niceness: self.start_niceness(),
+                    forkable,
                     cpus,
                 };
                 return Ok((spec, Some(frame)));
@@ -1081,6 +1108,7 @@ impl Engine {
                 current_dir: command.get_current_dir().map(ToOwned::to_owned),
                 io: LaunchIo::Command,
                 niceness: self.start_niceness(),
+                forkable: false,
                 cpus,
             },
             None,
@@ -1110,7 +1138,7 @@ impl Engine {
             // It died meanwhile: end it and try the next.
             self.launcher
                 .signal(&process, rustix::process::Signal::KILL);
-            let _ = platform::peek_exit(&process.pidfd, true);
+            let _ = process.peek_exit(true);
             self.sweeper
                 .sweep(&process, self.scheduler.own_processes(), None);
         }
@@ -1118,18 +1146,38 @@ impl Engine {
     }
 
     /// Starts `spec` and sends a worker its request.
-    fn launch(&self, spec: &LaunchSpec, request: Option<&[u8]>) -> io::Result<Launched> {
-        let launched = self.launcher.launch(spec)?;
+    fn launch(&mut self, spec: &LaunchSpec, request: Option<&[u8]>) -> io::Result<Launched> {
+        let fork = if spec.forkable && spec.io == LaunchIo::Worker {
+            self.fork_channel()
+        } else {
+            None
+        };
+        let launched = self.launcher.launch(spec, fork.as_ref())?;
         if let (Some(request), Some(input)) = (request, &launched.input)
             && let Err(e) = send_all(input, request)
         {
             self.launcher
                 .signal(&launched, rustix::process::Signal::KILL);
-            let _ = platform::peek_exit(&launched.pidfd, true);
-            let _ = platform::reap_exited(&launched.pidfd);
+            let _ = launched.peek_exit(true);
+            let _ = launched.reap();
             return Err(e);
         }
         Ok(launched)
+    }
+
+    /// The channel to the fork server, opened on first use; `None` when
+    /// this process has no fork server.
+    fn fork_channel(&mut self) -> Option<std::sync::Arc<crate::launch::fork_server::ForkChannel>> {
+        if let ForkState::NotOpened = self.fork {
+            self.fork = match crate::launch::fork_server::ForkChannel::open() {
+                Some(channel) => ForkState::Open(channel),
+                None => ForkState::Unavailable,
+            };
+        }
+        match &self.fork {
+            ForkState::Open(channel) => Some(std::sync::Arc::clone(channel)),
+            _ => None,
+        }
     }
 
     /// The watchdog, started on first use; `None` if it cannot run.

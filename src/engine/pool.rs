@@ -76,10 +76,7 @@ impl Pool {
     /// left in their process groups.
     pub(crate) fn forget_exited(&mut self, own: &OwnProcesses) {
         self.idle.retain(|worker| {
-            let exited = matches!(
-                platform::peek_exit(&worker.process.pidfd, false),
-                Ok(Some(_)) | Err(_)
-            );
+            let exited = matches!(worker.process.peek_exit(false), Ok(Some(_)) | Err(_));
             if exited {
                 end_exited(&worker.process, own);
             }
@@ -100,7 +97,7 @@ impl Pool {
             if !exited {
                 let _ = platform::signal_group(worker.pid, rustix::process::Signal::KILL);
             }
-            let _ = platform::peek_exit(&worker.pidfd, true);
+            let _ = worker.peek_exit(true);
             end_exited(worker, own);
         }
     }
@@ -109,6 +106,6 @@ impl Pool {
 /// Reaps an exited worker and kills what is left of its process group.
 fn end_exited(worker: &Launched, own: &OwnProcesses) {
     let _ = platform::signal_group(worker.pid, rustix::process::Signal::KILL);
-    let _ = platform::reap_exited(&worker.pidfd);
+    let _ = worker.reap();
     own.remove_group(worker.pid);
 }

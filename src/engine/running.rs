@@ -398,7 +398,7 @@ fn read_output<S: EventSink + ?Sized>(
     while budget > 0 {
         // Read into uninitialised memory: nothing is zeroed first.
         match rustix::io::read(pipe, &mut buf) {
-            Ok((data, _)) if data.is_empty() => return false,
+            Ok(([], _)) => return false,
             Ok((data, _)) => {
                 let data: &[u8] = data;
                 budget = budget.saturating_sub(data.len());

@@ -101,6 +101,40 @@ pub(crate) fn launch(spec: &LaunchSpec) -> io::Result<Launched> {
         input: worker_input,
         stdout,
         stderr,
+        reaper: super::Reaper::Us,
+    })
+}
+
+/// Starts a worker of this program through the fork server: the same
+/// descriptors as [`launch`] gives a worker, without `exec`.
+pub(crate) fn fork_worker(
+    channel: &std::sync::Arc<super::fork_server::ForkChannel>,
+    spec: &LaunchSpec,
+) -> io::Result<Launched> {
+    let (ours, theirs) = rustix::net::socketpair(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )?;
+    let (stdout, their_stdout) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+    let stderr = std::io::stderr();
+    let (pid, pidfd) = channel.fork(
+        [
+            std::os::fd::AsFd::as_fd(&theirs),
+            std::os::fd::AsFd::as_fd(&their_stdout),
+            std::os::fd::AsFd::as_fd(&stderr),
+        ],
+        spec.niceness,
+    )?;
+    rustix::io::ioctl_fionbio(&stdout, true)?;
+    Ok(Launched {
+        pid,
+        pidfd,
+        input: Some(ours),
+        stdout,
+        stderr: None,
+        reaper: super::Reaper::ForkServer(std::sync::Arc::clone(channel)),
     })
 }
 

@@ -8,6 +8,7 @@
 //! Whatever the launcher, what comes back is the same [`Launched`]: a
 //! process of ours, leading a process group of its own, with its pipes.
 
+pub(crate) mod fork_server;
 pub(crate) mod local;
 pub(crate) mod slurm;
 
@@ -58,6 +59,9 @@ pub(crate) struct LaunchSpec {
     pub io: LaunchIo,
     /// The niceness to start at, when not ours.
     pub niceness: Option<i32>,
+    /// Whether a copy forked by the fork server may stand in for this
+    /// process (a worker of this very program, started the usual way).
+    pub forkable: bool,
     /// CPUs the task needs (a cluster launcher asks for them).
     #[allow(dead_code)] // read by the cluster launcher, which comes next
     pub cpus: usize,
@@ -78,13 +82,73 @@ pub(crate) struct Launched {
     pub stdout: OwnedFd,
     /// A command's standard error (non-blocking).
     pub stderr: Option<OwnedFd>,
+    /// Who reaps it and knows how it exited.
+    pub reaper: Reaper,
+}
+
+/// Who reaps a started process.
+#[derive(Debug, Clone)]
+pub(crate) enum Reaper {
+    /// This process: it is our child.
+    Us,
+    /// The fork server, whose child it is; it reports the exit on this
+    /// channel.
+    ForkServer(std::sync::Arc<fork_server::ForkChannel>),
+}
+
+impl Launched {
+    /// How the process exited, if it has (waiting for that when `block`),
+    /// leaving it unreaped.
+    pub(crate) fn peek_exit(&self, block: bool) -> io::Result<Option<crate::platform::ExitInfo>> {
+        match &self.reaper {
+            Reaper::Us => crate::platform::peek_exit(&self.pidfd, block),
+            Reaper::ForkServer(channel) => channel.exit_of(self.pid, block),
+        }
+    }
+
+    /// Reaps the exited process; its peak resident memory in bytes, when
+    /// known.
+    pub(crate) fn reap(&self) -> Option<u64> {
+        match &self.reaper {
+            Reaper::Us => crate::platform::reap_exited_with_usage(&self.pidfd),
+            Reaper::ForkServer(channel) => channel.forget(self.pid),
+        }
+    }
+
+    /// The descriptor that becomes readable when the exit is known: the
+    /// pidfd of our own child; for a fork server's, the engine polls the
+    /// server's channel instead.
+    pub(crate) fn exit_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        match &self.reaper {
+            Reaper::Us => Some(std::os::fd::AsFd::as_fd(&self.pidfd)),
+            Reaper::ForkServer(_) => None,
+        }
+    }
 }
 
 impl Launcher {
-    /// Starts the process `spec` describes.
-    pub(crate) fn launch(&self, spec: &LaunchSpec) -> io::Result<Launched> {
+    /// Starts the process `spec` describes; a worker of this program
+    /// through `fork` (see [`fork_server`]) when it may.
+    pub(crate) fn launch(
+        &self,
+        spec: &LaunchSpec,
+        fork: Option<&std::sync::Arc<fork_server::ForkChannel>>,
+    ) -> io::Result<Launched> {
         match self {
-            Launcher::Local => local::launch(spec),
+            Launcher::Local => {
+                match fork.filter(|_| spec.forkable && spec.io == LaunchIo::Worker) {
+                    // A refusal of the server's own (not the system's) falls
+                    // back to executing the worker.
+                    Some(channel) => local::fork_worker(channel, spec).or_else(|e| {
+                        if e.raw_os_error().is_some() {
+                            Err(e)
+                        } else {
+                            local::launch(spec)
+                        }
+                    }),
+                    None => local::launch(spec),
+                }
+            }
         }
     }
 

@@ -21,8 +21,8 @@ pub(crate) use cpu_times::cpu_times;
 pub(crate) use memory::MemorySource;
 pub(crate) use process_table::{ProcessTable, resident_bytes, uptime_ticks};
 pub(crate) use processes::{
-    Interest, members_of_group, reap_exited_with_usage, renice_group, signal_group,
-    signal_group_exists, signal_process, wait_for, wait_readable,
+    Interest, members_of_group, reap_exited_with_status, reap_exited_with_usage, renice_group,
+    signal_group, signal_group_exists, signal_process, single_threaded, wait_for, wait_readable,
 };
 
 use super::ExitInfo;

@@ -184,6 +184,13 @@ pub(crate) fn claim_parent_link() -> Option<ParentLink> {
     PARENT_LINK.lock().unwrap_or_else(|e| e.into_inner()).take()
 }
 
+/// A copy of the program forked by the fork server becomes a worker: it
+/// runs tasks, so it may queue work of its own.
+pub(crate) fn mark_forked_worker() {
+    detect();
+    STATE.store(RUNNING_TASK, Ordering::SeqCst);
+}
+
 /// Whether `init` should turn this process into a worker (one that has
 /// not started its task yet).
 pub(crate) fn is_worker_invocation() -> bool {

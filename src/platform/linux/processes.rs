@@ -9,6 +9,8 @@ use std::time::Duration;
 use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::process::{Pid, Signal};
 
+use crate::platform::ExitInfo;
+
 /// What to wait for on a descriptor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Interest {
@@ -97,6 +99,13 @@ pub(crate) fn signal_process(pid: u32, signal: Signal) -> io::Result<()> {
 /// largest resident set size it (and the children it waited for) reached,
 /// in bytes, when the kernel reports it.
 pub(crate) fn reap_exited_with_usage(pidfd: &OwnedFd) -> Option<u64> {
+    reap_exited_with_status(pidfd).1
+}
+
+/// Reaps the exited child behind `pidfd` (if it has exited): how it exited,
+/// and the largest resident set size it (and the children it waited for)
+/// reached, in bytes.
+pub(crate) fn reap_exited_with_status(pidfd: &OwnedFd) -> (Option<ExitInfo>, Option<u64>) {
     // SAFETY: zeroed `siginfo_t` and `rusage` are valid values of these
     // plain C structures.
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
@@ -115,8 +124,31 @@ pub(crate) fn reap_exited_with_usage(pidfd: &OwnedFd) -> Option<u64> {
             &mut usage as *mut libc::rusage,
         )
     };
-    // ru_maxrss is in kilobytes; 0 when nothing was reaped.
-    (result == 0 && usage.ru_maxrss > 0).then(|| usage.ru_maxrss as u64 * 1024)
+    if result != 0 {
+        return (None, None);
+    }
+    // SAFETY: reading the fields of a `siginfo_t` that `waitid` filled in
+    // for a child that exited (CLD_EXITED, CLD_KILLED or CLD_DUMPED).
+    let (code, status) = unsafe { (info.si_code, info.si_status()) };
+    let exit = match code {
+        libc::CLD_EXITED => Some(ExitInfo::Exited(status)),
+        libc::CLD_KILLED | libc::CLD_DUMPED => Some(ExitInfo::Signaled(status)),
+        _ => None,
+    };
+    // ru_maxrss is in kilobytes.
+    (
+        exit,
+        (usage.ru_maxrss > 0).then(|| usage.ru_maxrss as u64 * 1024),
+    )
+}
+
+/// Whether this process has a single thread (read from `/proc`).
+pub(crate) fn single_threaded() -> bool {
+    std::fs::read_to_string("/proc/self/stat").is_ok_and(|stat| {
+        stat.rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_ascii_whitespace().nth(17))
+            .is_some_and(|threads| threads == "1")
+    })
 }
 
 /// Sends `signal` to the process group `pgid` (`None`: no signal, only
@@ -147,6 +179,12 @@ pub(crate) fn members_of_group(pgid: u32) -> Vec<u32> {
 mod tests {
     use super::*;
     use std::os::fd::AsFd;
+
+    #[test]
+    fn a_test_thread_is_not_alone() {
+        // The test harness runs this on a thread of its own.
+        assert!(!single_threaded());
+    }
 
     #[test]
     fn this_process_is_in_its_own_group_listing() {
