@@ -102,7 +102,7 @@ pub use command::{Command, SHELL};
 pub use cpus::{CpuInfo, CpuSet, total_cpus, usable_cpus};
 pub use engine::DEFAULT_KILL_GRACE;
 pub use error::Error;
-pub use launch::Launcher;
+pub use launch::{Launcher, SlurmOptions};
 pub use load::{
     ForeignProcess, LoadMeasurement, LoadRule, MeasurementKind, OwnProcesses, ProcessScan,
     measure_foreign_load, measure_foreign_load_over, measure_foreign_load_with,

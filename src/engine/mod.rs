@@ -121,6 +121,9 @@ pub struct Engine {
     holding: bool,
     /// Nothing starts and nothing is retried any more ([`Engine::close`]).
     closed: bool,
+    /// The scheduler's capacity before a launcher that knows its own
+    /// replaced it (see [`Engine::set_launcher`]).
+    capacity_before_launcher: Option<Option<usize>>,
 }
 
 enum WatchdogState {
@@ -162,6 +165,7 @@ impl Engine {
             waited: false,
             holding: false,
             closed: false,
+            capacity_before_launcher: None,
         }
     }
 
@@ -176,7 +180,26 @@ impl Engine {
     }
 
     /// Where tasks are started from now on.
+    ///
+    /// A launcher that knows how many tasks fit where it starts them (a
+    /// Slurm allocation) sets the scheduler's
+    /// [capacity](Scheduler::set_capacity) to that; going back to a
+    /// launcher that does not restores the capacity set before. The process
+    /// cap still applies, and so does the priority mode, which measures the
+    /// load of the machine this process runs on.
     pub fn set_launcher(&mut self, launcher: Launcher) {
+        match launcher.capacity() {
+            Some(capacity) => {
+                let before = self.scheduler.capacity();
+                self.capacity_before_launcher.get_or_insert(before);
+                self.scheduler.set_capacity(Some(capacity));
+            }
+            None => {
+                if let Some(before) = self.capacity_before_launcher.take() {
+                    self.scheduler.set_capacity(before);
+                }
+            }
+        }
         self.launcher = launcher;
     }
 
@@ -498,16 +521,21 @@ impl Engine {
         sink: &mut (impl EventSink + ?Sized),
     ) {
         let mut task = self.running.swap_remove(index);
+        // Launcher-specific: what a launcher relays (srun's error stream)
+        // is all passed on before the last read.
+        task.process.settle();
         task.read_last(sink);
         if let (Some(entry), WatchdogState::Running(watchdog)) =
             (task.watchdog_entry.take(), &mut self.watchdog)
         {
             watchdog.unregister(entry);
         }
-        let kill_at = task.ending.and_then(|ending| ending.kill_at);
-        let peak_rss = self
-            .sweeper
-            .sweep(&task.process, self.scheduler.own_processes(), kill_at);
+        let peak_rss = self.sweeper.sweep(
+            &self.launcher,
+            &task.process,
+            self.scheduler.own_processes(),
+            task.ending,
+        );
         task.process.input = None;
         self.slots.release(task.slot);
         self.spawn_blocked = false;
@@ -533,6 +561,8 @@ impl Engine {
         }
 
         let (outcome, returned) = task.outcome(exit);
+        // Launcher-specific: Slurm says why a job step ended.
+        let (outcome, exit) = task.process.explain(outcome, exit);
         log::debug!(
             target: "dummymp::engine",
             "[PID {}] {} ({}) {outcome}",
@@ -607,10 +637,25 @@ impl Engine {
         };
         let slots = self.scheduler.free_slots(self.running.len(), waiting);
         for _ in 0..slots {
-            if !sink.accepts_starts() || !self.start_next(sink) {
+            if !sink.accepts_starts() || !self.launcher_has_room() || !self.start_next(sink) {
                 break;
             }
         }
+    }
+
+    /// Launcher-specific: whether the launcher has the CPUs the task at the
+    /// head of the queue needs (a Slurm allocation counts the CPUs its
+    /// steps take, for tasks that need more than one).
+    fn launcher_has_room(&self) -> bool {
+        let Some(next) = self.queue.front() else {
+            return true;
+        };
+        let in_use = self
+            .running
+            .iter()
+            .map(|task| self.launcher.task_cpus(task.spec.options.cpus))
+            .sum();
+        self.launcher.has_room_for(in_use, next.spec.options.cpus)
     }
 
     /// Starts the task at the head of the queue; false when the system

@@ -39,17 +39,22 @@ pub(crate) fn launch(spec: &LaunchSpec) -> io::Result<Launched> {
     }
     command.process_group(0);
     let worker_input = match spec.io {
-        LaunchIo::Worker => {
+        LaunchIo::Worker | LaunchIo::WorkerWithStderrPipe => {
             let (ours, theirs) = rustix::net::socketpair(
                 AddressFamily::UNIX,
                 SocketType::STREAM,
                 SocketFlags::CLOEXEC,
                 None,
             )?;
+            let stderr = if spec.io == LaunchIo::Worker {
+                Stdio::inherit()
+            } else {
+                Stdio::piped()
+            };
             command
                 .stdin(Stdio::from(theirs))
                 .stdout(Stdio::piped())
-                .stderr(Stdio::inherit());
+                .stderr(stderr);
             Some(ours)
         }
         LaunchIo::Command => {
@@ -101,6 +106,7 @@ pub(crate) fn launch(spec: &LaunchSpec) -> io::Result<Launched> {
         input: worker_input,
         stdout,
         stderr,
+        srun_messages: None,
     })
 }
 
