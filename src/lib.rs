@@ -63,6 +63,26 @@
 //! left behind in that group are killed (start a daemon with `setsid` to
 //! keep it).
 //!
+//! # On a Slurm cluster
+//!
+//! With [`Launcher::Slurm`] (see [`SlurmOptions`]), every task is a job
+//! step of the allocation the program runs in (`srun --exact --ntasks=1
+//! ...`), on whichever node has room, and talks to the parent over `srun`'s
+//! standard streams exactly as a local worker does; the allocation decides
+//! how many run at once. Nothing else changes:
+//!
+//! ```no_run
+//! # fn work(x: u32) -> u32 { x }
+//! let mut mp = dummymp::DummyMp::new();
+//! mp.set_launcher(dummymp::Launcher::slurm()?);
+//! mp.run(work, 7)?;
+//! mp.process_until_done()?;
+//! # Ok::<(), dummymp::Error>(())
+//! ```
+//!
+//! `docs/slurm.md` has a batch script to start from and what happens on
+//! the nodes.
+//!
 //! # Where things are
 //!
 //! | what | module |

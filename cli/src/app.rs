@@ -90,6 +90,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<u8, CliError> {
     let mut engine = Engine::new(scheduler_for(options.priority, options.jobs));
     engine.set_nice(options.nice);
     engine.set_kill_grace(options.grace);
+    if options.slurm {
+        engine.set_launcher(dummymp::Launcher::slurm().map_err(CliError::Library)?);
+    }
     let mut task_options = TaskOptions::new().retries(options.retries.saturating_sub(1));
     if let Some(timeout) = options.timeout {
         task_options = task_options.timeout(timeout);

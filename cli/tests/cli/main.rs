@@ -7,5 +7,6 @@ mod output;
 mod replacement;
 mod scheduling;
 mod signals;
+mod slurm;
 mod support;
 mod usage;

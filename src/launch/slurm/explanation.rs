@@ -49,13 +49,7 @@ pub(crate) fn explain(
             "the job step could not start its program: {}",
             message_of(line)
         );
-        return (
-            Outcome::FailedToStart {
-                error,
-                errno: None,
-            },
-            exit,
-        );
+        return (Outcome::FailedToStart { error, errno: None }, exit);
     }
     match task_exit {
         Some(task_exit) if said.iter().any(|line| line.contains(": task 0: ")) => {
@@ -78,13 +72,7 @@ pub(crate) fn explain(
                 return (outcome, exit);
             }
             let error = format!("srun could not run the job step: {}", errors.join("; "));
-            (
-                Outcome::FailedToStart {
-                    error,
-                    errno: None,
-                },
-                exit,
-            )
+            (Outcome::FailedToStart { error, errno: None }, exit)
         }
     }
 }
@@ -156,8 +144,15 @@ mod tests {
     fn a_task_killed_by_a_signal_is_signaled() {
         let said = lines(&["srun: error: vm: task 0: Segmentation fault"]);
         assert_eq!(
-            explain(Outcome::Exited { code: 139 }, Some(ProcessExit::Code(139)), &said),
-            (Outcome::Signaled { signal: 11 }, Some(ProcessExit::Signal(11)))
+            explain(
+                Outcome::Exited { code: 139 },
+                Some(ProcessExit::Code(139)),
+                &said
+            ),
+            (
+                Outcome::Signaled { signal: 11 },
+                Some(ProcessExit::Signal(11))
+            )
         );
     }
 
@@ -175,8 +170,11 @@ mod tests {
             ("srun: error: Node failure on vm", "Node failure on vm"),
         ] {
             let said = lines(&[line, "srun: error: vm: task 0: Killed"]);
-            let (outcome, exit) =
-                explain(Outcome::Exited { code: 137 }, Some(ProcessExit::Code(137)), &said);
+            let (outcome, exit) = explain(
+                Outcome::Exited { code: 137 },
+                Some(ProcessExit::Code(137)),
+                &said,
+            );
             let Outcome::Failed { reason } = outcome else {
                 panic!("{outcome:?}");
             };
@@ -191,7 +189,11 @@ mod tests {
             "slurmstepd-vm: error: execve(): /nonexistent: No such file or directory",
             "srun: error: vm: task 0: Exited with exit code 2",
         ]);
-        let (outcome, _) = explain(Outcome::Exited { code: 2 }, Some(ProcessExit::Code(2)), &said);
+        let (outcome, _) = explain(
+            Outcome::Exited { code: 2 },
+            Some(ProcessExit::Code(2)),
+            &said,
+        );
         assert_eq!(
             outcome,
             Outcome::FailedToStart {
@@ -204,7 +206,11 @@ mod tests {
         let said = lines(&[
             "srun: error: Unable to create step for job 3: More processors requested than permitted",
         ]);
-        let (outcome, _) = explain(Outcome::Exited { code: 1 }, Some(ProcessExit::Code(1)), &said);
+        let (outcome, _) = explain(
+            Outcome::Exited { code: 1 },
+            Some(ProcessExit::Code(1)),
+            &said,
+        );
         let Outcome::FailedToStart { error, .. } = outcome else {
             panic!("{outcome:?}");
         };

@@ -362,6 +362,10 @@ mod tests {
         assert!(said.is_empty());
         assert_eq!(passed, b"progress 10% 20%\nsrunning\n");
         assert_eq!(after_each[0], b"progress 10%".len(), "not held back");
-        assert_eq!(after_each[2], b"progress 10% 20%\n".len(), "'sru' may be srun's");
+        assert_eq!(
+            after_each[2],
+            b"progress 10% 20%\n".len(),
+            "'sru' may be srun's"
+        );
     }
 }

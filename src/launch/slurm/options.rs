@@ -227,7 +227,10 @@ mod tests {
             ("SLURM_JOB_CPUS_PER_NODE", "2"),
         ]));
         assert!(options.has_room_for(0, 2));
-        assert!(options.has_room_for(0, 64), "nothing runs: let Slurm refuse it");
+        assert!(
+            options.has_room_for(0, 64),
+            "nothing runs: let Slurm refuse it"
+        );
         assert!(options.has_room_for(1, 1));
         assert!(!options.has_room_for(1, 2));
         assert!(!options.has_room_for(2, 1));

@@ -162,7 +162,10 @@ mod tests {
         spec.cpus = 4;
         let words = words(&srun_spec(&options, &spec).unwrap());
         assert!(words.contains(&"--mem=0".to_string()), "{words:?}");
-        assert!(words.contains(&"--cpus-per-task=4".to_string()), "{words:?}");
+        assert!(
+            words.contains(&"--cpus-per-task=4".to_string()),
+            "{words:?}"
+        );
         let extra = words.iter().position(|w| w == "--partition=short");
         let separator = words.iter().position(|w| w == "--");
         assert!(extra < separator, "{words:?}");
@@ -177,7 +180,10 @@ mod tests {
         assert!(srun.env.is_empty());
         let words = words(&srun);
         let separator = words.iter().position(|w| w == "--").unwrap();
-        assert_eq!(words[separator + 1..], ["env", "-i", "A=1", "echo", "hello"]);
+        assert_eq!(
+            words[separator + 1..],
+            ["env", "-i", "A=1", "echo", "hello"]
+        );
     }
 
     #[test]
