@@ -35,8 +35,9 @@ const PATIENCE: Duration = Duration::from_secs(60);
 fn cluster_available() -> bool {
     static AVAILABLE: OnceLock<Result<(), String>> = OnceLock::new();
     let available = AVAILABLE.get_or_init(|| {
-        let output = StdCommand::new("sinfo")
-            .args(["--noheader", "--responding", "--format=%T"])
+        // sinfo retries for a minute when it has no configuration file.
+        let output = StdCommand::new("timeout")
+            .args(["20", "sinfo", "--noheader", "--responding", "--format=%T"])
             .output()
             .map_err(|e| format!("sinfo cannot run: {e}"))?;
         let states = String::from_utf8_lossy(&output.stdout);

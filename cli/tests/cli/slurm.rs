@@ -18,8 +18,9 @@ use crate::support::{lines, nuclear, send, spawn_nuclear, wait_for_exit, wait_un
 fn cluster_available() -> bool {
     static AVAILABLE: OnceLock<Result<(), String>> = OnceLock::new();
     let available = AVAILABLE.get_or_init(|| {
-        let output = Command::new("sinfo")
-            .args(["--noheader", "--responding", "--format=%T"])
+        // sinfo retries for a minute when it has no configuration file.
+        let output = Command::new("timeout")
+            .args(["20", "sinfo", "--noheader", "--responding", "--format=%T"])
             .output()
             .map_err(|e| format!("sinfo cannot run: {e}"))?;
         if !output.status.success() || output.stdout.trim_ascii().is_empty() {
