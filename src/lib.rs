@@ -286,6 +286,26 @@
 //! mode's reserve; a task that could never fit fails to start at once. See
 //! [`Priority`] for the numbers.
 //!
+//! # On a Slurm cluster
+//!
+//! With [`Launcher::Slurm`] (see [`SlurmOptions`]), every task is a job
+//! step of the allocation the program runs in (`srun --exact --ntasks=1
+//! ...`), on whichever node has room, and talks to the parent over `srun`'s
+//! standard streams exactly as a local worker does; the allocation decides
+//! how many run at once. Nothing else changes:
+//!
+//! ```no_run
+//! # fn work(x: u32) -> u32 { x }
+//! let mut mp = dummymp::DummyMp::new();
+//! mp.set_launcher(dummymp::Launcher::slurm()?);
+//! mp.run(work, 7)?;
+//! mp.process_until_done()?;
+//! # Ok::<(), dummymp::Error>(())
+//! ```
+//!
+//! `docs/slurm.md` has a batch script to start from and what happens on
+//! the nodes.
+//!
 //! # Other languages, other front ends
 //!
 //! The [`engine`] that runs every task is public: [`engine::Engine`] takes
@@ -368,7 +388,7 @@ pub use command::{Command, SHELL};
 pub use cpus::{CpuInfo, CpuSet, total_cpus, usable_cpus};
 pub use engine::DEFAULT_KILL_GRACE;
 pub use error::{Error, TaskFailure};
-pub use launch::Launcher;
+pub use launch::{Launcher, SlurmOptions};
 pub use load::{
     ForeignProcess, LoadMeasurement, LoadRule, MeasurementKind, OwnProcesses, ProcessScan,
     measure_foreign_load, measure_foreign_load_over, measure_foreign_load_with,

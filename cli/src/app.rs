@@ -123,6 +123,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<u8, CliError> {
     engine.set_kill_grace(options.grace);
     engine.set_start_delay(options.delay);
     engine.scheduler_mut().set_memory_per_task(options.memfree);
+    if options.slurm {
+        engine.set_launcher(dummymp::Launcher::slurm().map_err(CliError::Library)?);
+    }
     let mut task_options = TaskOptions::new().retries(options.retries.saturating_sub(1));
     if let Some(timeout) = options.timeout {
         task_options = task_options.timeout(timeout);

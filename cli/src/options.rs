@@ -333,6 +333,17 @@ pub struct Options {
     /// The command, then its inputs: COMMAND... [::: ARGS...]... [:::: FILES...]
     #[arg(value_name = "COMMAND", trailing_var_arg = true)]
     pub command: Vec<OsString>,
+
+    /// Run each job as a Slurm job step (srun --exact -n1 ...) of the
+    /// allocation dummymp runs in, on whichever node has room.
+    ///
+    /// Inside an allocation (a batch script, salloc) its size decides how
+    /// many jobs run at once; -j N still caps that, and --priority measures
+    /// this node only. Outside one, each job is a Slurm job of its own.
+    /// Ending a job (--timeout, Ctrl-C) kills its step at once: --grace
+    /// does not apply. See docs/slurm.md.
+    #[arg(long)]
+    pub slurm: bool,
 }
 
 /// The value of `--load`: a number of busy CPUs, or a share of them.

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use rustix::process::Signal;
 
-use crate::launch::{Launched, Launcher};
+use crate::launch::{Launched, Launcher, LeftoverPolicy};
 use crate::load::OwnProcesses;
 use crate::outcome::Outcome;
 use crate::platform;
@@ -89,17 +89,31 @@ pub(crate) struct Sweeper {
 
 impl Sweeper {
     /// After a task's process exited: reaps it, kills what is left of its
-    /// process group (now, or at `kill_at` when that is still to come), and
-    /// follows the leftovers. Returns the process's peak resident set size
-    /// in bytes, when the kernel told it.
+    /// process group (now, or at the end of the grace period when we were
+    /// ending the task and it is still to come), and follows the
+    /// leftovers; unless the launcher says otherwise (see
+    /// [`Launcher::leftovers`]). Returns the process's peak resident set
+    /// size in bytes, when the kernel told it.
     pub(crate) fn sweep(
         &mut self,
+        launcher: &Launcher,
         process: &Launched,
         own: &OwnProcesses,
-        kill_at: Option<Instant>,
+        ending: Option<Ending>,
     ) -> Option<u64> {
         let peak_rss = process.reap();
-        let kill_at = kill_at.filter(|at| *at > Instant::now());
+        let now = Instant::now();
+        let killed = ending.is_some_and(|ending| ending.kill_at.is_none());
+        let kill_at = match launcher.leftovers(killed) {
+            LeftoverPolicy::Kill => ending
+                .and_then(|ending| ending.kill_at)
+                .filter(|at| *at > now),
+            LeftoverPolicy::FollowFor(patience) => Some(now + patience),
+            LeftoverPolicy::Leave => {
+                own.remove_group(process.pid);
+                return peak_rss;
+            }
+        };
         // The group's id cannot be reused while any process of it lives, so
         // after the leader is reaped a signal to it reaches only leftovers;
         // none left gives ESRCH.

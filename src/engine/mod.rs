@@ -172,6 +172,9 @@ pub struct Engine {
     activity: u64,
     /// The channel to the fork server, opened on first use.
     fork: ForkState,
+    /// The scheduler's capacity before a launcher that knows its own
+    /// replaced it (see [`Engine::set_launcher`]).
+    capacity_before_launcher: Option<Option<usize>>,
 }
 
 enum ForkState {
@@ -227,6 +230,7 @@ impl Engine {
             renice_new: false,
             activity: 0,
             fork: ForkState::NotOpened,
+            capacity_before_launcher: None,
         }
     }
 
@@ -241,7 +245,26 @@ impl Engine {
     }
 
     /// Where tasks are started from now on.
+    ///
+    /// A launcher that knows how many tasks fit where it starts them (a
+    /// Slurm allocation) sets the scheduler's
+    /// [capacity](Scheduler::set_capacity) to that; going back to a
+    /// launcher that does not restores the capacity set before. The process
+    /// cap still applies, and so does the priority mode, which measures the
+    /// load of the machine this process runs on.
     pub fn set_launcher(&mut self, launcher: Launcher) {
+        match launcher.capacity() {
+            Some(capacity) => {
+                let before = self.scheduler.capacity();
+                self.capacity_before_launcher.get_or_insert(before);
+                self.scheduler.set_capacity(Some(capacity));
+            }
+            None => {
+                if let Some(before) = self.capacity_before_launcher.take() {
+                    self.scheduler.set_capacity(before);
+                }
+            }
+        }
         self.launcher = launcher;
     }
 
@@ -686,16 +709,21 @@ impl Engine {
     ) {
         self.activity += 1;
         let mut task = self.running.swap_remove(index);
+        // Launcher-specific: what a launcher relays (srun's error stream)
+        // is all passed on before the last read.
+        task.process.settle();
         task.read_last(sink);
         if let (Some(entry), WatchdogState::Running(watchdog)) =
             (task.watchdog_entry.take(), &mut self.watchdog)
         {
             watchdog.unregister(entry);
         }
-        let kill_at = task.ending.and_then(|ending| ending.kill_at);
-        let peak_rss = self
-            .sweeper
-            .sweep(&task.process, self.scheduler.own_processes(), kill_at);
+        let peak_rss = self.sweeper.sweep(
+            &self.launcher,
+            &task.process,
+            self.scheduler.own_processes(),
+            task.ending,
+        );
         if let Some(peak) = peak_rss {
             let key = task.spec.memory_key().to_string();
             self.scheduler.record_peak_rss(&key, peak);
@@ -725,6 +753,8 @@ impl Engine {
         }
 
         let (outcome, returned) = task.outcome(exit);
+        // Launcher-specific: Slurm says why a job step ended.
+        let (outcome, exit) = task.process.explain(outcome, exit);
         self.report_or_retry(
             EndedAttempt {
                 id: task.id,
@@ -875,7 +905,7 @@ impl Engine {
             }
             let mut ended_at_once = 0;
             for _ in 0..slots {
-                if !sink.accepts_starts() {
+                if !sink.accepts_starts() || !self.launcher_has_room() {
                     return;
                 }
                 match self.start_next(sink) {
@@ -914,6 +944,21 @@ impl Engine {
             Outcome::FailedToStart { error, errno: None },
             queued.attempt,
         ))));
+    }
+
+    /// Launcher-specific: whether the launcher has the CPUs the task at the
+    /// head of the queue needs (a Slurm allocation counts the CPUs its
+    /// steps take, for tasks that need more than one).
+    fn launcher_has_room(&self) -> bool {
+        let Some(next) = self.queue.front() else {
+            return true;
+        };
+        let in_use = self
+            .running
+            .iter()
+            .map(|task| self.launcher.task_cpus(task.spec.options.cpus))
+            .sum();
+        self.launcher.has_room_for(in_use, next.spec.options.cpus)
     }
 
     /// Starts the task at the head of the queue.
@@ -1139,8 +1184,12 @@ impl Engine {
             self.launcher
                 .signal(&process, rustix::process::Signal::KILL);
             let _ = process.peek_exit(true);
-            self.sweeper
-                .sweep(&process, self.scheduler.own_processes(), None);
+            self.sweeper.sweep(
+                &self.launcher,
+                &process,
+                self.scheduler.own_processes(),
+                None,
+            );
         }
         None
     }

@@ -39,17 +39,22 @@ pub(crate) fn launch(spec: &LaunchSpec) -> io::Result<Launched> {
     }
     command.process_group(0);
     let worker_input = match spec.io {
-        LaunchIo::Worker => {
+        LaunchIo::Worker | LaunchIo::WorkerWithStderrPipe => {
             let (ours, theirs) = rustix::net::socketpair(
                 AddressFamily::UNIX,
                 SocketType::STREAM,
                 SocketFlags::CLOEXEC,
                 None,
             )?;
+            let stderr = if spec.io == LaunchIo::Worker {
+                Stdio::inherit()
+            } else {
+                Stdio::piped()
+            };
             command
                 .stdin(Stdio::from(theirs))
                 .stdout(Stdio::piped())
-                .stderr(Stdio::inherit());
+                .stderr(stderr);
             Some(ours)
         }
         LaunchIo::Command => {
@@ -102,6 +107,7 @@ pub(crate) fn launch(spec: &LaunchSpec) -> io::Result<Launched> {
         stdout,
         stderr,
         reaper: super::Reaper::Us,
+        srun_messages: None,
     })
 }
 
@@ -135,6 +141,7 @@ pub(crate) fn fork_worker(
         stdout,
         stderr: None,
         reaper: super::Reaper::ForkServer(std::sync::Arc::clone(channel)),
+        srun_messages: None,
     })
 }
 

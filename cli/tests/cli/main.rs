@@ -10,5 +10,6 @@ mod quoting;
 mod replacement;
 mod scheduling;
 mod signals;
+mod slurm;
 mod support;
 mod usage;

@@ -1,5 +1,76 @@
-//! Starting tasks as Slurm job steps.
+//! Starting tasks as Slurm job steps: the second implementation of the
+//! launch step.
+//!
+//! A task's [`LaunchSpec`] is wrapped in `srun` ([`step`]) and started
+//! through [`local`](super::local) like any process, so the worker
+//! protocol and a command's output travel over `srun`'s standard streams
+//! unchanged. What `srun` writes on its standard error is taken apart
+//! ([`messages`]): the task's own error output goes where it would go
+//! locally, Slurm's messages explain how the step ended ([`explanation`]).
+//! The allocation this program runs in ([`allocation`]) sizes how many
+//! steps run at once ([`SlurmOptions`]).
 
-// Not used yet: the Slurm launcher will read the allocation with it.
-#[allow(dead_code)]
 pub(crate) mod allocation;
+mod explanation;
+mod messages;
+mod options;
+mod step;
+
+use std::io;
+
+use rustix::net::{AddressFamily, SocketFlags, SocketType};
+use rustix::process::Signal;
+
+use super::{LaunchIo, LaunchSpec, Launched, local};
+use messages::Destination;
+
+pub(crate) use explanation::explain;
+pub(crate) use messages::SrunMessages;
+pub use options::SlurmOptions;
+
+/// Starts `spec` as a job step.
+pub(crate) fn launch(options: &SlurmOptions, spec: &LaunchSpec) -> io::Result<Launched> {
+    let srun = step::srun_spec(options, spec)?;
+    let mut launched = local::launch(&srun)?;
+    match read_messages(&mut launched, srun.io) {
+        Ok(()) => Ok(launched),
+        Err(error) => {
+            // srun alone: its helper cancels the step, if there is one yet.
+            let _ = crate::platform::signal_process(launched.pid, Signal::KILL);
+            let _ = crate::platform::peek_exit(&launched.pidfd, true);
+            let _ = crate::platform::reap_exited(&launched.pidfd);
+            Err(error)
+        }
+    }
+}
+
+/// Starts reading `srun`'s standard error. A command's own error output
+/// reaches the engine through a socket in its place.
+fn read_messages(launched: &mut Launched, io: LaunchIo) -> io::Result<()> {
+    let stderr = launched
+        .stderr
+        .take()
+        .ok_or_else(|| io::Error::other("srun's error stream is missing"))?;
+    let destination = match io {
+        LaunchIo::Command => {
+            let (engine_end, relay_end) = rustix::net::socketpair(
+                AddressFamily::UNIX,
+                SocketType::STREAM,
+                SocketFlags::CLOEXEC,
+                None,
+            )?;
+            rustix::io::ioctl_fionbio(&engine_end, true)?;
+            launched.stderr = Some(engine_end);
+            Destination::Socket(relay_end)
+        }
+        LaunchIo::Worker | LaunchIo::WorkerWithStderrPipe => Destination::OurStderr,
+    };
+    let srun_pidfd = launched.pidfd.try_clone()?;
+    launched.srun_messages = Some(SrunMessages::start(
+        stderr,
+        srun_pidfd,
+        destination,
+        launched.pid,
+    )?);
+    Ok(())
+}
