@@ -1,3 +1,10 @@
+# The example of the original DummyMP's README (shared/seed/README-DUMMYMP.txt),
+# changed only as much as running it needs: `xrange` and the `print`
+# statements for Python 3, and two imports it used without making (`time`,
+# and the bare names such as process_until_done(): `from dummymp import *`).
+# The original 0.5b2 and this package print the same: {}, then the two
+# "Resetting" lines (each call of test([]) raises TypeError, since `test`
+# takes no argument).
 import logging
 import random
 import time
