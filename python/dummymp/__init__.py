@@ -202,7 +202,8 @@ def kill(index: int) -> bool:
 
 
 def set_reuse_workers(reuse: bool) -> None:
-    """Whether workers run task after task instead of one process per task."""
+    """Whether workers run task after task (the default) instead of one
+    fresh process per task."""
     default().set_reuse_workers(reuse)
 
 

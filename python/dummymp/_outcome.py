@@ -93,6 +93,9 @@ class Outcome:
 
     __hash__ = None  # type: ignore[assignment]
 
+    def __reduce__(self) -> Any:
+        return (Outcome, tuple(getattr(self, n) for n in _FIELDS))
+
     def __repr__(self) -> str:
         shown = ["%s=%r" % (n, getattr(self, n)) for n in _FIELDS[:11] if getattr(self, n) is not None]
         return "Outcome(%s)" % ", ".join(shown)
@@ -128,3 +131,6 @@ class TaskError(Exception):
         if outcome.traceback:
             text += "\n\nThe task's traceback:\n" + outcome.traceback.rstrip("\n")
         super().__init__(text)
+
+    def __reduce__(self) -> Any:
+        return (TaskError, (self.outcome, self.failed))

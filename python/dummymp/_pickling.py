@@ -4,15 +4,16 @@ and the command that starts a worker.
 A payload is two pickles, one after the other:
 
 1. the *preparation*: what the worker needs before it can find the
-   function (the parent's ``sys.path`` and ``sys.argv``, and where its main
-   module came from: a script's path, or the module name of ``python -m``);
+   function (the parent's ``sys.path``, ``sys.argv`` and working directory
+   at ``run``, and where its main module came from: a script's path, or the
+   module name of ``python -m``);
 2. the call, ``(function, args, kwargs)``.
 
 Functions and classes are pickled by reference (module and qualified name),
 as :mod:`multiprocessing` does when it spawns: the worker imports them. Those
 of the main script are found because the worker runs the script once as
 the module ``__mp_main__`` (so code under ``if __name__ == "__main__":``
-does not run again). Lambdas, nested functions and functions defined in an
+does not run again), when the first call that names one of them arrives. Lambdas, nested functions and functions defined in an
 interactive session cannot be found that way; they travel by value when
 ``cloudpickle`` is installed, and are refused otherwise.
 """
@@ -84,9 +85,9 @@ _cached_preparation: Optional[Tuple[Tuple[Any, ...], bytes]] = None
 def preparation() -> bytes:
     """The pickled preparation for the current state of this process."""
     global _cached_preparation
-    key = (tuple(sys.path), tuple(sys.argv))
+    key = (tuple(sys.path), tuple(sys.argv), os.getcwd())
     if _cached_preparation is None or _cached_preparation[0] != key:
-        data = {"sys_path": list(key[0]), "sys_argv": list(key[1]), "main": dict(_MAIN)}
+        data = {"sys_path": list(key[0]), "sys_argv": list(key[1]), "cwd": key[2], "main": dict(_MAIN)}
         _cached_preparation = (key, pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
     return _cached_preparation[1]
 
@@ -106,7 +107,8 @@ def _by_value(call: Tuple[Any, ...], why: str) -> bytes:
             "script (not as a lambda, a nested function or in an interactive "
             "session), or install cloudpickle to send it by value" % why
         ) from None
-    return cloudpickle.dumps(call, protocol=pickle.HIGHEST_PROTOCOL)
+    data: bytes = cloudpickle.dumps(call, protocol=pickle.HIGHEST_PROTOCOL)
+    return data
 
 
 def encode_call(function: Callable[..., Any], args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> bytes:

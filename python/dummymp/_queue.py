@@ -21,6 +21,11 @@ if TYPE_CHECKING:  # kept out of a worker's start-up
 
 _log = logging.getLogger("dummymp")
 
+# Workers run task after task unless told otherwise: a fresh Python
+# interpreter per task (its start, this package's import and the main
+# script's) costs more than the original's fork did.
+REUSE_WORKERS_BY_DEFAULT = True
+
 
 class Priority(enum.IntEnum):
     """The priority modes, with the original's numbers (so that they equal
@@ -83,7 +88,8 @@ class DummyMP:
         self._clear()
 
     def _clear(self) -> None:
-        """The Python side's state, as after a reset."""
+        """The Python side's state and defaults, as after a reset."""
+        self._native.reuse_workers = REUSE_WORKERS_BY_DEFAULT
         self._returns: Dict[int, Any] = {}
         self._outcomes: Dict[int, Outcome] = {}
         self._on_start: Optional[ProgressCallback] = None
@@ -320,10 +326,14 @@ class DummyMP:
         self._kwargs_deepcopy = bool(tf)
 
     def set_reuse_workers(self, reuse: bool) -> None:
-        """Whether a worker runs task after task (True) instead of one fresh
-        process per task (False, the default). Reuse saves the start of a
-        Python interpreter per task; the tasks of one worker share its
-        process (module state, the working directory...)."""
+        """Whether a worker runs task after task (True, the default) or one
+        fresh process runs each task (False, as the original's fork did).
+        Reuse saves a Python start per task (and the main script's
+        imports); the tasks of one worker share its module state and
+        environment variables (the working directory follows this
+        process's). A task that crashes or is killed ends its worker only;
+        idle workers end with :meth:`killall`, :meth:`reset` or the
+        program."""
         self._native.reuse_workers = bool(reuse)
 
     def get_reuse_workers(self) -> bool:

@@ -5,9 +5,10 @@ and relays its output and log records to the parent.
 
 For each call the worker
 
-1. prepares itself once: the parent's ``sys.path`` and ``sys.argv``, and
-   the parent's main script run as ``__mp_main__`` (and made ``__main__``)
-   so that its functions can be unpickled;
+1. prepares itself: the parent's ``sys.path``, ``sys.argv`` and working
+   directory; and, the first time a call names something of the parent's
+   main script, that script run as ``__mp_main__`` (and made
+   ``__main__``) so that its functions and classes can be unpickled;
 2. unpickles the function and its arguments;
 3. routes the root logger to the parent (as the original did: its handlers
    replaced, its level DEBUG; the parent's loggers filter);
@@ -21,6 +22,7 @@ import importlib.machinery
 import importlib.util
 import io
 import logging
+import os
 import pickle
 import sys
 import traceback
@@ -91,13 +93,17 @@ def _run_main(origin: Dict[str, str]) -> None:
     exec(code, module.__dict__)
 
 
-def _prepare(preparation: Dict[str, Any]) -> None:
+def _prepare(preparation: Dict[str, Any], needs_main: bool) -> None:
     global _prepared, preparing
     sys.path[:] = preparation["sys_path"]
-    if _prepared:
+    # A reused worker follows the parent's working directory too (and a
+    # task's chdir does not reach the next task).
+    if os.getcwd() != preparation["cwd"]:
+        os.chdir(preparation["cwd"])
+    sys.argv[:] = preparation["sys_argv"]
+    if _prepared or not needs_main:
         return
     _prepared = True
-    sys.argv[:] = preparation["sys_argv"]
     preparing = True
     try:
         _run_main(preparation["main"])
@@ -158,7 +164,10 @@ def serve_call(task: int, name: str, payload: bytes) -> Tuple[Any, ...]:
     type, message, traceback)`` or ``("failed", reason)``."""
     stream = io.BytesIO(payload)
     try:
-        _prepare(pickle.load(stream))
+        preparation = pickle.load(stream)
+        # The main script runs here only for a call that names something
+        # of it (a pickle names the module of each function and class).
+        _prepare(preparation, b"__main__" in payload[stream.tell() :])
     except BaseException as error:
         return ("failed", "cannot prepare the worker: %s\n%s" % (_describe(error), traceback.format_exc()))
     try:

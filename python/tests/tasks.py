@@ -99,6 +99,11 @@ def getcwd():
     return os.getcwd()
 
 
+def chdir_and_getcwd(path):
+    os.chdir(path)
+    return os.getcwd()
+
+
 def set_global_and_read(value):
     """Sets a module global and returns what it was before."""
     global _state

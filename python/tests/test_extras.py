@@ -2,6 +2,7 @@
 manager, per-task options, kill(), worker reuse."""
 
 import os
+import pickle
 
 import pytest
 
@@ -24,8 +25,18 @@ def test_outcome_says_how_each_task_ended(mp):
     assert (exited.kind, exited.code) == ("exited", 5)
     assert failed.kind == "failed"
     assert failed.reason.startswith("cannot pickle the return value of unpicklable_return")
-    assert dummymp.outcome is not None
     assert set(mp.outcomes()) == {0, 1, 2, 3}
+
+
+def test_outcomes_and_task_errors_pickle(mp):
+    mp.run(tasks.raises, "again")
+    mp.process_until_done()
+    outcome = mp.outcome(0)
+    assert pickle.loads(pickle.dumps(outcome)) == outcome
+    with pytest.raises(AttributeError):
+        outcome.kind = "returned"
+    error = pickle.loads(pickle.dumps(dummymp.TaskError(outcome)))
+    assert (error.outcome, str(error)) == (outcome, str(dummymp.TaskError(outcome)))
 
 
 def test_the_module_level_outcome(dmp):
@@ -102,8 +113,7 @@ def test_kill_one_task(mp):
     assert mp.kill(0) is False, "it has ended"
 
 
-def test_reused_workers_run_task_after_task(mp):
-    mp.set_reuse_workers(True)
+def test_workers_run_task_after_task_by_default(mp):
     assert mp.get_reuse_workers() is True
     mp.set_max_processes(1)
     for _ in range(3):
@@ -116,12 +126,32 @@ def test_reused_workers_run_task_after_task(mp):
     assert (returns[3], returns[4]) == (None, "first"), "tasks of one worker share its module state"
 
 
-def test_fresh_workers_by_default(mp):
+def test_one_fresh_worker_per_task_when_reuse_is_off(mp):
+    mp.set_reuse_workers(False)
     mp.set_max_processes(1)
     mp.run(tasks.set_global_and_read, "first")
     mp.run(tasks.set_global_and_read, "second")
+    mp.run(tasks.pid)
+    mp.run(tasks.pid)
     mp.process_until_done()
-    assert mp.get_returns() == {0: None, 1: None}
+    returns = mp.get_returns()
+    assert (returns[0], returns[1]) == (None, None)
+    assert returns[2] != returns[3]
+    mp.reset()
+    assert mp.get_reuse_workers() is True, "reset restores the default"
+
+
+def test_a_reused_worker_follows_the_working_directory(mp, tmp_path):
+    mp.set_max_processes(1)
+    mp.run(tasks.chdir_and_getcwd, str(tmp_path))
+    mp.run(tasks.getcwd)
+    mp.run(tasks.pid)
+    mp.run(tasks.pid)
+    mp.process_until_done()
+    returns = mp.get_returns()
+    assert returns[2] == returns[3], "one worker"
+    assert returns[0] == str(tmp_path)
+    assert returns[1] == os.getcwd(), "the next task starts in the parent's directory"
 
 
 def test_capacity_runs_more_tasks_than_cpus(mp):

@@ -76,6 +76,36 @@ def test_functions_and_classes_of_the_main_script(tmp_path):
     assert done.stdout == "Point 3 4\n"
 
 
+def test_the_worker_runs_the_main_script_only_for_calls_that_need_it(tmp_path):
+    marker = tmp_path / "runs"
+    script = write(tmp_path, "counted.py", """\
+        import os, sys
+        import dummymp
+
+        with open(sys.argv[1], "a") as runs:
+            runs.write("%s " % __name__)
+
+        def here(x):
+            return "here %s" % x
+
+        if __name__ == "__main__":
+            dummymp.set_priority_mode(dummymp.DUMMYMP_NUCLEAR)
+            dummymp.set_max_processes(1)
+            print(dummymp.map(os.path.basename, ["/a/b"]), dummymp.map(str.upper, ["a"]))
+            print(open(sys.argv[1]).read())
+            print(dummymp.map(here, [1, 2]))
+            print(open(sys.argv[1]).read())
+    """)
+    done = python(script, str(marker))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "['b'] ['A']",
+        "__main__ ",
+        "['here 1', 'here 2']",
+        "__main__ __mp_main__ ",
+    ]
+
+
 def test_a_main_script_without_the_guard_fails_its_tasks_clearly(tmp_path):
     script = write(tmp_path, "unguarded.py", """\
         import dummymp
