@@ -273,13 +273,14 @@ class DummyMP:
         self._clear()
 
     def close(self) -> None:
-        """Ends every task still queued or running, and waits until they
-        are gone."""
+        """Ends every task still queued or running, and the idle workers,
+        and waits until they are gone."""
         total = self._native.progress()[2]
         for index in range(total):
             if index not in self._outcomes:
                 self._native.kill(index)
         self.process_until_done()
+        self.killall()
 
     def __enter__(self) -> DummyMP:
         return self

@@ -27,6 +27,10 @@ def pid():
     return os.getpid()
 
 
+def pid_of(_):
+    return os.getpid()
+
+
 def append_and_return(items, extra):
     items.append(extra)
     return items

@@ -73,14 +73,19 @@ def test_leaving_a_with_block_ends_its_tasks(tmp_path):
     os.mkfifo(fifo)
     with dummymp.DummyMP() as mp:
         mp.set_priority_mode(dummymp.DUMMYMP_NUCLEAR)
+        mp.set_max_processes(2)
+        # Two workers, started together; one stays idle below.
+        workers = mp.map(tasks.pid_of, ["a", "b"])
         mp.set_max_processes(1)
         mp.run(tasks.wait_for_fifo, fifo)
         mp.run(tasks.square, 2)
         mp.process_process()
         [pid] = mp.running_pids()
-    assert [mp.outcome(i).kind for i in (0, 1)] == ["killed", "killed"]
-    with pytest.raises(ProcessLookupError):
-        os.kill(pid, 0)
+    assert [mp.outcome(i).kind for i in (2, 3)] == ["killed", "killed"]
+    assert len(set(workers)) == 2 and pid in workers
+    for gone in workers:
+        with pytest.raises(ProcessLookupError):
+            os.kill(gone, 0)
 
 
 def test_a_with_block_ends_its_tasks_on_an_exception(tmp_path):
