@@ -67,6 +67,13 @@
 //! before it calls anything. It dies as soon as its parent does (its
 //! standard input closes), taking its own children along.
 //!
+//! To make fresh workers cheap, [`init`] also forks, while the program is
+//! still single-threaded, a small *fork server* (a copy of the program as
+//! it is at that moment); fresh workers are forked from it instead of
+//! executed, and get the program's environment variables and working
+//! directory as they are when the task starts. `DUMMYMP_FORK_SERVER=0`
+//! turns it off.
+//!
 //! Every task ends with an [`Outcome`]: its value, a panic (message and
 //! location), an early exit, the signal that killed it, killed by
 //! [`killall`], or a worker that could not start or refused. Each task runs

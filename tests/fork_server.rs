@@ -1,0 +1,102 @@
+//! The fork server: fresh workers are forked copies of the program as it
+//! was at `init`, brought up to date with the program's environment and
+//! working directory, and the server goes away with the program.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::Duration;
+
+use dummymp::{DummyMp, Outcome, Priority};
+
+dummymp::enable_test_support!();
+
+crate::role_programs! {
+    "report-worker-parent" => report_worker_parent(),
+}
+
+/// The pid of the worker's parent, and what the environment variable
+/// `DUMMYMP_TEST_LATE` says.
+fn parent_and_late((): ()) -> (u32, Option<String>) {
+    let parent = rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get() as u32);
+    (parent, std::env::var("DUMMYMP_TEST_LATE").ok())
+}
+
+/// Role: runs one task and prints the pid of its worker's parent and this
+/// process's pid, then exits.
+fn report_worker_parent() -> i32 {
+    let mut mp = DummyMp::new();
+    mp.set_priority_mode(Priority::Nuclear);
+    let task = mp.run(parent_and_late, ()).unwrap();
+    mp.process_until_done().unwrap();
+    let (parent, _) = mp.value(task).unwrap();
+    println!("{parent} {}", std::process::id());
+    0
+}
+
+#[test]
+fn workers_are_forked_by_the_server_and_see_the_current_environment() {
+    // SAFETY: the variable is set by this test only, and read by workers in
+    // other processes; no other test reads or writes it.
+    unsafe { std::env::set_var("DUMMYMP_TEST_LATE", "set after init") };
+    let mut mp = DummyMp::new();
+    mp.set_priority_mode(Priority::Nuclear);
+    let task = mp.run(parent_and_late, ()).unwrap();
+    mp.process_until_done().unwrap();
+    let (parent, late) = mp.value(task).unwrap().clone();
+    assert_ne!(
+        parent,
+        std::process::id(),
+        "the worker's parent is the fork server"
+    );
+    assert_eq!(late.as_deref(), Some("set after init"));
+}
+
+#[test]
+fn without_the_server_workers_are_our_own_children() {
+    let output = common::role_command("report-worker-parent")
+        .env("DUMMYMP_FORK_SERVER", "0")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8(output.stdout).unwrap();
+    let (parent, role) = text.trim().split_once(' ').unwrap();
+    assert_eq!(parent, role, "executed workers are the program's children");
+}
+
+#[test]
+fn the_server_goes_away_with_the_program() {
+    let mut role = common::role_command("report-worker-parent")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let line = BufReader::new(role.stdout.take().unwrap())
+        .lines()
+        .next()
+        .unwrap()
+        .unwrap();
+    assert!(role.wait().unwrap().success());
+    let (server, program) = line.split_once(' ').unwrap();
+    assert_ne!(server, program);
+    let server: u32 = server.parse().unwrap();
+    assert!(
+        common::wait_gone(server, Duration::from_secs(60)),
+        "the fork server {server} outlived its program"
+    );
+}
+
+fn crash((): ()) -> u8 {
+    std::process::abort()
+}
+
+#[test]
+fn a_forked_worker_s_crash_is_reported_with_its_signal() {
+    let mut mp = DummyMp::new();
+    mp.set_priority_mode(Priority::Nuclear);
+    let task = mp.run(crash, ()).unwrap();
+    mp.process_until_done().unwrap();
+    assert_eq!(mp.outcome(task), Some(&Outcome::Signaled { signal: 6 }));
+}
