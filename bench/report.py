@@ -211,6 +211,7 @@ class Report:
         self.w("**Target, fresh workers:** within 1.5x of the fresh-process floor (`/bin/true`): median ratio %s — "
                "%s." % (fmt_ratio(ratio), yes(ok)))
         if not ok:
+            self.w()
             self.w("Where the time goes, and what would close the gap: [bench/PROFILE.md](bench/PROFILE.md).")
         self.summary.append((label + ", fresh workers", "<= 1.5x the /bin/true floor",
                              fmt_ratio(ratio) + " the floor (%s ms/task)" % fmt(med(values_of(s["rounds"], fresh))),
@@ -347,6 +348,7 @@ class Report:
         reuse = [(m, eff.get("dummymp (library), %s, reused workers" % m)) for m in ("normal", "nuclear")]
         result = "Normal %s, Nuclear %s" % (pct(n), pct(k))
         if any(e is not None for _, e in reuse):
+            self.w()
             self.w("With reused workers: %s." % ", ".join("%s %s" % (m.capitalize(), pct(e)) for m, e in reuse))
             result += "; reused workers %s" % ", ".join("%s %s" % (m.capitalize(), pct(e)) for m, e in reuse)
         self.summary.append((label, ">= 98% Normal and Nuclear", result, ok))
