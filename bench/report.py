@@ -550,12 +550,17 @@ class Report:
         results of a lent machine's run (its scenario 1, 6a and 6b)."""
         s = s or {"parts": {}}
         n = s.get("at_once") or facts.get("usable_cpus")
-        self.w("## 8. %s at once, on a machine with %s CPUs" % (n, facts.get("usable_cpus", facts["nproc"])))
-        self.w()
-        self.w("Scenarios 1, 2, 4 and 6 again with %s at once, measured on %s: %s, %s usable CPUs (`nproc` %s), "
-               "kernel %s, on %s, by `%s`%s." % (
-                   n, where, facts["cpu_model"], facts.get("usable_cpus", "?"), facts["nproc"], facts["kernel"],
-                   facts["date"], facts["command"], ", a `--quick` run" if facts.get("quick") else ""))
+        machine = "%s: %s, %s usable CPUs (`nproc` %s), kernel %s, on %s, by `%s`%s" % (
+            where, facts["cpu_model"], facts.get("usable_cpus", "?"), facts["nproc"], facts["kernel"],
+            facts["date"], facts["command"], ", a `--quick` run" if facts.get("quick") else "")
+        if s.get("skipped"):
+            self.w("## 8. N at once, on a machine with 16 CPUs or more")
+            self.w()
+            self.w("Not measured on %s (%s); what else ran there follows." % (machine, s["skipped"]))
+        else:
+            self.w("## 8. %s at once, on a machine with %s CPUs" % (n, facts.get("usable_cpus", facts["nproc"])))
+            self.w()
+            self.w("Scenarios 1, 2, 4 and 6 again with %s at once, measured on %s." % (n, machine))
         if s.get("forced"):
             self.w()
             self.w("**Forced with `--wide %s` on a machine with %s usable CPUs**: this tries the scenario out; "
