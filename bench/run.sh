@@ -4,14 +4,22 @@
 # parallel, Python multiprocessing), and writes BENCHMARKS.md at the
 # repository root.
 #
-#   bash bench/run.sh                full run (about 15 minutes on 2 cores)
-#   bash bench/run.sh --quick        fewer rounds, shorter tasks (a few minutes once built)
-#   bash bench/run.sh --only LIST    only these scenarios: s1..s9, or the group
-#                                    "original" (every scenario with the original);
-#                                    the report goes to target/bench/BENCHMARKS-partial.md
+#   bash bench/run.sh                full run (about 16 minutes on 2 cores, build and
+#                                    set-up not included; scenario 8 adds about 2 minutes
+#                                    on a machine with 16 CPUs or more)
+#   bash bench/run.sh --quick        fewer rounds, shorter tasks (about 7 minutes once built)
+#   bash bench/run.sh --only LIST    only these scenarios: s1..s9, s6a, s6b, s6c, or the
+#                                    groups "original" (every scenario with the original)
+#                                    and "politeness" (s6, s6a, s6b, s6c); the report goes
+#                                    to target/bench/BENCHMARKS-partial.md
 #   BENCH_PY_WHEEL=WHEEL bash bench/run.sh
 #                                    also measures the dummymp Python package
 #                                    (scenario 9) installed from that wheel
+#
+# Scenario 8 (scenarios 1, 2, 4 and 6 with N at once) runs only on a machine
+# with 16 usable CPUs or more; bench/device.sh runs it on a lent one, and
+# when its results are in bench/device-results.json the report shows them
+# as scenario 8.
 #
 # It builds the workspace in release mode, installs GNU parallel and
 # hyperfine with apt-get when they are missing (and removes what it
@@ -27,7 +35,6 @@ set -euo pipefail
 started_ns=$(date +%s%N)
 export BENCH_STARTED_NS=$started_ns
 cd "$(dirname "$0")/.."
-root=$(pwd)
 
 # The original release, pinned by the SHA-256 of its source distribution.
 original_requirement="dummymp==0.5b2 --hash=sha256:5811a3a60c6420116bb025a8976e7d0ce315d6015be44b36ba32027242638062"
@@ -42,13 +49,15 @@ while (($#)); do
             [[ $# -ge 2 ]] || { echo "run.sh: --only needs a list of scenarios" >&2; exit 2; }
             only=$2; command_line+=" --only $2"; shift ;;
         --only=*) only=${1#--only=}; command_line+=" --only $only" ;;
-        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument $1 (--quick, --only LIST)" >&2; exit 2 ;;
     esac
     shift
 done
-# "original" stands for every scenario the original takes part in.
+# "original" stands for every scenario the original takes part in,
+# "politeness" for scenario 6 and its parts.
 only=${only//original/s1,s3,s4,s5,s6,s7,s9}
+only=${only//politeness/s6,s6a,s6b,s6c}
 only_args=()
 report="BENCHMARKS.md"
 if [[ -n "$only" ]]; then
@@ -161,6 +170,10 @@ python3 bench/runner.py "${quick[@]}" "${only_args[@]}" --bin "$bin" --python "$
     "${original_args[@]}" "${package_args[@]}" \
     "${cli_args[@]}" "${parallel_args[@]}" --loops-file "$loops_file" --out "$results" \
     --command "$command_line"
-python3 bench/report.py "$results" "$report"
+device_args=()
+if [[ -f bench/device-results.json ]]; then
+    device_args=(--device bench/device-results.json)
+fi
+python3 bench/report.py "$results" "$report" "${device_args[@]}"
 elapsed=$((($(date +%s%N) - started_ns) / 1000000000))
 say "$report written; raw results in $results; run.sh took ${elapsed} s"

@@ -19,41 +19,72 @@ import shutil
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 
+import politeness
+from harness import Failure, log, rotated, run_json, strip, time_shell
+from machine import CLK_TCK, BusyLoops, ForeignPids, all_pids, count_tasks, cpu_seconds, proc_stat, usable_cpus
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
-# Sizes of the full run and of --quick.
+# Sizes of the full run and of --quick. "s8" holds the sizes of the
+# variants of scenarios 1, 2, 4 and 6 with N at once on a machine with N >=
+# 16 usable CPUs.
 SIZES = {
     "full": {
-        "s1": {"rounds": 5, "tasks": 2000, "original_tasks": 100},
+        "s1": {"rounds": 5, "tasks": 2000, "reuse_tasks": 20000, "original_tasks": 100},
         "s2": {"rounds": 5, "jobs": 2000},
         "s3": {"rounds": 4, "reps": 2},
         "s4": {"rounds": 3, "tasks": 8, "seconds": 0.5},
         "s5": {"rounds": 3, "seconds": 5.0, "tasks": 2000},
         "s6": {"rounds": 2, "tasks": 8, "seconds": 0.5, "deadline": 10.0},
+        "s6a": {"rounds": 2, "seconds": 120.0, "settle": 1.0, "observe": 13.0, "after_settle": 0.5,
+                "tail": 3.0},
+        "s6b": {"rounds": 2, "reps": 3, "wait": 2.0, "seconds": 0.2},
+        "s6c": {"rounds": 2, "tasks_per_cpu": 2, "hold": 1.0, "wait": 2.0},
         "s7": {"rounds": 3, "reps": 20, "counts": [50, 2000]},
-        "s8": {"tasks": 64, "seconds": 0.5},
+        "s8": {
+            "s1": {"rounds": 3, "tasks": 8000, "reuse_tasks": 80000},
+            "s2": {"rounds": 3, "jobs": 8000},
+            "s4": {"rounds": 3, "tasks_per_cpu": 4, "seconds": 0.5},
+            "s6": {"rounds": 1, "tasks_per_cpu": 2, "seconds": 0.5, "deadline": 6.0},
+        },
         "s9": {"rounds": 3, "tasks": 100, "reps": 2},
     },
     "quick": {
-        "s1": {"rounds": 2, "tasks": 500, "original_tasks": 20},
+        "s1": {"rounds": 2, "tasks": 500, "reuse_tasks": 5000, "original_tasks": 20},
         "s2": {"rounds": 2, "jobs": 500},
         "s3": {"rounds": 2, "reps": 1},
         "s4": {"rounds": 2, "tasks": 8, "seconds": 0.25},
         "s5": {"rounds": 1, "seconds": 2.5, "tasks": 2000},
         "s6": {"rounds": 1, "tasks": 4, "seconds": 0.25, "deadline": 3.0},
+        "s6a": {"rounds": 1, "seconds": 120.0, "settle": 1.0, "observe": 13.0, "after_settle": 0.5,
+                "tail": 3.0},
+        "s6b": {"rounds": 1, "reps": 2, "wait": 1.5, "seconds": 0.2},
+        "s6c": {"rounds": 1, "tasks_per_cpu": 2, "hold": 0.5, "wait": 1.5},
         "s7": {"rounds": 2, "reps": 5, "counts": [50, 2000]},
-        "s8": {"tasks": 64, "seconds": 0.25},
+        "s8": {
+            "s1": {"rounds": 2, "tasks": 2000, "reuse_tasks": 20000},
+            "s2": {"rounds": 2, "jobs": 2000},
+            "s4": {"rounds": 2, "tasks_per_cpu": 4, "seconds": 0.25},
+            "s6": {"rounds": 1, "tasks_per_cpu": 2, "seconds": 0.25, "deadline": 4.0},
+        },
         "s9": {"rounds": 2, "tasks": 20, "reps": 1},
     },
 }
 
-SCENARIOS = ["s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9"]
+# A lent machine's run (bench/device.sh): full sizes, one round of 6a and
+# 6b, to stay within a few minutes.
+SIZES["device"] = dict(SIZES["full"], s6a=dict(SIZES["full"]["s6a"], rounds=1),
+                       s6b=dict(SIZES["full"]["s6b"], rounds=1))
+
+SCENARIOS = ["s1", "s2", "s3", "s4", "s5", "s6", "s6a", "s6b", "s6c", "s7", "s8", "s9"]
+
+# The scenarios with a variant for N at once, run as scenario 8.
+WIDE_PARTS = ["s1", "s2", "s4", "s6"]
+WIDE_MIN_CPUS = 16
 
 MODES = ["nuclear", "extreme", "aggressive", "normal", "generous"]
 
@@ -63,158 +94,11 @@ ORIGINAL = "original DummyMP 0.5b2"
 PY_PACKAGE = "dummymp Python package"
 
 
-def log(message):
-    """Progress, on standard error."""
-    print("[bench %s] %s" % (time.strftime("%H:%M:%S"), message), file=sys.stderr, flush=True)
-
-
-def rotated(items, round_index):
-    """``items`` rotated by the round number: each takes its turn first."""
-    k = round_index % len(items)
-    return items[k:] + items[:k]
-
-
-class Failure(Exception):
-    """A contender did not produce a result."""
-
-
-# ---------------------------------------------------------------- processes
-
-
-def proc_stat(pid):
-    """(comm, state, ppid, CPU ticks) of a process, or None once it is gone."""
-    try:
-        with open("/proc/%d/stat" % pid, "rb") as f:
-            data = f.read().decode("utf-8", "replace")
-    except OSError:
-        return None
-    lpar, rpar = data.index("("), data.rindex(")")
-    comm = data[lpar + 1 : rpar]
-    fields = data[rpar + 2 :].split()
-    # fields[0] is field 3 (state); utime and stime are fields 14 and 15.
-    return comm, fields[0], int(fields[1]), int(fields[11]) + int(fields[12])
-
-
-def cpu_seconds(pid):
-    """CPU time a process has used (all its threads), in seconds."""
-    st = proc_stat(pid)
-    return None if st is None else st[3] / CLK_TCK
-
-
-def all_pids():
-    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
-
-
-def count_tasks(root, names):
-    """Descendants of ``root`` whose command name is in ``names`` (all of
-    them when ``names`` is None)."""
-    children = {}
-    comms = {}
-    for pid in all_pids():
-        st = proc_stat(pid)
-        if st is None:
-            continue
-        comms[pid] = st[0]
-        children.setdefault(st[2], []).append(pid)
-    count = 0
-    stack = list(children.get(root, []))
-    while stack:
-        pid = stack.pop()
-        if names is None or comms.get(pid) in names:
-            count += 1
-        stack.extend(children.get(pid, []))
-    return count
-
-
-class BusyLoops:
-    """Foreign busy loops (``sh -c 'while :; do :; done'``) in sessions of
-    their own: not descendants of any contender. Their pids are written to
-    ``pid_file`` so that run.sh can kill them whatever happens here."""
-
-    def __init__(self, count, pid_file):
-        self.pid_file = pid_file
-        self.procs = []
-        for _ in range(count):
-            self.procs.append(
-                subprocess.Popen(
-                    ["sh", "-c", "while :; do :; done"],
-                    start_new_session=True,
-                    stdin=subprocess.DEVNULL,
-                )
-            )
-        self._write()
-
-    def pids(self):
-        return [p.pid for p in self.procs]
-
-    def cpu(self):
-        return [cpu_seconds(p.pid) for p in self.procs]
-
-    def stop(self):
-        for p in self.procs:
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        for p in self.procs:
-            p.wait()
-        self.procs = []
-        self._write()
-
-    def _write(self):
-        with open(self.pid_file, "w") as f:
-            f.write("".join("%d\n" % p for p in self.pids()))
-
-
-def run_json(cmd, timeout=600, env=None):
-    """Runs a benchmark program and returns (its JSON line, wall seconds)."""
-    t0 = time.perf_counter()
-    try:
-        done = subprocess.run(
-            cmd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            timeout=timeout,
-            env=env,
-            cwd=ROOT,
-        )
-    except subprocess.TimeoutExpired:
-        raise Failure("timed out after %d s" % timeout)
-    wall = time.perf_counter() - t0
-    lines = [line for line in done.stdout.decode(errors="replace").splitlines() if line.startswith("{")]
-    if done.returncode != 0 or not lines:
-        tail = done.stderr.decode(errors="replace").strip().splitlines()[-3:]
-        raise Failure("exit %d: %s" % (done.returncode, " / ".join(tail)))
-    return json.loads(lines[-1]), wall
-
-
-def time_shell(cmd, timeout=600):
-    """Wall time of a shell command line, by this script's clock."""
-    t0 = time.perf_counter()
-    done = subprocess.run(
-        ["bash", "-c", cmd],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        timeout=timeout,
-        cwd=ROOT,
-    )
-    wall = time.perf_counter() - t0
-    if done.returncode != 0:
-        tail = done.stderr.decode(errors="replace").strip().splitlines()[-2:]
-        raise Failure("exit %d: %s" % (done.returncode, " / ".join(tail)))
-    return wall
-
-
-# ---------------------------------------------------------------- the runner
-
-
 class Runner:
     def __init__(self, args):
         self.args = args
         self.quick = args.quick
-        self.sizes = SIZES["quick" if args.quick else "full"]
+        self.sizes = SIZES[args.sizes]
         self.bin = os.path.abspath(args.bin)
         self.py = args.python
         self.original_skip = args.original_skip
@@ -226,12 +110,11 @@ class Runner:
         self.parallel = shutil.which("parallel")
         self.parallel_skip = args.parallel_skip or (None if self.parallel else "GNU parallel is not installed")
         self.hyperfine = shutil.which("hyperfine")
-        self.loops_file = args.loops_file
-        self.nproc = os.cpu_count() or 1
-        self.at_once = 2
-        # Library contenders are left to their own scheduler on a 2-core
-        # machine; on a larger one they are capped at 2 like the others.
-        self.lib_cap = 0 if self.nproc <= 2 else 2
+        self.foreign = ForeignPids(args.loops_file)
+        self.cpus = usable_cpus()
+        # Scenario 8: N at once, N the usable CPUs when there are at least
+        # 16 (or N given with --wide, to try the scenario out).
+        self.wide = args.wide or (self.cpus if self.cpus >= WIDE_MIN_CPUS else None)
         self.env = dict(os.environ)
         self.env["PATH"] = self.bin + os.pathsep + self.env.get("PATH", "")
         self.env["PYTHONPATH"] = os.path.join(HERE, "python")
@@ -272,24 +155,41 @@ class Runner:
     # ---- scenario 1
 
     def s1(self):
-        z = self.sizes["s1"]
-        n, no = z["tasks"], z["original_tasks"]
+        self.results["s1"] = self.per_task(2, self.sizes["s1"], with_original=True)
+
+    def per_task(self, w, z, with_original=False):
+        """Per-task overhead of trivial tasks, ``w`` at a time: the floors,
+        the library with fresh and with reused workers, Python's
+        multiprocessing, and (``with_original``) the original."""
+        n, n_reuse = z["tasks"], z["reuse_tasks"]
         true_path = "/bin/true" if os.path.exists("/bin/true") else shutil.which("true")
+        pool = "multiprocessing.Pool(%d), chunksize 1" % w
+        fresh, reused = "dummymp (library), fresh workers", "dummymp (library), reused workers"
+        floor = "floor: Rust spawns /bin/true"
         contenders = [
-            {"name": "floor: Rust spawns /bin/true", "cmd": [self.b("spawn_floor"), true_path, str(n), "2"],
-             "show": "spawn_floor %s %d 2" % (true_path, n), "kind": "floor"},
-            {"name": "floor: Rust spawns an empty Rust program", "cmd": [self.b("spawn_floor"), self.b("empty"), str(n), "2"],
-             "show": "spawn_floor target/release/empty %d 2" % n, "kind": "floor"},
-            {"name": "dummymp (library)", "cmd": [self.b("overhead"), str(n), "2"],
-             "show": "overhead %d 2" % n, "kind": "ours"},
-            {"name": "multiprocessing.Process per task", "cmd": [self.py, self.pyfile("mp_bench.py"), "process", str(n), "2"],
-             "show": "python3 bench/python/mp_bench.py process %d 2" % n, "kind": "peer"},
-            {"name": "multiprocessing.Pool(2), chunksize 1", "cmd": [self.py, self.pyfile("mp_bench.py"), "pool", str(n), "2"],
-             "show": "python3 bench/python/mp_bench.py pool %d 2" % n, "kind": "peer"},
-            {"name": ORIGINAL, "cmd": [self.py, self.pyfile("original_bench.py"), "overhead", str(no), "2"],
-             "show": "python3 bench/python/original_bench.py overhead %d 2" % no, "kind": "original",
-             "skip": self.original_skip, "note": "%d tasks only (about 54 ms each)" % no},
+            {"name": floor, "cmd": [self.b("spawn_floor"), true_path, str(n), str(w)],
+             "show": "spawn_floor %s %d %d" % (true_path, n, w), "kind": "floor"},
+            {"name": "floor: Rust spawns an empty Rust program",
+             "cmd": [self.b("spawn_floor"), self.b("empty"), str(n), str(w)],
+             "show": "spawn_floor target/release/empty %d %d" % (n, w), "kind": "floor"},
+            {"name": fresh, "cmd": [self.b("overhead"), str(n), str(w), "fresh"],
+             "show": "overhead %d %d fresh" % (n, w), "kind": "ours"},
+            {"name": reused, "cmd": [self.b("overhead"), str(n_reuse), str(w), "reuse"],
+             "show": "overhead %d %d reuse" % (n_reuse, w), "kind": "ours",
+             "note": "%d tasks, as many as the Pool" % n_reuse},
+            {"name": "multiprocessing.Process per task",
+             "cmd": [self.py, self.pyfile("mp_bench.py"), "process", str(n), str(w)],
+             "show": "python3 bench/python/mp_bench.py process %d %d" % (n, w), "kind": "peer"},
+            {"name": pool, "cmd": [self.py, self.pyfile("mp_bench.py"), "pool", str(n_reuse), str(w)],
+             "show": "python3 bench/python/mp_bench.py pool %d %d" % (n_reuse, w), "kind": "peer",
+             "note": "%d tasks" % n_reuse},
         ]
+        if with_original:
+            no = z["original_tasks"]
+            contenders.append(
+                {"name": ORIGINAL, "cmd": [self.py, self.pyfile("original_bench.py"), "overhead", str(no), str(w)],
+                 "show": "python3 bench/python/original_bench.py overhead %d %d" % (no, w), "kind": "original",
+                 "skip": self.original_skip, "note": "%d tasks only (about 54 ms each)" % no})
 
         def measure(c):
             out, _ = self.json(c["cmd"])
@@ -297,26 +197,32 @@ class Runner:
                 raise Failure("only %s of %s tasks returned" % (out.get("returned"), out["tasks"]))
             return out["per_task_ms"]
 
-        per_round, errors, skipped = self.rounds("s1", contenders, z["rounds"], measure)
-        self.results["s1"] = {
-            "sizes": z, "unit": "ms per task", "contenders": strip(contenders),
+        per_round, errors, skipped = self.rounds("s1 (%d at once)" % w, contenders, z["rounds"], measure)
+        return {
+            "sizes": z, "at_once": w, "unit": "ms per task", "contenders": strip(contenders),
             "rounds": per_round, "errors": errors, "skipped": skipped,
-            "baseline": "floor: Rust spawns /bin/true",
-            "baselines": ["floor: Rust spawns /bin/true", "floor: Rust spawns an empty Rust program"],
+            "baseline": floor,
+            "baselines": [floor, "floor: Rust spawns an empty Rust program"],
+            "fresh": fresh, "reused": reused, "pool": pool,
         }
 
     # ---- scenario 2
 
     def s2(self):
-        z = self.sizes["s2"]
+        self.results["s2"] = self.per_job(2, self.sizes["s2"])
+
+    def per_job(self, w, z):
+        """Per-job overhead of the command-line tools running ``true``, ``w``
+        at a time."""
         n = z["jobs"]
+        xargs = "xargs -P%d -n1" % w
         contenders = [
-            {"name": "xargs -P2 -n1", "shell": "seq %d | xargs -P2 -n1 true" % n, "kind": "peer"},
-            {"name": "dummymp CLI, nuclear", "shell": "seq %d | dummymp -j2 --priority nuclear true" % n,
+            {"name": xargs, "shell": "seq %d | xargs -P%d -n1 true" % (n, w), "kind": "peer"},
+            {"name": "dummymp CLI, nuclear", "shell": "seq %d | dummymp -j%d --priority nuclear true" % (n, w),
              "kind": "ours", "skip": self.cli_skip},
-            {"name": "dummymp CLI, normal (default)", "shell": "seq %d | dummymp -j2 true" % n,
+            {"name": "dummymp CLI, normal (default)", "shell": "seq %d | dummymp -j%d true" % (n, w),
              "kind": "ours", "skip": self.cli_skip},
-            {"name": "GNU parallel -j2", "shell": "seq %d | parallel --will-cite -j2 true" % n,
+            {"name": "GNU parallel -j%d" % w, "shell": "seq %d | parallel --will-cite -j%d true" % (n, w),
              "kind": "peer", "skip": self.parallel_skip},
         ]
         for c in contenders:
@@ -325,7 +231,7 @@ class Runner:
         per_round, errors = [], {}
         for r in range(z["rounds"]):
             order = rotated(active, r)
-            log("s2 round %d/%d: %s" % (r + 1, z["rounds"], ", ".join(c["name"] for c in order)))
+            log("s2 (%d at once) round %d/%d: %s" % (w, r + 1, z["rounds"], ", ".join(c["name"] for c in order)))
             values = {}
             if self.hyperfine:
                 values = self._hyperfine(order, errors)
@@ -337,13 +243,13 @@ class Runner:
                         values[c["name"]] = None
                         errors.setdefault(c["name"], str(e))
             per_round.append({k: (None if v is None else v * 1000.0 / n) for k, v in values.items()})
-        self.results["s2"] = {
-            "sizes": z, "unit": "ms per job", "contenders": strip(contenders),
+        return {
+            "sizes": z, "at_once": w, "unit": "ms per job", "contenders": strip(contenders),
             "rounds": per_round, "errors": errors,
             "skipped": {c["name"]: c["skip"] for c in contenders if c.get("skip")},
-            "baseline": "xargs -P2 -n1",
+            "baseline": xargs,
             "timer": "hyperfine %s (one run per command per round, shell start-up subtracted)" % hyperfine_version()
-            if self.hyperfine else "this script's clock around bash -c (hyperfine missing)",
+            if self.hyperfine else "this script's clock around bash -c (hyperfine is not installed)",
         }
 
     def _with_path(self, shell):
@@ -392,33 +298,45 @@ class Runner:
     # ---- scenario 4
 
     def s4(self):
-        z = self.sizes["s4"]
-        n, s = z["tasks"], z["seconds"]
-        cap = str(self.lib_cap)
-        cpus = min(self.nproc, self.at_once)
+        self.results["s4"] = self.efficiency(2, self.sizes["s4"])
+
+    def efficiency(self, w, z):
+        """CPU-bound tasks, ``w`` at a time: wall time against the ideal."""
+        n = z.get("tasks") or z["tasks_per_cpu"] * w
+        s = z["seconds"]
+        # Library contenders are left to their own scheduler when the
+        # machine has no more than w CPUs; on a larger one they are capped
+        # at w like the others.
+        lib_cap = 0 if self.cpus <= w else w
+        cap = str(lib_cap)
+        cpus = min(self.cpus, w)
+        xargs = "xargs -P%d -n1" % w
+
+        def lib(mode, workers):
+            return {"name": "dummymp (library), %s%s" % (mode, ", reused workers" if workers == "reuse" else ""),
+                    "cmd": [self.b("cpu_bound"), mode, str(n), str(s), cap, workers],
+                    "show": "cpu_bound %s %d %s %s %s" % (mode, n, s, cap, workers), "kind": "ours"}
+
         contenders = [
-            {"name": "dummymp (library), normal", "cmd": [self.b("cpu_bound"), "normal", str(n), str(s), cap],
-             "show": "cpu_bound normal %d %s %s" % (n, s, cap), "kind": "ours"},
-            {"name": "dummymp (library), nuclear", "cmd": [self.b("cpu_bound"), "nuclear", str(n), str(s), cap],
-             "show": "cpu_bound nuclear %d %s %s" % (n, s, cap), "kind": "ours"},
-            {"name": "dummymp CLI, normal", "shell": "seq %d | dummymp -j2 burn %s" % (n, s),
+            lib("normal", "fresh"), lib("nuclear", "fresh"), lib("normal", "reuse"), lib("nuclear", "reuse"),
+            {"name": "dummymp CLI, normal", "shell": "seq %d | dummymp -j%d burn %s" % (n, w, s),
              "kind": "ours", "skip": self.cli_skip},
-            {"name": "dummymp CLI, nuclear", "shell": "seq %d | dummymp -j2 --priority nuclear burn %s" % (n, s),
+            {"name": "dummymp CLI, nuclear", "shell": "seq %d | dummymp -j%d --priority nuclear burn %s" % (n, w, s),
              "kind": "ours", "skip": self.cli_skip},
-            {"name": "xargs -P2 -n1", "shell": "seq %d | xargs -P2 -n1 burn %s" % (n, s), "kind": "peer"},
-            {"name": "GNU parallel -j2", "shell": "seq %d | parallel --will-cite -j2 burn %s" % (n, s),
+            {"name": xargs, "shell": "seq %d | xargs -P%d -n1 burn %s" % (n, w, s), "kind": "peer"},
+            {"name": "GNU parallel -j%d" % w, "shell": "seq %d | parallel --will-cite -j%d burn %s" % (n, w, s),
              "kind": "peer", "skip": self.parallel_skip},
-            {"name": "multiprocessing.Pool(2)", "cmd": [self.py, self.pyfile("mp_bench.py"), "pool-cpu", str(n), str(s), "2"],
-             "show": "python3 bench/python/mp_bench.py pool-cpu %d %s 2" % (n, s), "kind": "peer"},
-            {"name": ORIGINAL + ", normal",
-             "cmd": [self.py, self.pyfile("original_bench.py"), "cpu", "normal", str(n), str(s), cap],
-             "show": "python3 bench/python/original_bench.py cpu normal %d %s %s" % (n, s, cap), "kind": "original",
-             "skip": self.original_skip},
-            {"name": ORIGINAL + ", nuclear",
-             "cmd": [self.py, self.pyfile("original_bench.py"), "cpu", "nuclear", str(n), str(s), cap],
-             "show": "python3 bench/python/original_bench.py cpu nuclear %d %s %s" % (n, s, cap), "kind": "original",
-             "skip": self.original_skip},
+            {"name": "multiprocessing.Pool(%d)" % w,
+             "cmd": [self.py, self.pyfile("mp_bench.py"), "pool-cpu", str(n), str(s), str(w)],
+             "show": "python3 bench/python/mp_bench.py pool-cpu %d %s %d" % (n, s, w), "kind": "peer"},
         ]
+        if w == 2:
+            for mode in ("normal", "nuclear"):
+                contenders.append(
+                    {"name": ORIGINAL + ", " + mode,
+                     "cmd": [self.py, self.pyfile("original_bench.py"), "cpu", mode, str(n), str(s), cap],
+                     "show": "python3 bench/python/original_bench.py cpu %s %d %s %s" % (mode, n, s, cap),
+                     "kind": "original", "skip": self.original_skip})
         for c in contenders:
             c.setdefault("show", c.get("shell"))
 
@@ -432,9 +350,10 @@ class Runner:
                 wall = out["wall_s"]
             return wall
 
-        per_round, errors, skipped = self.rounds("s4", contenders, z["rounds"], measure)
-        self.results["s4"] = {
-            "sizes": z, "unit": "s", "ideal_s": n * s / cpus, "cpus": cpus, "lib_cap": self.lib_cap,
+        per_round, errors, skipped = self.rounds("s4 (%d at once)" % w, contenders, z["rounds"], measure)
+        return {
+            "sizes": z, "tasks": n, "at_once": w, "unit": "s", "ideal_s": n * s / cpus, "cpus": cpus,
+            "lib_cap": lib_cap, "baseline": xargs,
             "contenders": strip(contenders), "rounds": per_round, "errors": errors, "skipped": skipped,
         }
 
@@ -545,40 +464,48 @@ class Runner:
     # ---- scenario 6
 
     def s6(self):
-        z = self.sizes["s6"]
-        n, s, deadline = z["tasks"], z["seconds"], z["deadline"]
+        self.results["s6"] = self.politeness(2, self.sizes["s6"], (0, 1, 2))
+
+    def politeness(self, w, z, loop_counts):
+        """Tasks that burn CPU next to foreign busy loops started before
+        them, for each count of loops; ``w``: the CPUs the contenders are
+        meant to use."""
+        n = z.get("tasks") or z["tasks_per_cpu"] * w
+        s, deadline = z["seconds"], z["deadline"]
         inputs = [str(i) for i in range(1, n + 1)]
+        # Left to their own scheduler unless the machine has more CPUs than w.
+        cap = 0 if self.cpus <= w else w
+        jobs = ["-j%d" % cap] if cap else []
+
+        def lib(mode):
+            return {"name": "dummymp (library), %s" % mode,
+                    "cmd": [self.b("cpu_bound"), mode, str(n), str(s), str(cap)],
+                    "show": "cpu_bound %s %d %s %d" % (mode, n, s, cap), "kind": "ours", "json": True,
+                    "leaders": True}
+
         contenders = [
-            {"name": "dummymp (library), normal", "cmd": [self.b("cpu_bound"), "normal", str(n), str(s), "0"],
-             "show": "cpu_bound normal %d %s 0" % (n, s), "kind": "ours", "json": True},
-            {"name": "dummymp (library), generous", "cmd": [self.b("cpu_bound"), "generous", str(n), str(s), "0"],
-             "show": "cpu_bound generous %d %s 0" % (n, s), "kind": "ours", "json": True},
-            {"name": "dummymp (library), nuclear", "cmd": [self.b("cpu_bound"), "nuclear", str(n), str(s), "0"],
-             "show": "cpu_bound nuclear %d %s 0" % (n, s), "kind": "ours", "json": True},
-            {"name": "dummymp CLI, normal", "cmd": [self.cli or "dummymp", "burn", str(s), ":::"] + inputs,
-             "show": "dummymp burn %s ::: %s" % (s, " ".join(inputs)), "kind": "ours", "skip": self.cli_skip,
-             "task_comm": "burn"},
-            {"name": "GNU parallel --load 100% -j2",
-             "cmd": ["parallel", "--will-cite", "--load", "100%", "-j2", "burn", str(s), ":::"] + inputs,
-             "show": "parallel --will-cite --load 100%% -j2 burn %s ::: %s" % (s, " ".join(inputs)),
+            lib("normal"), lib("generous"), lib("nuclear"),
+            {"name": "dummymp CLI, normal", "cmd": [self.cli or "dummymp"] + jobs + ["burn", str(s), ":::"] + inputs,
+             "show": "dummymp %sburn %s ::: %s" % ("".join(j + " " for j in jobs), s, " ".join(inputs)),
+             "kind": "ours", "skip": self.cli_skip, "task_comm": "burn"},
+            {"name": "GNU parallel --load 100%% -j%d" % w,
+             "cmd": ["parallel", "--will-cite", "--load", "100%", "-j%d" % w, "burn", str(s), ":::"] + inputs,
+             "show": "parallel --will-cite --load 100%% -j%d burn %s ::: %s" % (w, s, " ".join(inputs)),
              "kind": "peer", "skip": self.parallel_skip, "task_comm": "burn"},
-            {"name": ORIGINAL + ", normal",
-             "cmd": [self.py, self.pyfile("original_bench.py"), "cpu", "normal", str(n), str(s), "0"],
-             "show": "python3 bench/python/original_bench.py cpu normal %d %s 0" % (n, s), "kind": "original",
-             "skip": self.original_skip,
-             "json": True},
-            {"name": ORIGINAL + ", generous",
-             "cmd": [self.py, self.pyfile("original_bench.py"), "cpu", "generous", str(n), str(s), "0"],
-             "show": "python3 bench/python/original_bench.py cpu generous %d %s 0" % (n, s), "kind": "original",
-             "skip": self.original_skip,
-             "json": True},
         ]
+        if w == 2:
+            for mode in ("normal", "generous"):
+                contenders.append(
+                    {"name": ORIGINAL + ", " + mode,
+                     "cmd": [self.py, self.pyfile("original_bench.py"), "cpu", mode, str(n), str(s), str(cap)],
+                     "show": "python3 bench/python/original_bench.py cpu %s %d %s %d" % (mode, n, s, cap),
+                     "kind": "original", "skip": self.original_skip, "json": True})
         active = [c for c in contenders if not c.get("skip")]
         cases = []
         for r in range(z["rounds"]):
-            for loops in (0, 1, 2):
-                for c in rotated(active, r + loops):
-                    log("s6 round %d/%d, %d loop(s): %s" % (r + 1, z["rounds"], loops, c["name"]))
+            for k, loops in enumerate(loop_counts):
+                for c in rotated(active, r + k):
+                    log("s6 (%d at once) round %d/%d, %d loop(s): %s" % (w, r + 1, z["rounds"], loops, c["name"]))
                     try:
                         result = self._polite(c, loops, n, deadline)
                     except Failure as e:
@@ -586,13 +513,14 @@ class Runner:
                         log("  failed: %s" % e)
                     result.update({"round": r, "loops": loops, "name": c["name"]})
                     cases.append(result)
-        self.results["s6"] = {
-            "sizes": z, "contenders": strip(contenders), "cases": cases,
+        return {
+            "sizes": z, "tasks": n, "at_once": w, "loop_counts": list(loop_counts), "lib_cap": cap,
+            "contenders": strip(contenders), "cases": cases,
             "skipped": {c["name"]: c["skip"] for c in contenders if c.get("skip")},
         }
 
     def _polite(self, c, n_loops, n_tasks, deadline):
-        loops = BusyLoops(n_loops, self.loops_file)
+        loops = BusyLoops(n_loops, self.foreign)
         p = None
         try:
             time.sleep(0.5 if not self.quick else 0.3)
@@ -600,7 +528,9 @@ class Runner:
             t0 = time.perf_counter()
             p = subprocess.Popen(c["cmd"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                  stdin=subprocess.DEVNULL, env=self.env, cwd=ROOT, start_new_session=True)
-            # Tasks are the burn processes, or for the libraries every
+            # Tasks are the burn processes; for dummymp's library the
+            # descendants that lead a process group (its workers, not a
+            # helper such as a fork server); for the original every
             # descendant (a worker, whose tasks start nothing).
             names = {c["task_comm"]} if c.get("task_comm") else None
             samples, samples_loaded = [], []
@@ -615,7 +545,7 @@ class Runner:
                 if now > deadline + 25:
                     os.killpg(p.pid, signal.SIGKILL)
                     break
-                k = count_tasks(p.pid, names)
+                k = count_tasks(p.pid, names, c.get("leaders", False))
                 samples.append(k)
                 if released_at is None:
                     samples_loaded.append(k)
@@ -687,26 +617,42 @@ class Runner:
         self.results["s7"] = {"sizes": z, "unit": "µs per measurement", "contenders": strip(contenders),
                               "counts": by_count}
 
+    # ---- scenarios 6a, 6b, 6c (bench/politeness.py)
+
+    def s6a(self):
+        self.results["s6a"] = politeness.yield_while_running(self, self.cpus, self.sizes["s6a"])
+
+    def s6b(self):
+        self.results["s6b"] = politeness.start_after_load(self, self.cpus, self.sizes["s6b"])
+
+    def s6c(self):
+        self.results["s6c"] = politeness.memory_admission(self, self.cpus, self.sizes["s6c"])
+
     # ---- scenario 8
 
     def s8(self):
-        z = self.sizes["s8"]
-        if self.nproc < 16:
-            self.results["s8"] = {"skipped": "skipped: no 16-core machine was lent to this run",
-                                  "nproc": self.nproc}
+        """Scenarios 1, 2, 4 and 6 with N at once, N the usable CPUs, on a
+        machine with at least 16 (or N given with --wide)."""
+        if not self.wide:
+            self.results["s8"] = {"skipped": "this machine has %d usable CPUs, fewer than %d" % (
+                self.cpus, WIDE_MIN_CPUS), "cpus": self.cpus}
             return
-        n, s = z["tasks"], z["seconds"]
-        cmd = [self.b("cpu_bound"), "nuclear", str(n), str(s), "0"]
-        walls = []
-        for r in range(3):
-            log("s8 round %d/3" % (r + 1))
-            try:
-                out, _ = self.json(cmd)
-                walls.append(out["wall_s"])
-            except Failure as e:
-                log("  failed: %s" % e)
-        self.results["s8"] = {"sizes": z, "nproc": self.nproc, "show": "cpu_bound nuclear %d %s 0" % (n, s),
-                              "walls": walls, "ideal_s": n * s / self.nproc}
+        w, z = self.wide, self.sizes["s8"]
+        parts = {}
+        wanted = self.args.wide_parts.split(",") if self.args.wide_parts else WIDE_PARTS
+        for part in WIDE_PARTS:
+            if part not in wanted:
+                continue
+            log("s8: scenario %s with %d at once" % (part[1:], w))
+            if part == "s1":
+                parts[part] = self.per_task(w, z["s1"])
+            elif part == "s2":
+                parts[part] = self.per_job(w, z["s2"])
+            elif part == "s4":
+                parts[part] = self.efficiency(w, z["s4"])
+            else:
+                parts[part] = self.politeness(w, z["s6"], (0, w // 2, w))
+        self.results["s8"] = {"at_once": w, "cpus": self.cpus, "forced": bool(self.args.wide), "parts": parts}
 
     # ---- scenario 9
 
@@ -770,11 +716,6 @@ def shares(before, after, seconds):
     for b, a in zip(before, after):
         out.append(None if a is None or b is None else (a - b) / seconds)
     return out
-
-
-def strip(contenders):
-    """What the report needs to know of each contender."""
-    return [{k: c.get(k) for k in ("name", "show", "kind", "note", "skip")} for c in contenders]
 
 
 def hyperfine_version():
@@ -876,6 +817,7 @@ def machine_facts(args):
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "nproc": os.cpu_count(),
+        "usable_cpus": usable_cpus(),
         "cpu_model": model,
         "kernel": platform.release(),
         "rustc": command_version(["rustc", "--version"]),
@@ -891,7 +833,9 @@ def machine_facts(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true", help="fewer rounds, fewer and shorter tasks")
+    ap.add_argument("--quick", action="store_true", help="fewer rounds, fewer and shorter tasks (--sizes quick)")
+    ap.add_argument("--sizes", choices=sorted(SIZES), default="full",
+                    help="full (default), quick, or device (full, with one round of 6a and 6b: bench/device.sh)")
     ap.add_argument("--bin", required=True, help="the release build's folder (target/release)")
     ap.add_argument("--python", required=True,
                     help="python of the environment with the original release (converted) and psutil")
@@ -905,9 +849,16 @@ def main():
     ap.add_argument("--parallel-skip", help="why GNU parallel is skipped")
     ap.add_argument("--loops-file", required=True, help="where the busy loops' pids are kept")
     ap.add_argument("--out", required=True, help="the results file (JSON)")
-    ap.add_argument("--only", help="comma-separated scenarios to run (s1..s9); the default is all")
+    ap.add_argument("--only", help="comma-separated scenarios to run (%s); the default is all" % ", ".join(SCENARIOS))
+    ap.add_argument("--wide", type=int,
+                    help="run scenario 8 with this many at once even on a machine with fewer than %d usable CPUs "
+                         "(to try it out; its figures say so)" % WIDE_MIN_CPUS)
+    ap.add_argument("--wide-parts", help="which variants scenario 8 runs (default: %s)" % ",".join(WIDE_PARTS))
     ap.add_argument("--command", default="bash bench/run.sh", help="the command line, for the report")
     args = ap.parse_args()
+    if args.quick:
+        args.sizes = "quick"
+    args.quick = args.sizes == "quick"
     if not args.cli and not args.cli_skip:
         args.cli_skip = "the dummymp CLI was not given"
     # In the order given, each once.
@@ -917,38 +868,34 @@ def main():
         ap.error("unknown scenario(s) %s (known: %s)" % (", ".join(unknown), ", ".join(SCENARIOS)))
     runner = Runner(args)
     started = time.perf_counter()
-    wait_until_idle(float(os.environ.get("BENCH_IDLE_WAIT", "120")))
+    idle_wait = float(os.environ.get("BENCH_IDLE_WAIT", "120"))
+    wait_until_idle(idle_wait)
     log("machine facts")
     facts = machine_facts(args)
     if facts["busy_at_start"]:
         log("WARNING: busy processes before the run: %s" % facts["busy_at_start"])
-    durations = {}
-    foreign = {}
-    waited = {}
+    facts.update({
+        "foreign_cpu": {}, "idle_waits": {}, "scenario_seconds": {}, "quick": args.quick, "sizes": args.sizes,
+        "command": args.command, "cli_skip": args.cli_skip, "parallel_skip": runner.parallel_skip,
+        "hyperfine_used": bool(runner.hyperfine), "scenarios": wanted, "partial": bool(args.only),
+        "original": original_facts(args), "py_package_skip": runner.py_package_skip,
+    })
     for name in wanted:
         t = time.perf_counter()
-        waited[name] = wait_until_idle(float(os.environ.get("BENCH_IDLE_WAIT", "120")) / 2)
+        facts["idle_waits"][name] = wait_until_idle(idle_wait / 2)
         log("scenario %s" % name)
         before = cpu_accounts()
         getattr(runner, name)()
-        durations[name] = time.perf_counter() - t
-        foreign[name] = foreign_cores(before, cpu_accounts())
-        if foreign[name] is not None and foreign[name] > 0.05:
-            log("WARNING: other processes used %.0f%% of a core during %s" % (foreign[name] * 100, name))
-    facts["foreign_cpu"] = foreign
-    facts["idle_waits"] = waited
-    facts["runner_seconds"] = time.perf_counter() - started
-    facts["scenario_seconds"] = durations
-    facts["quick"] = args.quick
-    facts["command"] = args.command
-    facts["cli_skip"] = args.cli_skip
-    facts["parallel_skip"] = runner.parallel_skip
-    facts["hyperfine_used"] = bool(runner.hyperfine)
-    facts["scenarios"] = wanted
-    facts["original"] = original_facts(args)
-    facts["py_package_skip"] = runner.py_package_skip
-    with open(args.out, "w") as f:
-        json.dump({"facts": facts, "results": runner.results}, f, indent=1)
+        facts["scenario_seconds"][name] = time.perf_counter() - t
+        share = facts["foreign_cpu"][name] = foreign_cores(before, cpu_accounts())
+        if share is not None and share > 0.05:
+            log("WARNING: other processes used %.0f%% of a core during %s" % (share * 100, name))
+        # Written after every scenario, so that a run cut short keeps what
+        # it measured.
+        facts["runner_seconds"] = time.perf_counter() - started
+        facts["done"] = list(facts["scenario_seconds"])
+        with open(args.out, "w") as f:
+            json.dump({"facts": facts, "results": runner.results}, f, indent=1)
     log("results written to %s" % args.out)
 
 

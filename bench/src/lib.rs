@@ -47,6 +47,44 @@ pub fn burn_cpu(seconds: f64) -> f64 {
     }
 }
 
+/// A buffer of `bytes` bytes with every page written, so that it is
+/// resident (counted in the machine's used memory), not merely reserved.
+/// Transparent huge pages are asked for (where the kernel leaves that to
+/// the program), which makes touching gigabytes several times faster.
+pub fn touched_bytes(bytes: u64) -> Vec<u8> {
+    let mut buffer = vec![0u8; usize::try_from(bytes).unwrap_or(usize::MAX)];
+    ask_for_huge_pages(&mut buffer);
+    // 4 KiB steps reach every page whatever the page size.
+    for byte in buffer.iter_mut().step_by(4096) {
+        *byte = 1;
+    }
+    std::hint::black_box(&mut buffer);
+    buffer
+}
+
+/// Advises the kernel to back the whole pages inside `buffer` with huge
+/// pages; a kernel that declines or does not know the advice changes
+/// nothing, so the answer is ignored.
+fn ask_for_huge_pages(buffer: &mut [u8]) {
+    const PAGE: usize = 4096;
+    let start = buffer.as_mut_ptr() as usize;
+    let aligned = start.next_multiple_of(PAGE);
+    let end = (start + buffer.len()) / PAGE * PAGE;
+    if end <= aligned {
+        return;
+    }
+    // SAFETY: the range lies inside `buffer`, which this function borrows
+    // mutably; the advice only changes how the kernel backs those pages,
+    // never their contents or whether they are mapped.
+    let _ = unsafe {
+        rustix::mm::madvise(
+            aligned as *mut std::ffi::c_void,
+            end - aligned,
+            rustix::mm::Advice::LinuxHugepage,
+        )
+    };
+}
+
 /// Prints `value` as one line of JSON on standard output.
 ///
 /// # Panics
@@ -83,6 +121,20 @@ pub fn priority(name: &str) -> dummymp::Priority {
         eprintln!("{e}");
         std::process::exit(2)
     })
+}
+
+/// The `index`-th command-line argument as a worker choice: `"fresh"` (a
+/// fresh worker per task, the default when it is absent) or `"reuse"`
+/// (reused workers), exiting with a message when it is neither.
+pub fn workers(index: usize) -> &'static str {
+    match std::env::args().nth(index).as_deref() {
+        None | Some("fresh") => "fresh",
+        Some("reuse") => "reuse",
+        Some(other) => {
+            eprintln!("argument {index} (workers): fresh or reuse, not {other:?}");
+            std::process::exit(2)
+        }
+    }
 }
 
 /// Median of `values` (the mean of the middle two for an even count); 0

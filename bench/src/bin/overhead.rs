@@ -27,14 +27,7 @@ fn main() {
     dummymp::init();
     let tasks: u32 = dummymp_bench::arg(1, "tasks", 2000);
     let at_once: usize = dummymp_bench::arg(2, "at_once", 2);
-    let workers = match std::env::args().nth(3).as_deref() {
-        None | Some("fresh") => "fresh",
-        Some("reuse") => "reuse",
-        Some(other) => {
-            eprintln!("overhead: workers must be fresh or reuse, not {other}");
-            std::process::exit(2);
-        }
-    };
+    let workers = dummymp_bench::workers(3);
     let t0 = Instant::now();
     let mut mp = DummyMp::new();
     mp.set_priority_mode(Priority::Nuclear);
