@@ -100,7 +100,10 @@ fn floods_of_output_neither_block_nor_mix_and_memory_stays_bounded() {
         let (tag, body) = text.split_at(tag_end);
         let tag = String::from_utf8(tag.to_vec()).unwrap();
         let kind: &'static str = if body.first() == Some(&b'x') {
-            assert!(body.iter().all(|&b| b == b'x'), "a piece of the long line, unmixed");
+            assert!(
+                body.iter().all(|&b| b == b'x'),
+                "a piece of the long line, unmixed"
+            );
             x_bytes += body.len();
             "long"
         } else {

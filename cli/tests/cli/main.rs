@@ -1,6 +1,7 @@
 //! Tests that run the built `dummymp` binary.
 
 mod control;
+mod faults;
 mod inputs;
 mod logs;
 mod output;
