@@ -2,6 +2,7 @@
 
 mod control;
 mod faults;
+mod hostile_inputs;
 mod inputs;
 mod logs;
 mod output;
