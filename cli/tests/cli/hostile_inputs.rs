@@ -195,3 +195,48 @@ fn many_empty_lines_are_one_empty_argument_each_and_memory_does_not_grow_with_th
     eprintln!("dummymp peak RSS with {count} empty lines: {peak_kib} kB");
     assert!(peak_kib < 32 * 1024, "peak {peak_kib} kB");
 }
+
+/// The template fuzzer's seeds and every crash it found (kept in
+/// `fuzz/regressions/cli_template/` once fixed), replayed through the
+/// program with `--dry-run`: a usage error is fine, a panic is not.
+#[test]
+fn the_template_fuzzers_inputs_are_handled() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("fuzz");
+    let mut files = Vec::new();
+    for dir in ["seeds/cli_template", "regressions/cli_template"] {
+        if let Ok(entries) = std::fs::read_dir(root.join(dir)) {
+            files.extend(entries.flatten().map(|e| e.path()));
+        }
+    }
+    assert!(!files.is_empty(), "the seeds are in {}", root.display());
+    let dir = tempfile::tempdir().unwrap();
+    for file in files {
+        // The fuzz target's layout: a selector byte (sources, words), then
+        // NUL-separated words and input values.
+        let data = std::fs::read(&file).unwrap();
+        let Some((&selector, rest)) = data.split_first() else {
+            continue;
+        };
+        let sources = usize::from(selector % 4);
+        let word_count = usize::from(selector / 4 % 4) + 1;
+        let fields: Vec<&[u8]> = rest.split(|&b| b == 0).collect();
+        let (words, inputs) = fields.split_at(word_count.min(fields.len()));
+        let mut command = Command::new(binary());
+        command.arg("--dry-run");
+        command.args(words.iter().map(|w| std::ffi::OsStr::from_bytes(w)));
+        for source in 0..sources.max(1) {
+            command.arg(":::");
+            command.arg(std::ffi::OsStr::from_bytes(
+                inputs.get(source).copied().unwrap_or(b"x"),
+            ));
+        }
+        let output = command.current_dir(dir.path()).output().unwrap();
+        assert!(
+            matches!(output.status.code(), Some(0 | 255)),
+            "{}: {output:?}",
+            file.display()
+        );
+    }
+}
