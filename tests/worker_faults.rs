@@ -66,8 +66,7 @@ fn segfaults((): ()) -> u32 {
     assert_ne!(page, libc::MAP_FAILED);
     // SAFETY: the pointer is valid and aligned; the read faults on purpose
     // (the page has no access rights), which the kernel turns into SIGSEGV.
-    let value = unsafe { std::ptr::read_volatile(page.cast::<u32>()) };
-    value
+    unsafe { std::ptr::read_volatile(page.cast::<u32>()) }
 }
 
 fn aborts((): ()) -> u32 {

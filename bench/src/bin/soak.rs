@@ -115,7 +115,7 @@ fn faulty((fault, x): (Fault, u64)) -> u64 {
         }
         Fault::Segfault => {
             // SAFETY: maps a fresh page with no access rights.
-            let page = unsafe { libc_mmap_none() };
+            let page = unsafe { inaccessible_page() };
             // SAFETY: a valid, aligned pointer to a page that faults on
             // purpose: the kernel turns the read into SIGSEGV.
             return unsafe { std::ptr::read_volatile(page) };
@@ -146,7 +146,7 @@ fn faulty((fault, x): (Fault, u64)) -> u64 {
 /// # Safety
 ///
 /// Only maps memory; the caller must not expect to read it.
-unsafe fn libc_mmap_none() -> *const u64 {
+unsafe fn inaccessible_page() -> *const u64 {
     // SAFETY: mmap of a new anonymous private page, no existing memory.
     let page = unsafe {
         rustix::mm::mmap_anonymous(
