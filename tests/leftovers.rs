@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::Duration;
 
-use dummymp::{DummyMp, Outcome, OutputMode, Priority, TaskOptions};
+use dummymp::{DummyMp, Outcome, OutputMode, Priority, TaskHandle, TaskOptions};
 use rustix::process::Signal;
 
 dummymp::enable_test_support!();
@@ -73,9 +73,14 @@ fn family(tag: String) -> u8 {
     }
 }
 
-/// The family a `family(tag)` task reported, once it has.
-fn family_of(mp: &mut DummyMp, tag: &str) -> Family {
+/// The family the `family(tag)` task `task` reported, once it has.
+fn family_of(mp: &mut DummyMp, task: TaskHandle<u8>, tag: &str) -> Family {
     loop {
+        assert!(
+            mp.outcome(task).is_none(),
+            "the task ended before it reported its family: {:?}",
+            mp.outcome(task)
+        );
         let found = common::kept_records("keep-leftovers").iter().find_map(|r| {
             let words: Vec<&str> = r.message.split(' ').collect();
             // "[PID n] tag deaf orphan daemon"
@@ -141,12 +146,12 @@ fn a_timeout_ends_everything_the_task_started_in_its_group() {
     // reported; the test waits for the report, not for the timeout.
     let task = mp
         .run_with(
-            TaskOptions::new().timeout(Duration::from_secs(2)),
+            TaskOptions::new().timeout(Duration::from_secs(5)),
             family,
             "timeout".to_string(),
         )
         .unwrap();
-    let family = family_of(&mut mp, "timeout");
+    let family = family_of(&mut mp, task, "timeout");
     mp.process_until_done().unwrap();
     assert_eq!(mp.outcome(task), Some(&Outcome::TimedOut));
     assert_family_ended_but_the_daemon(family, "a timeout");
@@ -156,7 +161,7 @@ fn a_timeout_ends_everything_the_task_started_in_its_group() {
 fn killall_ends_everything_the_task_started_in_its_group() {
     let mut mp = quiet_queue();
     let task = mp.run(family, "killall".to_string()).unwrap();
-    let family = family_of(&mut mp, "killall");
+    let family = family_of(&mut mp, task, "killall");
     mp.killall();
     assert_eq!(mp.outcome(task), Some(&Outcome::Killed));
     assert_family_ended_but_the_daemon(family, "killall");
@@ -166,8 +171,8 @@ fn killall_ends_everything_the_task_started_in_its_group() {
 fn dropping_the_queue_ends_everything_the_task_started_in_its_group() {
     let family = {
         let mut mp = quiet_queue();
-        mp.run(family, "drop".to_string()).unwrap();
-        family_of(&mut mp, "drop")
+        let task = mp.run(family, "drop".to_string()).unwrap();
+        family_of(&mut mp, task, "drop")
     };
     assert_family_ended_but_the_daemon(family, "the drop");
 }

@@ -13,6 +13,15 @@ use crate::support::{
     wait_gone, wait_until,
 };
 
+/// Whether this test process may become `nobody` (it must be root).
+fn can_become_nobody() -> bool {
+    let root = rustix::process::getuid().is_root();
+    if !root {
+        eprintln!("skipped: becoming `nobody` needs root");
+    }
+    root
+}
+
 /// The job numbers a job log lists, in the order they were written.
 fn logged_seqs(path: &Path) -> Vec<u64> {
     let text = std::fs::read_to_string(path).unwrap();
@@ -263,6 +272,9 @@ fn a_job_log_that_fills_its_disk_stops_the_run_and_lists_only_finished_jobs() {
 
 #[test]
 fn a_job_log_in_an_unwritable_place_is_a_clear_error_and_runs_nothing() {
+    if !can_become_nobody() {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let locked = dir.path().join("locked");
     std::fs::create_dir(&locked).unwrap();
@@ -298,6 +310,9 @@ fn a_job_log_in_an_unwritable_place_is_a_clear_error_and_runs_nothing() {
 
 #[test]
 fn a_process_limit_makes_jobs_wait_for_a_free_process() {
+    if !can_become_nobody() {
+        return;
+    }
     // As `nobody` with room for dummymp, its watchdog and two jobs: with
     // -j 8 most starts are refused (EAGAIN) and retried when a job ends.
     // The jobs start no process of their own (`echo` runs directly).
