@@ -43,11 +43,12 @@ echo "== library: 10,000 tasks"
 DUMMYMP_LOAD_TASKS=10000 cargo test --release --test load -- --nocapture 2>&1 \
     | grep -E "tasks,|test result" || status=1
 
-# Processes (other than zombies) whose working directory is $1: what a run
-# in that directory left behind.
+# Processes (other than zombies, this script and the subshell counting)
+# whose working directory is $1: what a run in that directory left behind.
 left_in() {
     local count=0 pid
     for pid in /proc/[0-9]*; do
+        case "${pid#/proc/}" in "$$" | "$BASHPID") continue ;; esac
         if [ "$(readlink "$pid/cwd" 2>/dev/null)" = "$1" ] \
             && ! grep -q '^State:.*Z' "$pid/status" 2>/dev/null; then
             count=$((count + 1))
@@ -59,7 +60,8 @@ left_in() {
 echo "== CLI: 100,000 jobs"
 mkdir "$work/jobs" && cd "$work/jobs"
 start=$(date +%s.%N)
-seq 100000 | measure "$dummymp" --priority nuclear -j 4 --joblog jobs.log echo > out.txt
+seq 100000 > input.txt
+measure "$dummymp" --priority nuclear -j 4 --joblog jobs.log echo < input.txt > out.txt
 rc=$?
 end=$(date +%s.%N)
 lines=$(wc -l < out.txt)
@@ -74,7 +76,8 @@ cd - >/dev/null
 echo "== CLI: 1,000,000 empty lines"
 mkdir "$work/empty" && cd "$work/empty"
 start=$(date +%s.%N)
-yes '' | head -n 1000000 | measure "$dummymp" --priority nuclear -j 4 echo > out.txt
+head -c 1000000 /dev/zero | tr '\0' '\n' > input.txt
+measure "$dummymp" --priority nuclear -j 4 echo < input.txt > out.txt
 rc=$?
 end=$(date +%s.%N)
 lines=$(wc -l < out.txt)
