@@ -36,7 +36,8 @@ fn logged_seqs(path: &Path) -> Vec<u64> {
 /// whatever the test harness leaves open.
 fn with_descriptor_limit(dir: &Path, limit: u32, args: &[&str]) -> assert_cmd::Command {
     let script = format!(
-        "for fd in /proc/$$/fd/*; do n=${{fd##*/}}; [ \"$n\" -gt 2 ] && eval \"exec $n>&-\"; done 2>/dev/null; \
+        "for n in $(ls /proc/$$/fd); do \
+         if [ \"$n\" -gt 2 ] && [ -e /proc/$$/fd/$n ]; then eval \"exec $n>&-\"; fi; done; \
          ulimit -n {limit} && exec \"$@\""
     );
     let mut command = assert_cmd::Command::new("bash");
