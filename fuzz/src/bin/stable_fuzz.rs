@@ -131,10 +131,7 @@ fn read_corpus(dir: Option<&Path>) -> Vec<Vec<u8>> {
     };
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| Some(e.ok()?.path())).collect();
     paths.sort();
-    paths
-        .iter()
-        .filter_map(|p| std::fs::read(p).ok())
-        .collect()
+    paths.iter().filter_map(|p| std::fs::read(p).ok()).collect()
 }
 
 /// A name for an input: FNV-1a of its bytes, in hex.
