@@ -254,9 +254,10 @@ impl JobInputs {
     }
 
     /// Whether more standard input has to be read before more jobs are
-    /// known.
+    /// known: only once every record read so far has been handed out, so
+    /// that input is read as jobs need it, not all at once.
     pub fn wants_stdin(&self) -> bool {
-        matches!(self, JobInputs::Stdin(records) if !records.at_eof())
+        matches!(self, JobInputs::Stdin(records) if !records.at_eof() && records.ready_count() == 0)
     }
 }
 

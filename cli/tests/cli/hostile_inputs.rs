@@ -240,3 +240,36 @@ fn the_template_fuzzers_inputs_are_handled() {
         );
     }
 }
+
+/// Standard input is read as jobs need it: after 2,000 jobs, dummymp has
+/// read a chunk or two of a 4 MiB input, not all of it (which would make
+/// its memory grow with the input: ~23 bytes per empty line).
+#[test]
+fn standard_input_is_read_as_jobs_need_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // Jobs 1 to 1,999 end at once; job 2,000 waits until dummymp sleeps in
+    // poll(2) (no event says so: it looks), notes how far dummymp has read
+    // its standard input, and stops the run.
+    let probe = dir.path().join("probe");
+    std::fs::write(
+        &probe,
+        "#!/bin/sh\n\
+         [ \"$1\" -lt 2000 ] || [ -e probed ] && exit 0\n\
+         while :; do case \"$(cat /proc/$PPID/wchan)\" in *poll*) break ;; esac; sleep 0.01; done\n\
+         sed -n 's/^pos:[[:space:]]*//p' /proc/$PPID/fdinfo/0 > probed\n\
+         kill -TERM $PPID\n",
+    )
+    .unwrap();
+    let mut permissions = std::fs::metadata(&probe).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    std::fs::set_permissions(&probe, permissions).unwrap();
+    let input = vec![b'\n'; 4 << 20];
+    let output = run_with_input(dir.path(), &[b"-j", b"2", b"./probe {#}"], &input);
+    assert_eq!(output.status.code(), Some(143), "{output:?}");
+    let read: usize = std::fs::read_to_string(dir.path().join("probed"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(read < 1 << 20, "{read} of {} bytes read ahead", input.len());
+}
