@@ -550,9 +550,11 @@ impl JobInputs {
     }
 
     /// Whether more standard input has to be read before more jobs are
-    /// known.
+    /// known: only when the next job cannot be formed from the records read
+    /// so far, so that input is read as jobs need it, not all at once.
     pub fn wants_stdin(&self) -> bool {
         matches!(&self.arguments, Arguments::Stdin { records, .. } if !records.at_eof())
+            && matches!(self.form(0), Formed::Wait)
     }
 
     /// Reads once from standard input (when the inputs come from it).

@@ -546,7 +546,7 @@ impl Front {
                 job.stderr.push(
                     format!(
                         "dummymp: cannot run {}: {error}\n",
-                        String::from_utf8_lossy(&shown)
+                        String::from_utf8_lossy(&shortened(&shown))
                     )
                     .as_bytes(),
                 );
@@ -777,6 +777,20 @@ fn humantime_seconds(duration: Duration) -> String {
     } else {
         format!("{seconds}s")
     }
+}
+
+/// At most this much of a command is shown in an error message (a command
+/// refused for its length, `E2BIG`, can be megabytes long).
+const SHOWN_COMMAND_LIMIT: usize = 200;
+
+/// `command`, cut to [`SHOWN_COMMAND_LIMIT`] bytes.
+fn shortened(command: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if command.len() <= SHOWN_COMMAND_LIMIT {
+        return command.into();
+    }
+    let mut short = command[..SHOWN_COMMAND_LIMIT].to_vec();
+    short.extend_from_slice(format!("... ({} bytes)", command.len()).as_bytes());
+    short.into()
 }
 
 impl EventSink for Front {

@@ -289,3 +289,13 @@ pub fn write_executable(path: &std::path::Path, bytes: &[u8]) {
         .expect("written");
     assert!(writer.wait().expect("waited").success());
 }
+
+/// This process's peak resident set size (`VmHWM`), in KiB.
+pub fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .expect("/proc/self/status")
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("a VmHWM line")
+}

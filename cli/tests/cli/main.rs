@@ -3,6 +3,8 @@
 mod compat;
 mod control;
 mod explain;
+mod faults;
+mod hostile_inputs;
 mod inputs;
 mod logs;
 mod output;

@@ -204,3 +204,20 @@ pub fn make_fifo(path: &Path) {
     )
     .expect("a named pipe");
 }
+
+/// Writes an executable script at `path` that prints each of its
+/// arguments followed by a NUL byte (the exact argument vector), and
+/// copies its parent's (dummymp's) peak resident memory so far, in kB, to
+/// the file `hwm` (with shell builtins only: no process of its own).
+pub fn write_argv_printer(path: &Path) {
+    let script = "#!/bin/sh\n\
+                  for a in \"$@\"; do printf '%s\\0' \"$a\"; done\n\
+                  while read -r key value unit; do\n\
+                  [ \"$key\" = VmHWM: ] && echo \"$value\" > hwm\n\
+                  done < /proc/$PPID/status\n\
+                  true\n";
+    std::fs::write(path, script).expect("the script is written");
+    let mut permissions = std::fs::metadata(path).expect("written").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    std::fs::set_permissions(path, permissions).expect("executable");
+}
