@@ -70,8 +70,8 @@
 //! To make fresh workers cheap, [`init`] also forks, while the program is
 //! still single-threaded, a small *fork server* (a copy of the program as
 //! it is at that moment); fresh workers are forked from it instead of
-//! executed, and get the program's environment variables and working
-//! directory as they are when the task starts. `DUMMYMP_FORK_SERVER=0`
+//! executed, and get the program's environment variables, working
+//! directory and resource limits as they are when the task starts. `DUMMYMP_FORK_SERVER=0`
 //! turns it off.
 //!
 //! Every task ends with an [`Outcome`]: its value, a panic (message and
@@ -535,9 +535,7 @@ pub mod __fuzz {
         let mut frames = FrameBuffer::default();
         let mut decoded = 0;
         'stream: for chunk in stream.chunks(piece) {
-            let room = frames.spare(chunk.len());
-            room[..chunk.len()].copy_from_slice(chunk);
-            frames.filled(chunk.len(), chunk.len());
+            frames.push(chunk);
             loop {
                 match frames.next_frame() {
                     Ok(Some(frame)) => match postcard::from_bytes::<WorkerMessage>(frame) {

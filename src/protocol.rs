@@ -187,8 +187,7 @@ impl FrameBuffer {
         rustix::io::read(fd, rustix::buffer::spare_capacity(&mut self.bytes))
     }
 
-    /// Appends bytes that arrived some other way.
-    #[cfg(test)]
+    /// Appends bytes that arrived some other way (tests, the fuzz entry).
     pub(crate) fn push(&mut self, data: &[u8]) {
         self.compact();
         self.bytes.extend_from_slice(data);

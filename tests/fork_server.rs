@@ -1,6 +1,7 @@
 //! The fork server: fresh workers are forked copies of the program as it
-//! was at `init`, brought up to date with the program's environment and
-//! working directory, and the server goes away with the program.
+//! was at `init`, brought up to date with the program's environment,
+//! working directory and resource limits, and the server goes away with the
+//! program.
 
 mod common;
 
@@ -14,6 +15,7 @@ dummymp::enable_test_support!();
 
 crate::role_programs! {
     "report-worker-parent" => report_worker_parent(),
+    "report-worker-core-limit" => report_worker_core_limit(),
 }
 
 /// The pid of the worker's parent, and what the environment variable
@@ -33,6 +35,49 @@ fn report_worker_parent() -> i32 {
     let (parent, _) = mp.value(task).unwrap();
     println!("{parent} {}", std::process::id());
     0
+}
+
+/// The worker's soft limit on core files (`None`: unlimited).
+fn core_limit((): ()) -> Option<u64> {
+    rustix::process::getrlimit(rustix::process::Resource::Core).current
+}
+
+/// Role: lowers its soft core-file limit after `init` (and so after the
+/// server was forked), then prints a fresh worker's limit, lowered again,
+/// and a fresh worker's limit once more.
+fn report_worker_core_limit() -> i32 {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let lower = |soft: u64| {
+        let hard = getrlimit(Resource::Core).maximum;
+        setrlimit(
+            Resource::Core,
+            Rlimit {
+                current: Some(soft),
+                maximum: hard,
+            },
+        )
+        .unwrap();
+    };
+    let mut mp = DummyMp::new();
+    mp.set_priority_mode(Priority::Nuclear);
+    for soft in [12_288, 8_192] {
+        lower(soft);
+        let task = mp.run(core_limit, ()).unwrap();
+        mp.process_until_done().unwrap();
+        println!("{:?}", mp.value(task).unwrap());
+    }
+    0
+}
+
+#[test]
+fn a_resource_limit_set_after_init_reaches_forked_workers() {
+    let output = common::role_command("report-worker-core-limit")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(text, "Some(12288)\nSome(8192)\n");
 }
 
 #[test]

@@ -85,7 +85,7 @@ fn load_parent() -> i32 {
         }
         mp.process_until_done().unwrap();
 
-        let returns: BTreeMap<usize, u64> = mp.returns::<u64>();
+        let returns: BTreeMap<usize, u64> = mp.returns::<u64>().expect("every return is a u64");
         let expected: BTreeMap<usize, u64> = (0..count)
             .filter(|x| x % 10 != 9)
             .map(|x| (x as usize, x * x))

@@ -22,7 +22,6 @@ fn logs_once_then_waits(marker: String) -> u8 {
 }
 
 #[test]
-#[ignore = "needs Engine::wait to return at once when the processing before it relayed something; see RELIABILITY.md"]
 fn wait_returns_after_relaying_a_record_that_was_already_in() {
     common::install_logger();
     let dir = tempfile::tempdir().unwrap();

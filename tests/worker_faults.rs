@@ -313,7 +313,6 @@ fn process_with_patience(mp: &mut DummyMp, patience: Duration) -> bool {
 }
 
 #[test]
-#[ignore = "needs the engine to drain or end a worker whose stream broke; see RELIABILITY.md"]
 fn a_task_that_breaks_its_stream_and_keeps_writing_does_not_hang() {
     let mut mp = nuclear(0);
     let broken = mp.run(corrupts_then_floods, ()).unwrap();
@@ -365,7 +364,6 @@ fn a_frame_claiming_a_gibibyte_costs_only_what_arrives() {
 }
 
 #[test]
-#[ignore = "needs the worker to relay captured output before it exits; see RELIABILITY.md"]
 fn output_written_just_before_an_exit_is_kept() {
     let mut mp = nuclear(0);
     let tasks: Vec<_> = (0..4)

@@ -28,6 +28,9 @@ pub(crate) enum EndReason {
     TimedOut,
     /// It was asked to end (kill, killall, a stop).
     Killed,
+    /// Its worker's message stream broke: no result can come, and a worker
+    /// that went on writing would block on the pipe nobody reads.
+    BrokenStream,
 }
 
 impl EndReason {
@@ -36,6 +39,9 @@ impl EndReason {
         match self {
             EndReason::TimedOut => Outcome::TimedOut,
             EndReason::Killed => Outcome::Killed,
+            EndReason::BrokenStream => Outcome::Failed {
+                reason: "the worker's message stream broke".to_string(),
+            },
         }
     }
 }

@@ -148,6 +148,9 @@ pub struct Engine {
     /// The system refused a new process while some of ours run: try again
     /// when one of them ends.
     spawn_blocked: bool,
+    /// When a task last ended (a worker refused its setup before then may
+    /// find room now).
+    last_task_end: Option<Instant>,
     watchdog: WatchdogState,
     /// The last [`Engine::wait`] marked which tasks are ready.
     waited: bool,
@@ -218,6 +221,7 @@ impl Engine {
             next_id: 0,
             slots: SlotPool::default(),
             spawn_blocked: false,
+            last_task_end: None,
             watchdog: WatchdogState::NotStarted,
             waited: false,
             holding: false,
@@ -415,6 +419,7 @@ impl Engine {
                 index += 1;
             }
         }
+        self.end_broken_streams();
         self.pool.forget_exited(self.scheduler.own_processes());
         let mut index = 0;
         while index < self.running.len() {
@@ -443,6 +448,25 @@ impl Engine {
         }
         self.yield_if_advised(sink);
         Ok(())
+    }
+
+    /// Starts ending the workers whose message stream broke: nothing more
+    /// can come from them, and one that went on writing would block for
+    /// ever on a pipe nobody reads. They end as [`Outcome::Failed`], saying
+    /// how the stream broke.
+    fn end_broken_streams(&mut self) {
+        let now = Instant::now();
+        for task in &mut self.running {
+            if task.ending.is_none() && task.stream_broken() {
+                task.ending = Some(ending::terminate(
+                    &self.launcher,
+                    &task.process,
+                    EndReason::BrokenStream,
+                    self.kill_grace,
+                    now,
+                ));
+            }
+        }
     }
 
     /// Sleeps until something happens to a task, the scheduler wakes up,
@@ -664,6 +688,7 @@ impl Engine {
         let mut task = self.running.swap_remove(index);
         self.slots.release(task.slot);
         self.spawn_blocked = false;
+        self.last_task_end = Some(Instant::now());
         let runtime = task.started.elapsed();
         let (outcome, returned) = task.outcome(None);
         let RunningTask {
@@ -731,19 +756,26 @@ impl Engine {
         task.process.input = None;
         self.slots.release(task.slot);
         self.spawn_blocked = false;
+        // Another task ended while this one set itself up (perhaps earlier
+        // in this very pass): what refused it may have passed.
+        let another_ended_since = self.last_task_end.is_some_and(|end| end >= task.started);
+        self.last_task_end = Some(Instant::now());
         let runtime = task.started.elapsed();
 
         if let Some((error, errno)) = task.worker_not_started()
             && task.ending.is_none()
             && is_transient_errno(errno)
-            && !self.running.is_empty()
+            && (!self.running.is_empty() || another_ended_since)
         {
             log::debug!(
                 target: "dummymp::engine",
                 "{} could not set itself up yet ({error}); retrying when a task ends",
                 task.id
             );
-            self.spawn_blocked = true;
+            // With nothing else running no end will come to unblock it:
+            // it is tried again at once (and is final if refused again
+            // with nothing running).
+            self.spawn_blocked = !self.running.is_empty();
             self.queue.push_front(Queued {
                 id: task.id,
                 spec: task.spec,

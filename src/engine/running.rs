@@ -13,7 +13,7 @@ use crate::protocol::{FrameBuffer, TaskResult, WorkerMessage};
 use crate::relay::{self, Captured};
 use crate::task::{OutputMode, Stream, TaskId};
 
-use super::ending::Ending;
+use super::ending::{EndReason, Ending};
 use super::events::{Event, EventSink};
 use super::spec::{OutputRoute, TaskSpec};
 
@@ -55,6 +55,16 @@ pub(crate) struct RunningTask {
     pub worker_kind: Option<super::pool::WorkerKind>,
 }
 
+/// How a worker's message stream broke.
+#[derive(Debug)]
+pub(crate) struct StreamBreak {
+    /// What was wrong, for the task's outcome.
+    pub reason: String,
+    /// Whether it broke at its end (the worker closed it): otherwise we
+    /// stopped reading while the worker may still write.
+    pub at_end: bool,
+}
+
 /// What a task sends us, and how far it has been read.
 pub(crate) enum Reader {
     /// A worker's message stream.
@@ -62,7 +72,7 @@ pub(crate) enum Reader {
         frames: FrameBuffer,
         open: bool,
         result: Option<TaskResult>,
-        stream_error: Option<String>,
+        stream_error: Option<StreamBreak>,
     },
     /// A command's standard output and error.
     Command {
@@ -244,7 +254,7 @@ impl RunningTask {
     /// How the task ended, from what it sent, how its process exited and
     /// whether we ended it; and the encoded value a function returned.
     pub(crate) fn outcome(&mut self, exit: Option<ProcessExit>) -> (Outcome, Option<Vec<u8>>) {
-        let ended_by_us = self.ending.as_ref().map(|e| e.reason.outcome());
+        let ended_by_us = self.ending.as_ref().map(|e| e.reason);
         match &mut self.reader {
             Reader::Worker {
                 result,
@@ -272,24 +282,47 @@ impl RunningTask {
                     None,
                 ),
                 None => match (ended_by_us, exit, stream_error.take()) {
-                    (Some(outcome), _, _) => (outcome, None),
+                    (Some(EndReason::BrokenStream), _, Some(broken)) => (
+                        Outcome::Failed {
+                            reason: broken.reason,
+                        },
+                        None,
+                    ),
+                    (Some(reason), _, _) => (reason.outcome(), None),
                     (None, Some(ProcessExit::Signal(signal)), _) => {
                         (Outcome::Signaled { signal }, None)
                     }
-                    (None, Some(ProcessExit::Code(_)), Some(reason)) => {
-                        (Outcome::Failed { reason }, None)
-                    }
+                    (None, Some(ProcessExit::Code(_)), Some(broken)) => (
+                        Outcome::Failed {
+                            reason: broken.reason,
+                        },
+                        None,
+                    ),
                     (None, Some(ProcessExit::Code(code)), None) => (Outcome::Exited { code }, None),
                     (None, None, _) => (status_lost(), None),
                 },
             },
             Reader::Command { .. } => match (ended_by_us, exit) {
-                (Some(outcome), _) => (outcome, None),
+                (Some(reason), _) => (reason.outcome(), None),
                 (None, Some(ProcessExit::Code(code))) => (Outcome::Exited { code }, None),
                 (None, Some(ProcessExit::Signal(signal))) => (Outcome::Signaled { signal }, None),
                 (None, None) => (status_lost(), None),
             },
         }
+    }
+
+    /// Whether we stopped reading a worker's message stream (it broke)
+    /// while the worker may still write to it: the task cannot report
+    /// anything more, and has to be ended.
+    pub(crate) fn stream_broken(&self) -> bool {
+        matches!(
+            self.reader,
+            Reader::Worker {
+                result: None,
+                stream_error: Some(StreamBreak { at_end: false, .. }),
+                ..
+            }
+        )
     }
 
     /// Whether a worker has sent the task's result.
@@ -332,7 +365,11 @@ fn read_messages(
     open: &mut bool,
     received: &mut u64,
     mut on_message: impl FnMut(WorkerMessage),
-) -> Result<(), String> {
+) -> Result<(), StreamBreak> {
+    let broke = |reason: String| StreamBreak {
+        reason,
+        at_end: false,
+    };
     let mut budget = READ_BUDGET;
     while *open && budget > 0 {
         let (n, at_end) = match frames.read_from(pipe, CHUNK) {
@@ -342,7 +379,7 @@ fn read_messages(
             Err(rustix::io::Errno::AGAIN) => return Ok(()),
             Err(e) => {
                 *open = false;
-                return Err(format!("reading from the worker failed: {e}"));
+                return Err(broke(format!("reading from the worker failed: {e}")));
             }
         };
         *received += n as u64;
@@ -353,21 +390,24 @@ fn read_messages(
                 Ok(None) => break,
                 Err(e) => {
                     *open = false;
-                    return Err(broken_stream(&e));
+                    return Err(broke(broken_stream(&e)));
                 }
             };
             match postcard::from_bytes::<WorkerMessage>(frame) {
                 Ok(message) => on_message(message),
                 Err(e) => {
                     *open = false;
-                    return Err(format!("the worker sent an unreadable message: {e}"));
+                    return Err(broke(format!("the worker sent an unreadable message: {e}")));
                 }
             }
         }
         if at_end {
             *open = false;
             if frames.has_partial() {
-                return Err("the worker's last message was cut short".to_string());
+                return Err(StreamBreak {
+                    reason: "the worker's last message was cut short".to_string(),
+                    at_end: true,
+                });
             }
         }
     }

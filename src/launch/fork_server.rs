@@ -12,9 +12,11 @@
 //!
 //! What differs from an executed worker: it starts from the program's
 //! memory as it was when `init` ran, and `ps` shows it with the program's
-//! own command line. Its environment variables and working directory are
-//! brought up to date with the program's at the moment it starts, as an
-//! executed worker's would be. The
+//! own command line. Its environment variables, working directory and
+//! resource limits (`setrlimit`) are brought up to date with the program's
+//! at the moment it starts, as an executed worker's would be (the server
+//! takes on the program's limits before it forks, so that a process limit
+//! refuses the fork as it would refuse the program's own). The
 //! server is skipped (workers are executed as before) when the program has
 //! more than one thread at `init`, when `DUMMYMP_FORK_SERVER=0` is set, for
 //! a [custom worker program](crate::DummyMp::set_worker_program), foreign
@@ -39,6 +41,7 @@ use rustix::net::{
     AddressFamily, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer,
     SendAncillaryMessage, SendFlags, SocketFlags, SocketType,
 };
+use rustix::process::{Resource, Rlimit};
 use serde::{Deserialize, Serialize};
 
 use crate::platform::{self, ExitInfo, Interest};
@@ -63,7 +66,49 @@ enum Request {
         niceness: Option<i32>,
         cwd: Option<PathBuf>,
         env: Vec<(OsString, Option<OsString>)>,
+        limits: Vec<LimitChange>,
     },
+}
+
+/// The resource limits a process has, in the order of [`RESOURCES`].
+type Limits = [Rlimit; RESOURCES.len()];
+
+/// Every resource limit a worker inherits.
+const RESOURCES: [Resource; 16] = [
+    Resource::Cpu,
+    Resource::Fsize,
+    Resource::Data,
+    Resource::Stack,
+    Resource::Core,
+    Resource::Rss,
+    Resource::Nproc,
+    Resource::Nofile,
+    Resource::Memlock,
+    Resource::As,
+    Resource::Locks,
+    Resource::Sigpending,
+    Resource::Msgqueue,
+    Resource::Nice,
+    Resource::Rtprio,
+    Resource::Rttime,
+];
+
+/// One resource limit that differs from what it was at `init`: its index
+/// in [`RESOURCES`], then its soft and hard values (`None`: unlimited).
+type LimitChange = (u8, Option<u64>, Option<u64>);
+
+/// This process's resource limits.
+fn current_limits() -> Limits {
+    RESOURCES.map(rustix::process::getrlimit)
+}
+
+/// The limits of `now` that differ from `at_init`.
+fn limit_changes(at_init: &Limits, now: &Limits) -> Vec<LimitChange> {
+    (0u8..)
+        .zip(at_init.iter().zip(now))
+        .filter(|(_, (then, now))| then != now)
+        .map(|(index, (_, now))| (index, now.current, now.maximum))
+        .collect()
 }
 
 /// What the server says on a channel.
@@ -92,6 +137,7 @@ struct ServerLink {
     /// worker it forks) started with.
     env: Vec<(OsString, OsString)>,
     cwd: Option<PathBuf>,
+    limits: Limits,
 }
 
 static SERVER: OnceLock<Mutex<Option<ServerLink>>> = OnceLock::new();
@@ -113,6 +159,7 @@ fn start_server() -> io::Result<Option<ServerLink>> {
     let _ = crate::identity::current();
     let env = sorted_env();
     let cwd = std::env::current_dir().ok();
+    let limits = current_limits();
     let (ours, theirs) = seqpacket_pair()?;
     // SAFETY: `fork` is a system call; this process has a single thread
     // (checked above), so the child is a complete copy with no lock held
@@ -122,13 +169,14 @@ fn start_server() -> io::Result<Option<ServerLink>> {
         -1 => Err(io::Error::last_os_error()),
         0 => {
             drop(ours);
-            serve(theirs)
+            serve(theirs, limits)
         }
         _ => Ok(Some(ServerLink {
             link: ours,
             owner: std::process::id(),
             env,
             cwd,
+            limits,
         })),
     }
 }
@@ -191,6 +239,7 @@ pub(crate) struct ForkChannel {
     /// What the server's workers start with.
     env: Vec<(OsString, OsString)>,
     cwd: Option<PathBuf>,
+    limits: Limits,
 }
 
 impl std::fmt::Debug for ForkChannel {
@@ -212,6 +261,7 @@ impl ForkChannel {
             exits: Mutex::new(HashMap::new()),
             env: link.env.clone(),
             cwd: link.cwd.clone(),
+            limits: link.limits,
         }))
     }
 
@@ -231,7 +281,14 @@ impl ForkChannel {
             .ok()
             .filter(|now| Some(now) != self.cwd.as_ref());
         let env = env_changes(&self.env, &sorted_env());
-        send(&self.socket, &Request::Fork { niceness, cwd, env }, &stdio)?;
+        let limits = limit_changes(&self.limits, &current_limits());
+        let request = Request::Fork {
+            niceness,
+            cwd,
+            env,
+            limits,
+        };
+        send(&self.socket, &request, &stdio)?;
         loop {
             let (reply, fd) = receive::<Reply>(&self.socket, true)?
                 .ok_or_else(|| io::Error::other("the fork server has gone"))?;
@@ -377,7 +434,8 @@ struct Child {
 
 /// The server: forks workers when asked and reports their exits, until the
 /// program's link closes. Never returns.
-fn serve(link: OwnedFd) -> ! {
+fn serve(link: OwnedFd, at_init: Limits) -> ! {
+    let mut applied = at_init;
     let mut channels: Vec<Option<OwnedFd>> = Vec::new();
     let mut children: Vec<Child> = Vec::new();
     loop {
@@ -412,7 +470,16 @@ fn serve(link: OwnedFd) -> ! {
                 continue;
             };
             match receive_all::<Request>(channel, false) {
-                Ok(Some((Request::Fork { niceness, cwd, env }, stdio))) => {
+                Ok(Some((
+                    Request::Fork {
+                        niceness,
+                        cwd,
+                        env,
+                        limits,
+                    },
+                    stdio,
+                ))) => {
+                    take_on_limits(&mut applied, &at_init, &limits);
                     let start = WorkerStart { niceness, cwd, env };
                     let reply = fork_worker(&link, &channels, &children, stdio, start);
                     match reply {
@@ -456,6 +523,24 @@ fn serve(link: OwnedFd) -> ! {
             }
             false
         });
+    }
+}
+
+/// Gives the server the program's resource limits now (those at `init`
+/// with `changes`), setting only those that differ from `applied`, what
+/// it set last. A limit it may not take on (a hard limit the program
+/// raised, which needs a privilege) stays as it was.
+fn take_on_limits(applied: &mut Limits, at_init: &Limits, changes: &[LimitChange]) {
+    let mut wanted = *at_init;
+    for &(index, current, maximum) in changes {
+        if let Some(limit) = wanted.get_mut(usize::from(index)) {
+            *limit = Rlimit { current, maximum };
+        }
+    }
+    for ((resource, wanted), applied) in RESOURCES.iter().zip(&wanted).zip(applied.iter_mut()) {
+        if wanted != applied && rustix::process::setrlimit(*resource, *wanted).is_ok() {
+            *applied = *wanted;
+        }
     }
 }
 

@@ -10,6 +10,10 @@
 //! reaches the parent before its result, and a reused worker never passes a
 //! task's lines on as the next one's.
 //!
+//! A task that ends the worker itself (`std::process::exit`) skips that
+//! step; a handler registered with `atexit` drains the pipes then, so the
+//! lines it printed just before are not lost.
+//!
 //! The relay thread also watches the worker's link to its parent for a
 //! hang-up (only that: requests arriving on it do not wake the thread).
 //! The parent gone while a task runs means it died or gave up on the
@@ -20,7 +24,7 @@
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::thread::JoinHandle;
 
 use rustix::pipe::PipeFlags;
@@ -68,6 +72,7 @@ impl Capture {
             buf: vec![0u8; 64 * 1024],
         }));
         let busy = Arc::new(AtomicBool::new(false));
+        drain_at_exit(&streams, &channel);
         let thread = {
             let (streams, busy, channel) =
                 (Arc::clone(&streams), Arc::clone(&busy), channel.clone());
@@ -140,6 +145,22 @@ struct Streams {
     buf: Vec<u8>,
 }
 
+impl Streams {
+    /// Sends every line the pipes hold now, and then unfinished last lines
+    /// as they are.
+    fn drain(&mut self, channel: &Channel) {
+        let Streams {
+            stdout,
+            stderr,
+            buf,
+        } = self;
+        for pump in [stdout, stderr] {
+            pump.pump(buf, channel);
+            pump.flush(channel);
+        }
+    }
+}
+
 /// The running relay thread.
 pub(super) struct Relay {
     streams: Arc<Mutex<Streams>>,
@@ -159,16 +180,10 @@ impl Relay {
     /// line it wrote, its unfinished last line too, before the caller
     /// reports its result.
     pub(super) fn task_ended(&self) {
-        let mut streams = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
-        let Streams {
-            stdout,
-            stderr,
-            buf,
-        } = &mut *streams;
-        for pump in [stdout, stderr] {
-            pump.pump(buf, &self.channel);
-            pump.flush(&self.channel);
-        }
+        self.streams
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain(&self.channel);
         self.busy.store(false, Ordering::SeqCst);
     }
 }
@@ -180,6 +195,37 @@ impl Drop for Relay {
             let _ = thread.join();
         }
     }
+}
+
+/// What the exit handler drains: the captured streams and the link they go
+/// to (set once per worker process).
+static AT_EXIT: OnceLock<(Arc<Mutex<Streams>>, Channel)> = OnceLock::new();
+
+/// Arranges for the captured streams to be drained when the worker process
+/// exits (a task calling `std::process::exit`, whose standard output Rust
+/// has just flushed into the pipe).
+fn drain_at_exit(streams: &Arc<Mutex<Streams>>, channel: &Channel) {
+    if AT_EXIT.set((Arc::clone(streams), channel.clone())).is_ok() {
+        // SAFETY: `atexit` registers a plain `extern "C"` function that
+        // takes no arguments; it runs once, at exit, on the exiting thread,
+        // and touches only `AT_EXIT`, which lives for the whole process.
+        unsafe {
+            libc::atexit(drain_captured_at_exit);
+        }
+    }
+}
+
+/// The `atexit` handler: sends what the pipes hold, unfinished last lines
+/// too (the relay thread takes the same lock, so nothing is sent twice or
+/// out of order).
+extern "C" fn drain_captured_at_exit() {
+    let Some((streams, channel)) = AT_EXIT.get() else {
+        return;
+    };
+    streams
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .drain(channel);
 }
 
 fn relay(

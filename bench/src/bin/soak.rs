@@ -305,7 +305,7 @@ fn main() {
             while !done {
                 done = mp.wait(Some(Duration::from_millis(100))).expect("waits");
             }
-            let returns: BTreeMap<usize, u64> = mp.returns::<u64>();
+            let returns: BTreeMap<usize, u64> = mp.returns::<u64>().expect("every return is a u64");
             for (id, fault, x) in batch {
                 tasks += 1;
                 let Some(report) = mp.report(id) else {
