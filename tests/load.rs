@@ -101,7 +101,8 @@ fn load_parent() -> i32 {
     let children_after = children();
     println!(
         "{count} tasks, {fds_before} descriptors before, {} after, {children_before} children \
-         before, {} after {children_after:?}, peak {} kB, {peak_after_tenth} kB after the first tenth",
+         before, {} after, peak {} kB, {peak_after_tenth} kB after the first tenth; children \
+         now: {children_after:?}",
         open_descriptors(),
         children_after.len(),
         common::peak_rss_kib()

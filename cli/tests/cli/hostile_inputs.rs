@@ -249,12 +249,15 @@ fn standard_input_is_read_as_jobs_need_it() {
     let dir = tempfile::tempdir().unwrap();
     // Jobs 1 to 1,999 end at once; job 2,000 waits until dummymp sleeps in
     // poll(2) (no event says so: it looks), notes how far dummymp has read
-    // its standard input, and stops the run.
+    // its standard input, and stops the run. Later jobs hold their slot
+    // until then (dummymp ends them when it is stopped), so that only job
+    // 2,000 writes `probed`.
     let probe = dir.path().join("probe");
     std::fs::write(
         &probe,
         "#!/bin/sh\n\
-         [ \"$1\" -lt 2000 ] || [ -e probed ] && exit 0\n\
+         [ \"$1\" -lt 2000 ] && exit 0\n\
+         [ \"$1\" -gt 2000 ] && exec sleep 600\n\
          while :; do case \"$(cat /proc/$PPID/wchan)\" in *poll*) break ;; esac; sleep 0.01; done\n\
          sed -n 's/^pos:[[:space:]]*//p' /proc/$PPID/fdinfo/0 > probed\n\
          kill -TERM $PPID\n",
