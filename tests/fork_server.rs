@@ -16,6 +16,7 @@ dummymp::enable_test_support!();
 crate::role_programs! {
     "report-worker-parent" => report_worker_parent(),
     "report-worker-core-limit" => report_worker_core_limit(),
+    "exit-taken-while-forking" => exit_taken_while_forking(),
 }
 
 /// The pid of the worker's parent, and what the environment variable
@@ -144,4 +145,98 @@ fn a_forked_worker_s_crash_is_reported_with_its_signal() {
     let task = mp.run(crash, ()).unwrap();
     mp.process_until_done().unwrap();
     assert_eq!(mp.outcome(task), Some(&Outcome::Signaled { signal: 6 }));
+}
+
+/// The children of process `pid` (every thread's).
+fn children_of(pid: u32) -> Vec<u32> {
+    let mut children = Vec::new();
+    for thread in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+    {
+        let path = thread.unwrap().path().join("children");
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        children.extend(text.split_whitespace().map(|c| c.parse::<u32>().unwrap()));
+    }
+    children
+}
+
+fn nothing((): ()) {}
+
+fn sleep_long((): ()) {
+    std::thread::sleep(Duration::from_secs(3600));
+}
+
+/// Role: three workers start in one pass. While the second one starts, the
+/// first (which exits at once) is reaped by the server, whose report of
+/// that exit then comes ahead of the reply for the third start, so that
+/// starting the third takes the report off the server's channel. The first
+/// task's end must still be noticed: its end callback stops the other two
+/// (they would sleep for an hour), and the role prints the outcomes. Before
+/// the fix the end went unnoticed until some other event: the run hung.
+fn exit_taken_while_forking() -> i32 {
+    use std::sync::Mutex;
+    // A hang fails the test instead of holding it for ever.
+    std::thread::spawn(|| {
+        std::thread::sleep(Duration::from_secs(120));
+        eprintln!("the first task's end was not noticed within 120 s");
+        std::process::exit(3);
+    });
+    let server = *children_of(std::process::id())
+        .first()
+        .expect("the fork server is this process's child");
+    let first_worker: &'static Mutex<Option<u32>> = Box::leak(Box::new(Mutex::new(None)));
+    let mut mp = DummyMp::new();
+    mp.set_priority_mode(Priority::Nuclear);
+    mp.set_capacity(3);
+    mp.set_max_processes(3);
+    mp.set_start_callback(move |progress| {
+        let workers = children_of(server);
+        match progress.running {
+            1 => *first_worker.lock().unwrap() = workers.first().copied(),
+            2 => {
+                let first = first_worker
+                    .lock()
+                    .unwrap()
+                    .expect("seen at the first start");
+                // No event says that another process reaped it: look.
+                while children_of(server).contains(&first) {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+            _ => {}
+        }
+    });
+    mp.set_end_callback(move |progress| {
+        if progress.completed == 1 {
+            for worker in children_of(server) {
+                common::send_signal(worker, rustix::process::Signal::TERM);
+            }
+        }
+    });
+    let first = mp.run(nothing, ()).unwrap();
+    let others = [
+        mp.run(sleep_long, ()).unwrap(),
+        mp.run(sleep_long, ()).unwrap(),
+    ];
+    mp.process_until_done().unwrap();
+    println!("{:?}", mp.outcome(first).unwrap());
+    for task in others {
+        println!("{:?}", mp.outcome(task).unwrap());
+    }
+    0
+}
+
+#[test]
+fn an_exit_reported_while_another_worker_is_forked_is_noticed() {
+    let output = common::role_command("exit-taken-while-forking")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        text, "Returned\nSignaled { signal: 15 }\nSignaled { signal: 15 }\n",
+        "{output:?}"
+    );
 }

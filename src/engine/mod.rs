@@ -479,7 +479,21 @@ impl Engine {
         extra: &[BorrowedFd<'_>],
     ) -> Result<Vec<bool>, Error> {
         let deadline = [limit, self.next_deadline()].into_iter().flatten().min();
-        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let mut timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        // Exits the fork server reported that were taken off its channel
+        // while starting workers (or looking for another worker's exit):
+        // the channel no longer says so; without this, those tasks would
+        // wait for the next event to be noticed.
+        if let ForkState::Open(channel) = &self.fork
+            && channel.take_stored()
+        {
+            for task in &mut self.running {
+                if task.process.exit_stored() {
+                    task.exit_ready = true;
+                    timeout = Some(Duration::ZERO);
+                }
+            }
+        }
         // What each polled descriptor belongs to.
         enum Owner {
             Output(usize),

@@ -35,6 +35,7 @@ use std::io::{self, IoSlice, IoSliceMut};
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use rustix::net::{
@@ -236,6 +237,9 @@ fn env_changes(
 pub(crate) struct ForkChannel {
     socket: OwnedFd,
     exits: Mutex<HashMap<u32, Reply>>,
+    /// Set when an exit was taken off the socket and stored: the socket
+    /// no longer says so, so the engine asks [`ForkChannel::take_stored`].
+    stored: AtomicBool,
     /// What the server's workers start with.
     env: Vec<(OsString, OsString)>,
     cwd: Option<PathBuf>,
@@ -259,6 +263,7 @@ impl ForkChannel {
         Some(Arc::new(ForkChannel {
             socket: ours,
             exits: Mutex::new(HashMap::new()),
+            stored: AtomicBool::new(false),
             env: link.env.clone(),
             cwd: link.cwd.clone(),
             limits: link.limits,
@@ -298,9 +303,7 @@ impl ForkChannel {
                     return Ok((pid, pidfd));
                 }
                 Reply::Failed { errno } => return Err(io::Error::from_raw_os_error(errno)),
-                exited @ Reply::Exited { pid, .. } => {
-                    self.lock().insert(pid, exited);
-                }
+                exited @ Reply::Exited { pid, .. } => self.store(pid, exited),
             }
         }
     }
@@ -309,9 +312,27 @@ impl ForkChannel {
     pub(crate) fn collect(&self) {
         while let Ok(Some((reply, _))) = receive::<Reply>(&self.socket, false) {
             if let Reply::Exited { pid, .. } = reply {
-                self.lock().insert(pid, reply);
+                self.store(pid, reply);
             }
         }
+    }
+
+    fn store(&self, pid: u32, exit: Reply) {
+        self.lock().insert(pid, exit);
+        self.stored.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether exits were stored since the last call: exits taken off the
+    /// socket (by [`ForkChannel::fork`], or while looking for another
+    /// worker's) that the socket's readiness no longer announces. Ask
+    /// [`ForkChannel::knows_exit_of`] for each worker then.
+    pub(crate) fn take_stored(&self) -> bool {
+        self.stored.swap(false, Ordering::Relaxed)
+    }
+
+    /// Whether worker `pid`'s exit is stored, waiting to be looked at.
+    pub(crate) fn knows_exit_of(&self, pid: u32) -> bool {
+        self.lock().contains_key(&pid)
     }
 
     /// How worker `pid` exited, once the server said so (waiting for that

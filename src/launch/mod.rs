@@ -174,6 +174,17 @@ impl Launched {
         }
     }
 
+    /// Whether the exit is already known without looking at
+    /// [`Launched::exit_fd`] or the fork server's channel: a fork server's
+    /// report that was taken off the channel and stored (see
+    /// [`fork_server::ForkChannel::take_stored`]).
+    pub(crate) fn exit_stored(&self) -> bool {
+        match &self.reaper {
+            Reaper::Us => false,
+            Reaper::ForkServer(channel) => channel.knows_exit_of(self.pid),
+        }
+    }
+
     /// After the process exited: waits until the launcher has passed on
     /// everything it relays for the task (Slurm: `srun`'s standard error),
     /// so that what the task wrote last is read with the rest.

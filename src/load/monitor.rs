@@ -227,10 +227,10 @@ impl LoadMonitor {
         }
         let since = Instant::now();
         let remeasure = self.priority.remeasure_interval().unwrap_or_default();
-        if let Some(m) = &self.sampled {
-            if since < m.taken_at + remeasure {
-                return Arc::clone(m);
-            }
+        if let Some(m) = &self.sampled
+            && since < m.taken_at + remeasure
+        {
+            return Arc::clone(m);
         }
         if self.in_flight.is_none() {
             self.start();
@@ -307,12 +307,11 @@ impl Job {
 
     fn measure(&mut self, interval: Duration) -> io::Result<()> {
         let mut before = self.sampler.probe(self.with_estimate || self.expect_load)?;
-        if self.with_estimate {
-            if let Some(m) = self.sampler.estimate(&before, &CpuInfo::current()) {
-                if !self.post(Event::Measured(m)) {
-                    return Ok(());
-                }
-            }
+        if self.with_estimate
+            && let Some(m) = self.sampler.estimate(&before, &CpuInfo::current())
+            && !self.post(Event::Measured(m))
+        {
+            return Ok(());
         }
         loop {
             let (m, next) = self.sampler.measure(before, interval)?;
@@ -395,20 +394,20 @@ mod tests {
         let mut results = Vec::new();
         while results.len() < 3 {
             next_event(&mut monitor);
-            if let Some(m) = monitor.sampled() {
-                if results.last() != Some(&m.taken_at) {
-                    results.push(m.taken_at);
-                    // The next one runs already; or, when this thread was
-                    // too slow to ask again in time (a loaded machine), it
-                    // is due at once.
-                    let due_now = monitor.next_deadline().is_some_and(|d| d <= Instant::now());
-                    assert!(
-                        monitor.measuring() || due_now,
-                        "no pause between measurements"
-                    );
-                    monitor.set_continuous(true);
-                    monitor.refresh_if_stale(Instant::now());
-                }
+            if let Some(m) = monitor.sampled()
+                && results.last() != Some(&m.taken_at)
+            {
+                results.push(m.taken_at);
+                // The next one runs already; or, when this thread was
+                // too slow to ask again in time (a loaded machine), it
+                // is due at once.
+                let due_now = monitor.next_deadline().is_some_and(|d| d <= Instant::now());
+                assert!(
+                    monitor.measuring() || due_now,
+                    "no pause between measurements"
+                );
+                monitor.set_continuous(true);
+                monitor.refresh_if_stale(Instant::now());
             }
         }
         // Asked no more: the thread ends after at most one more result.

@@ -83,11 +83,11 @@ impl Yielding {
                 keep_running: running,
             };
         }
-        if let Some((room, taken_at)) = measured {
-            if self.judged != Some(taken_at) {
-                self.judged = Some(taken_at);
-                self.judge(priority, room, running);
-            }
+        if let Some((room, taken_at)) = measured
+            && self.judged != Some(taken_at)
+        {
+            self.judged = Some(taken_at);
+            self.judge(priority, room, running);
         }
         if self.keep.is_some_and(|keep| keep >= running) {
             self.keep = None;
