@@ -72,12 +72,31 @@ def yield_while_running(rep, s, level, number="6a"):
         pct(considerate[0]), pct(considerate[1]), pct(med(nuclear)))
     rep.w("**Target (ours):** once Normal and Generous react, the loops get at least 90%% of a core each: %s — %s."
           % (result, yes(ok)))
+    normal_after = considerate[0]
+    if number == "6a" and normal_after is not None and normal_after < 0.9 and _autogroup_on():
+        rep.w()
+        rep.w("*Why Normal misses here:* Normal yields by lowering its running tasks' priority (niceness 19). "
+              "This machine's kernel schedules by autogroup (`/proc/sys/kernel/sched_autogroup_enabled` is 1, "
+              "and the tasks run in the root CPU cgroup): the CPU is shared between sessions first, and "
+              "niceness only weighs processes of the same session. The loops, each in a session of its own, "
+              "and our run's session then share the CPUs three ways whatever our niceness (two thirds of a "
+              "core each, before and after). Generous, which stops tasks, is not affected; neither is a machine "
+              "without autogroup (scenario 8.6a).")
     rep.summary.append(("%s. load appears while ours run (%d CPUs)" % (number, s["cpus"]),
                         "loops >= 90% of a core after Normal/Generous react", result, ok))
     rep.w()
     rep.w("*Anchor from the issue (16 cores, 8 loops started before the tasks):* Normal left the loops 100 % of "
           "their cores, Nuclear 91 %.")
     rep.w()
+
+
+def _autogroup_on():
+    """Whether this machine's kernel groups scheduling by session."""
+    try:
+        with open("/proc/sys/kernel/sched_autogroup_enabled") as f:
+            return f.read().strip() == "1"
+    except OSError:
+        return False
 
 
 def start_after_load(rep, s, level, number="6b"):

@@ -604,8 +604,14 @@ class Runner:
 
                 def measure(c):
                     out, _ = self.json(c["cmd"])
-                    return {"median_us": out["median_us"], "processes": out["processes"],
+                    kept = {"median_us": out["median_us"], "processes": out["processes"],
                             "per_process_us": out["per_process_us"]}
+                    # dummymp's measurement as the scheduler makes it (the
+                    # machine's totals first), against the full one, in CPU time.
+                    for key in ("full_cpu_us", "when_loaded_cpu_us", "aggregate_only", "reps"):
+                        if key in out:
+                            kept[key] = out[key]
+                    return kept
 
                 per_round, errors, skipped = self.rounds("s7 (%d)" % target, contenders, z["rounds"], measure)
                 by_count[str(target)] = {"rounds": per_round, "errors": errors, "skipped": skipped}
