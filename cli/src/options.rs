@@ -91,7 +91,7 @@ Exit status:
            a --resume job log of other commands; or a job log that could
            not be written
 
-Differences from GNU parallel (the README lists them all): values inside
+Differences from GNU parallel (docs/cli.md lists them all): values inside
 quotes are escaped for those quotes; {.} of .bashrc is .bashrc and {/} of
 dir/ is dir; --line-buffer and -u never mix lines; a killed job's Exitval
 is 128 + signal; --load selects --priority generous; --memfree is the memory

@@ -42,14 +42,13 @@ const OPTIONS: &[&str] = &[
     "--delay",
 ];
 
-/// Every option the README's command-line section names is in `--help`,
-/// and every long option of `--help` is in the README.
+/// Every option the command-line tool's reference (`docs/cli.md`) names is
+/// in `--help`, and every long option of `--help` is in the reference.
 #[test]
-fn help_and_readme_name_the_same_options() {
+fn help_and_the_cli_reference_name_the_same_options() {
     let dir = tempfile::tempdir().unwrap();
     let help = String::from_utf8(stdout_of_success(dummymp(dir.path()).arg("--help"))).unwrap();
-    let readme = include_str!("../../../README.md");
-    let section = &readme[readme.find("## The command-line tool").unwrap()..];
+    let section = include_str!("../../../docs/cli.md");
     for option in OPTIONS {
         if !matches!(
             *option,
@@ -67,7 +66,7 @@ fn help_and_readme_name_the_same_options() {
         ) {
             assert!(
                 section.contains(option),
-                "the README does not mention {option}"
+                "docs/cli.md does not mention {option}"
             );
         }
     }
@@ -76,7 +75,7 @@ fn help_and_readme_name_the_same_options() {
     ] {
         assert!(
             section.contains(short),
-            "the README does not mention {short}"
+            "docs/cli.md does not mention {short}"
         );
         let flag = short.split(' ').next().unwrap();
         assert!(help.contains(flag), "--help does not mention {flag}");
