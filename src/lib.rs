@@ -596,3 +596,14 @@ pub mod __fuzz {
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// The library guide's examples (`docs/library.md`), compiled and run as doc
+/// tests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/library.md")]
+struct LibraryGuideDoctests;
+
+/// The Slurm page's example (`docs/slurm.md`), compiled as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/slurm.md")]
+struct SlurmGuideDoctests;
