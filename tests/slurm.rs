@@ -1,11 +1,12 @@
 //! The Slurm launcher against a real cluster: tasks run as job steps, and
 //! come back, end and are cancelled as they do on one machine.
 //!
-//! Needs a Slurm cluster this machine can submit to: start a single-node
-//! one with `bash .ci/slurm/start.sh` (as root; stop it with
-//! `.ci/slurm/stop.sh`). Without one the tests pass with a message saying
-//! so, unless `DUMMYMP_SLURM_TESTS=required` (as in CI), which makes them
-//! fail.
+//! Needs a Slurm cluster this machine can submit to: start the three-node
+//! test cluster with `bash .ci/slurm/start.sh` (as root; stop it with
+//! `.ci/slurm/stop.sh`) and point the clients at it with
+//! `. /var/lib/dummymp-slurm/env` (it exports `SLURM_CONF`). Without one
+//! the tests pass with a message saying so, unless
+//! `DUMMYMP_SLURM_TESTS=required` (as in CI), which makes them fail.
 
 mod common;
 
@@ -56,8 +57,9 @@ fn cluster_available() -> bool {
         }
         Err(why) => {
             eprintln!(
-                "skipping a Slurm test: {why}. Start a one-node cluster with \
-                 `sudo bash .ci/slurm/start.sh` to run it."
+                "skipping a Slurm test: {why}. Start the test cluster with \
+                 `sudo bash .ci/slurm/start.sh` and `. /var/lib/dummymp-slurm/env` \
+                 to run it."
             );
             false
         }

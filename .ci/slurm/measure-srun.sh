@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# Measures what one Slurm job step costs on the running cluster: the time
-# of `srun -n1 true` outside and inside an allocation, how many steps a
-# second run back to back with two in flight, the CPU the daemons spend per
-# step, the memory and threads of one running srun, and the round trip of a
-# small message through `srun -u`. Numbers for docs/slurm.md; not part of CI.
+# Measures what one Slurm job step costs on the three-node test cluster:
+# the time of `srun -n1 true` outside and inside an allocation, of a job
+# and of a step on all three nodes, how many steps a second run back to back
+# with two (or six) in flight, the CPU the daemons spend per step, the
+# memory and threads of one running srun, and the round trip of a small
+# message through `srun -u`. With --node-loss, how long Slurm takes to
+# declare a killed node down, and to take it back. Numbers for
+# docs/slurm.md; not part of CI.
 #
-# Usage: measure-srun.sh [ROUNDS]   (default 50; needs start.sh first)
+# Usage: measure-srun.sh [ROUNDS]        (default 50; needs start.sh first)
+#        measure-srun.sh --node-loss [NODE]   (default node3; as root)
 set -euo pipefail
 
+# shellcheck source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+script_dir=$LIB_DIR
 rounds=${1:-50}
-script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 # Microseconds since the epoch, from bash itself.
 now_us() { echo "${EPOCHREALTIME/./}"; }
@@ -31,17 +37,17 @@ time_each() {
               label, v[int((NR + 1) / 2)] / 1000, v[int(NR * 0.9)] / 1000, NR }'
 }
 
-# Runs ROUNDS steps through two lanes that each start the next step as soon
-# as their last one ends, and prints steps per second.
-two_in_flight() {
-    local label=$1 start
-    shift
+# Runs ROUNDS steps through LANES lanes that each start the next step as
+# soon as their last one ends, and prints steps per second.
+in_flight() {
+    local lanes=$1 label=$2 start lane
+    shift 2
     start=$(now_us)
-    for _ in 1 2; do
-        (for ((i = 0; i < rounds / 2; i++)); do "$@" >/dev/null; done) &
+    for ((lane = 0; lane < lanes; lane++)); do
+        (for ((i = 0; i < rounds / lanes; i++)); do "$@" >/dev/null; done) &
     done
     wait
-    awk -v label="$label" -v n=$(((rounds / 2) * 2)) -v us=$(($(now_us) - start)) \
+    awk -v label="$label" -v n=$(((rounds / lanes) * lanes)) -v us=$(($(now_us) - start)) \
         'BEGIN { printf "%-44s %6.1f steps/s   (%d steps in %.2f s)\n", label, n / (us / 1e6), n, us / 1e6 }'
 }
 
@@ -50,18 +56,29 @@ cpu_seconds() {
     awk -v tick="$(getconf CLK_TCK)" '{ printf "%.3f", ($14 + $15) / tick }' "/proc/$1/stat"
 }
 
+# CPU seconds that the processes $@ have used so far, together.
+cpu_seconds_of() {
+    local pid total=0
+    for pid in "$@"; do
+        total=$(awk -v a="$total" -v b="$(cpu_seconds "$pid")" 'BEGIN { printf "%.3f", a + b }')
+    done
+    echo "$total"
+}
+
 # Runs "$@" ROUNDS times and prints the CPU time per run spent by the
-# controller, by the node daemon (slurmd), and by the srun client itself.
+# controller, by the node daemons (slurmd, the three together), and by the
+# srun client itself.
 cpu_per_step() {
-    local label=$1 ctld slurmd ctld_before slurmd_before i
+    local label=$1 ctld slurmds ctld_before slurmd_before i
     shift
-    ctld=$(pgrep -o -x slurmctld) slurmd=$(pgrep -o -x slurmd)
-    ctld_before=$(cpu_seconds "$ctld") slurmd_before=$(cpu_seconds "$slurmd")
+    ctld=$(pgrep -o -x slurmctld)
+    mapfile -t slurmds < <(pgrep -x slurmd)
+    ctld_before=$(cpu_seconds "$ctld") slurmd_before=$(cpu_seconds_of "${slurmds[@]}")
     local TIMEFORMAT='%U %S'
     local client
     client=$({ time (for ((i = 0; i < rounds; i++)); do "$@" >/dev/null; done); } 2>&1 | tail -n1)
     awk -v label="$label" -v n="$rounds" -v c0="$ctld_before" -v c1="$(cpu_seconds "$ctld")" \
-        -v d0="$slurmd_before" -v d1="$(cpu_seconds "$slurmd")" -v client="$client" 'BEGIN {
+        -v d0="$slurmd_before" -v d1="$(cpu_seconds_of "${slurmds[@]}")" -v client="$client" 'BEGIN {
             split(client, t, " ")
             printf "%-44s CPU per step: slurmctld %.1f ms, slurmd %.1f ms, srun+children %.1f ms\n",
                 label, (c1 - c0) * 1000 / n, (d1 - d0) * 1000 / n, (t[1] + t[2]) * 1000 / n }'
@@ -112,19 +129,63 @@ print(f"{'5-byte round trip through srun -u':44} median {statistics.median(times
 PYTHON
 }
 
-if [[ ${1:-} != --inside ]]; then
-    echo "Slurm $(srun --version | awk '{ print $2 }'), $(nproc) CPUs, $rounds rounds each"
-    time_each "local fork+exec: true (baseline)" true
-    time_each "srun -n1 true (new job each)" srun -n1 true
-    two_in_flight "srun -n1 true, 2 in flight (new job each)" srun -n1 true
-    # The same inside one allocation: each srun is a step of the job.
-    salloc --quiet -n2 "$script_dir/measure-srun.sh" --inside "$rounds"
-else
+# Prints the seconds since $1 (microseconds since the epoch).
+seconds_since() {
+    awk -v us=$(($(now_us) - $1)) 'BEGIN { printf "%.1f", us / 1e6 }'
+}
+
+# Kills node $1 and prints when sinfo shows it not responding and down
+# (polled every 0.2 s), then starts it again and prints when it is idle.
+node_loss() {
+    local node=$1 killed state last=
+    [[ $(node_state "$node") == idle ]] || { echo "node-loss: $node is not idle" >&2; return 1; }
+    "$script_dir/kill-node.sh" "$node" >/dev/null
+    killed=$(now_us)
+    while [[ $last != down* ]]; do
+        state=$(node_state "$node")
+        if [[ $state != "$last" ]]; then
+            printf '%-44s %s s\n' "$node killed: sinfo says ${state:-nothing}" "$(seconds_since "$killed")"
+            last=$state
+        fi
+        (($(now_us) - killed < 120000000)) || { echo "node-loss: $node not down after 120 s" >&2; return 1; }
+        sleep 0.2
+    done
+    killed=$(now_us)
+    "$script_dir/start-node.sh" "$node" >/dev/null
+    printf '%-44s %s s\n' "$node started again: idle" "$(seconds_since "$killed")"
+}
+
+case ${1:-} in
+--node-loss)
+    node_loss "${2:-node3}"
+    ;;
+--inside)
+    # In salloc -n2 (on one node): each srun is a step of the job.
     rounds=${2:-50}
     time_each "srun --exact -n1 -c1 true (step in salloc -n2)" srun --exact -n1 -c1 true
     time_each "srun --exact -n1 -c1 -u true (same, -u)" srun --exact -n1 -c1 -u true
-    two_in_flight "srun --exact -n1 -c1 true, 2 in flight" srun --exact -n1 -c1 true
+    in_flight 2 "srun --exact -n1 -c1 true, 2 in flight" srun --exact -n1 -c1 true
     cpu_per_step "srun --exact -n1 -c1 true" srun --exact -n1 -c1 true
     srun_footprint
     message_round_trip
-fi
+    ;;
+--inside-nodes)
+    # In salloc -N3 -n6, over every node: -N1, or srun warns that it cannot
+    # run 1 process on 3 nodes.
+    rounds=${2:-50}
+    time_each "srun -N3 -n3 -Q true (step on all 3 nodes)" srun -N3 -n3 -Q true
+    time_each "srun -N1 --exact -n1 -c1 true (in -N3 -n6)" srun -N1 --exact -n1 -c1 true
+    in_flight 2 "the same, 2 in flight" srun -N1 --exact -n1 -c1 true
+    in_flight 6 "the same, 6 in flight (one per CPU)" srun -N1 --exact -n1 -c1 true
+    cpu_per_step "srun -N1 --exact -n1 -c1 true" srun -N1 --exact -n1 -c1 true
+    ;;
+*)
+    echo "Slurm $(srun --version | awk '{ print $2 }'), $(sinfo --noheader --format='%D nodes of %c CPUs') on $(nproc) CPUs, $rounds rounds each"
+    time_each "local fork+exec: true (baseline)" true
+    time_each "srun -n1 true (new job each)" srun -n1 true
+    in_flight 2 "srun -n1 true, 2 in flight (new job each)" srun -n1 true
+    time_each "srun -N3 -Q hostname (new 3-node job each)" srun -N3 -Q hostname
+    salloc --quiet -n2 "$script_dir/measure-srun.sh" --inside "$rounds"
+    salloc --quiet -N3 -n6 "$script_dir/measure-srun.sh" --inside-nodes "$rounds"
+    ;;
+esac

@@ -1,34 +1,31 @@
 #!/usr/bin/env bash
-# Stops the single-node Slurm cluster that start.sh started, and removes
-# what start.sh left behind except the packages (and the logs, for a look
-# after a failure).
+# Stops the three-node Slurm cluster that start.sh started, and removes
+# what start.sh made except the packages (and the logs, for a look after a
+# failure): jobs, nodes, slurmctld, munged when start.sh started it, the
+# namespaces, the bridge, the configuration, the state and the /etc/hosts
+# lines.
 #
-# Cancels every job first, so that no job step outlives the daemons, then
-# ends slurmd, slurmctld and (when start.sh started it) munged by their pid
-# files. Safe to run when nothing runs, and from a clean clone.
+# Every step looks for what it undoes and skips what is not there, so this
+# is safe to run when nothing runs, twice, after a start that failed half
+# way, and from a clean clone. It also stops a single-node cluster that an
+# earlier version of start.sh left running (/etc/slurm/slurm.conf).
 #
 # Usage: stop.sh [--quiet]   (--quiet: say nothing when there is nothing to do)
 set -euo pipefail
 
-readonly SLURM_DIR="${DUMMYMP_SLURM_DIR:-/var/lib/dummymp-slurm}"
-readonly SLURM_CONF=/etc/slurm/slurm.conf
-readonly CONF_MARKER="# Written by dummymp's .ci/slurm/start.sh; removed by stop.sh."
-# The comment start.sh puts on the /etc/hosts line it adds.
-readonly HOSTS_MARKER="# added by dummymp's .ci/slurm/start.sh"
+# shellcheck source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 # How long jobs and daemons get to end before they are killed.
 readonly GRACE_S=20
+# The single-node cluster of earlier versions of start.sh.
+readonly LEGACY_CONF=/etc/slurm/slurm.conf
 
 quiet=false
 [[ ${1:-} == --quiet ]] && quiet=true
 
 say() {
     $quiet || echo "[slurm stop] $*"
-}
-
-# Whether process $1 is alive and runs the program named $2 (a pid file can
-# outlive its process, and the pid can be reused by another program).
-is_running() {
-    [[ -r /proc/$1/comm ]] && [[ $(cat "/proc/$1/comm" 2>/dev/null) == "$2" ]]
 }
 
 # Ends the daemons given as pairs of pid file and program name, together:
@@ -63,48 +60,86 @@ stop_daemons() {
     done
 }
 
-our_conf=false
-[[ -r $SLURM_CONF ]] && [[ $(head -n1 "$SLURM_CONF") == "$CONF_MARKER" ]] && our_conf=true
+# Cancels every job of the cluster whose configuration is $1 (its
+# controller answering), and waits until the queue is empty: slurmstepd
+# outlives slurmd, and a job left in the queue would hold on to it.
+cancel_jobs() {
+    local jobs deadline
+    jobs=$(SLURM_CONF=$1 squeue --noheader --format=%A 2>/dev/null || true)
+    [[ -n $jobs ]] || return 0
+    say "cancelling jobs: ${jobs//$'\n'/ }"
+    # shellcheck disable=SC2086 # one job id a word
+    SLURM_CONF=$1 scancel $jobs 2>/dev/null || true
+    deadline=$(($(date +%s) + GRACE_S))
+    while [[ -n $(SLURM_CONF=$1 squeue --noheader --format=%A 2>/dev/null) ]] && (($(date +%s) < deadline)); do
+        sleep 0.2
+    done
+    [[ -z $(SLURM_CONF=$1 squeue --noheader --format=%A 2>/dev/null) ]] ||
+        echo "[slurm stop] some jobs did not end within ${GRACE_S}s" >&2
+}
+
+ours() {
+    [[ -r $1 ]] && [[ $(head -n1 "$1") == "$CONF_MARKER" ]]
+}
+
+controller_running() {
+    [[ -s $SLURM_DIR/slurmctld.pid ]] && is_running "$(<"$SLURM_DIR/slurmctld.pid")" slurmctld
+}
 
 # --- 1. Jobs ----------------------------------------------------------------
-# slurmstepd outlives slurmd, so cancel every job while the controller still
-# answers, and wait until the queue is empty.
-if $our_conf && [[ -s $SLURM_DIR/slurmctld.pid ]] &&
-    is_running "$(<"$SLURM_DIR/slurmctld.pid")" slurmctld; then
-    jobs=$(squeue --noheader --format=%A 2>/dev/null || true)
-    if [[ -n $jobs ]]; then
-        say "cancelling jobs: ${jobs//$'\n'/ }"
-        # shellcheck disable=SC2086 # one job id a word
-        scancel $jobs 2>/dev/null || true
-        deadline=$(($(date +%s) + GRACE_S))
-        while [[ -n $(squeue --noheader --format=%A 2>/dev/null) ]] && (($(date +%s) < deadline)); do
-            sleep 0.2
-        done
-        [[ -z $(squeue --noheader --format=%A 2>/dev/null) ]] ||
-            echo "[slurm stop] some jobs did not end within ${GRACE_S}s" >&2
-    fi
+if controller_running; then
+    ours "$CLUSTER_CONF" && cancel_jobs "$CLUSTER_CONF"
+    ours "$LEGACY_CONF" && cancel_jobs "$LEGACY_CONF"
 fi
 
-# --- 2. Daemons ---------------------------------------------------------------
+# --- 2. Nodes and daemons -----------------------------------------------------
+# A node is killed outright (its processes have nothing to save), then the
+# controller and, last, munged: the Slurm daemons may still sign messages
+# while they stop.
+for node in "${NODES[@]}"; do
+    if node_alive "$node"; then
+        kill_node "$node"
+        say "stopped $node"
+    fi
+    rm -f "$SLURM_DIR/$node/init.pid" "$SLURM_DIR/$node/unshare.pid"
+done
 stop_daemons "$SLURM_DIR/slurmd.pid" slurmd "$SLURM_DIR/slurmctld.pid" slurmctld
-# munged last: the Slurm daemons may still sign messages while they stop.
 if [[ -e $SLURM_DIR/munged-started-here ]]; then
     stop_daemons /run/munge/munged.pid munged
     rm -f "$SLURM_DIR/munged-started-here"
 fi
 
-# --- 3. Files -----------------------------------------------------------------
-# The config goes, so that a stray srun fails at once instead of waiting for
-# a controller that is gone; the state goes; the logs stay.
-if $our_conf; then
-    rm -f "$SLURM_CONF"
-    say "removed $SLURM_CONF"
+# --- 3. Network ---------------------------------------------------------------
+# Deleting a namespace deletes the veth end inside it, and with it the pair.
+for node in "${NODES[@]}"; do
+    netns=$(node_netns "$node")
+    if [[ -e /run/netns/$netns ]]; then
+        ip netns delete "$netns"
+        say "deleted network namespace $netns"
+    fi
+    # A veth left without its namespace (a start that failed half way). Gone
+    # already, or going, when the namespace is deleted: not an error.
+    ip link delete "$(node_veth "$node")" 2>/dev/null || true
+done
+if ip link show "$BRIDGE" >/dev/null 2>&1; then
+    ip link delete "$BRIDGE"
+    say "deleted bridge $BRIDGE"
 fi
-rm -rf "$SLURM_DIR/ctld-state" "$SLURM_DIR/slurmd-spool"
+
+# --- 4. Files -----------------------------------------------------------------
+# The configuration goes, so that a stray client fails at once instead of
+# waiting for a controller that is gone; the state goes; the logs stay.
+for file in "$ENV_FILE" "$CLUSTER_CONF" "$LEGACY_CONF"; do
+    if ours "$file"; then
+        rm -f "$file"
+        say "removed $file"
+    fi
+done
+rm -rf "$SLURM_DIR/ctld-state" "$SLURM_DIR/slurmd-spool" "$SLURM_DIR"/node*/spool
 if grep -qF "$HOSTS_MARKER" /etc/hosts; then
     # /etc/hosts is often a bind mount, which sed -i cannot replace: rewrite
     # it in place.
     kept=$(grep -vF "$HOSTS_MARKER" /etc/hosts)
     printf '%s\n' "$kept" >/etc/hosts
-    say "removed our line from /etc/hosts"
+    say "removed our lines from /etc/hosts"
 fi

@@ -1,10 +1,11 @@
 //! `--slurm`: every job a Slurm job step, with the job log, output and
 //! Ctrl-C as without it.
 //!
-//! Needs a Slurm cluster this machine can submit to: start a single-node
-//! one with `bash .ci/slurm/start.sh` (as root). Without one the tests pass
-//! with a message saying so, unless `DUMMYMP_SLURM_TESTS=required` (as in
-//! CI), which makes them fail.
+//! Needs a Slurm cluster this machine can submit to: start the three-node
+//! test cluster with `bash .ci/slurm/start.sh` (as root) and point the
+//! clients at it with `. /var/lib/dummymp-slurm/env`. Without one the tests
+//! pass with a message saying so, unless `DUMMYMP_SLURM_TESTS=required` (as
+//! in CI), which makes them fail.
 
 use std::path::Path;
 use std::process::Command;
@@ -38,8 +39,9 @@ fn cluster_available() -> bool {
         }
         Err(why) => {
             eprintln!(
-                "skipping a Slurm test: {why}. Start a one-node cluster with \
-                 `sudo bash .ci/slurm/start.sh` to run it."
+                "skipping a Slurm test: {why}. Start the test cluster with \
+                 `sudo bash .ci/slurm/start.sh` and `. /var/lib/dummymp-slurm/env` \
+                 to run it."
             );
             false
         }
