@@ -374,7 +374,9 @@ mod command;
 mod cpus;
 pub mod engine;
 mod error;
+pub mod foreign;
 mod identity;
+mod invocation;
 mod launch;
 mod lines;
 mod load;
@@ -386,6 +388,7 @@ mod protocol;
 mod queue;
 mod relay;
 mod report;
+mod role;
 mod scheduler;
 mod task;
 mod worker;
@@ -414,9 +417,8 @@ pub use report::{Progress, TaskReport};
 pub use scheduler::Scheduler;
 pub use scheduler::decision::{Decision, SlotLimit};
 pub use scheduler::memory::{MemoryFit, MemoryStatus};
-pub use scheduler::yielding::{CALM_MEASUREMENTS, RunningAdvice};
+pub use scheduler::running_advice::{CALM_MEASUREMENTS, RunningAdvice};
 pub use task::{OutputMode, Stream, TaskHandle, TaskId};
-pub use worker::foreign;
 
 /// The serde crate, re-exported so that you need no dependency of your own
 /// to derive the traits for argument and return types. Tell the derive
@@ -467,10 +469,7 @@ pub use serde;
 /// ```
 #[allow(clippy::needless_doctest_main)]
 pub fn init() {
-    if worker::is_worker_invocation() {
-        worker::run_and_exit();
-    }
-    launch::fork_server::start();
+    role::on_init();
 }
 
 /// Makes dummymp usable from `cargo test` (and `cargo nextest`), where the

@@ -6,7 +6,7 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::{Instant, SystemTime};
 
-use crate::launch::Launched;
+use crate::launch::ProcessHandle;
 use crate::lines::LineBuffer;
 use crate::outcome::{Outcome, ProcessExit};
 use crate::protocol::{FrameBuffer, TaskResult, WorkerMessage};
@@ -29,7 +29,7 @@ pub(crate) struct RunningTask {
     pub spec: TaskSpec,
     pub attempt: u32,
     pub slot: usize,
-    pub process: Launched,
+    pub process: ProcessHandle,
     pub started: Instant,
     pub started_wall: SystemTime,
     /// When it runs past its timeout.
@@ -43,8 +43,6 @@ pub(crate) struct RunningTask {
     pub io_ready: bool,
     /// Set by the last wait: its process has exited.
     pub exit_ready: bool,
-    /// Its entry in the watchdog's table (commands only).
-    pub watchdog_entry: Option<u32>,
     /// Bytes received from it so far.
     pub received: u64,
     /// Whether it runs at the yielding niceness.
