@@ -34,7 +34,7 @@ pub(crate) fn ticket() -> &'static str {
 /// A fresh ticket.
 fn new_ticket() -> String {
     let mut bytes = [0u8; 16];
-    if rustix::rand::getrandom(&mut bytes, rustix::rand::GetRandomFlags::empty()).is_err() {
+    if !crate::platform::random_bytes(&mut bytes) {
         // No entropy source: still unique per process and moment, which is
         // all that guarding against accidents needs.
         let now = std::time::SystemTime::now()
@@ -59,15 +59,8 @@ pub(crate) fn started_with(flag: &str) -> bool {
     let Some(ticket) = args.next().filter(|t| !t.is_empty()) else {
         return false;
     };
-    stdin_is_socket()
+    crate::platform::stdin_is_socket()
         || std::env::var_os(TICKET_VARIABLE).is_some_and(|expected| expected == ticket)
-}
-
-/// Whether standard input is a socket.
-fn stdin_is_socket() -> bool {
-    rustix::fs::fstat(std::io::stdin()).is_ok_and(|stat| {
-        rustix::fs::FileType::from_raw_mode(stat.st_mode) == rustix::fs::FileType::Socket
-    })
 }
 
 /// The two arguments that open a worker's command line.

@@ -371,6 +371,7 @@
 
 mod callable;
 mod command;
+mod cpu_set;
 mod cpus;
 pub mod engine;
 mod error;
@@ -500,6 +501,11 @@ pub fn init() {
 macro_rules! enable_test_support {
     () => {
         $crate::__private::ctor::declarative::ctor! {
+            // SAFETY: runs before the test harness's `main`. `init` only
+            // looks at the command line and descriptors (std captures the
+            // arguments before constructors run on Linux) and, in a worker,
+            // runs the task and exits; in the test binary itself it forks
+            // the fork server while the process is still single-threaded.
             #[ctor(unsafe, anonymous)]
             fn __dummymp_test_support() {
                 $crate::init();

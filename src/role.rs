@@ -53,6 +53,11 @@ static DETECTION: Once = Once::new();
 static PARENT_LINK: Mutex<Option<ParentLink>> = Mutex::new(None);
 
 ctor::declarative::ctor! {
+    // SAFETY: runs before `main`, when the Rust runtime may not be set up
+    // for everything: it only reads the command line (which std captures
+    // before constructors run on Linux), calls `fstat`/`fcntl`/`dup2`/`open`
+    // and stores into statics that need no initialisation; it spawns no
+    // thread and touches no other constructor's state.
     #[ctor(unsafe)]
     fn detect_worker_before_main() {
         detect();
@@ -101,8 +106,9 @@ fn take_parent_link() -> std::io::Result<ParentLink> {
     Ok(ParentLink { input, output })
 }
 
-/// Whether this process is a worker that has not reached `init` (and so
-/// must not start any work of its own).
+/// Whether this process is a worker that has not reached `init`: `init`
+/// turns it into a worker, and until then it must not start any work of
+/// its own.
 pub(crate) fn awaiting_init() -> bool {
     detect() == AWAITING_INIT
 }
@@ -121,12 +127,6 @@ pub(crate) fn claim_parent_link() -> Option<ParentLink> {
 pub(crate) fn mark_forked_worker() {
     detect();
     STATE.store(RUNNING_TASK, Ordering::SeqCst);
-}
-
-/// Whether `init` should turn this process into a worker (one that has
-/// not started its task yet).
-pub(crate) fn is_worker_invocation() -> bool {
-    detect() == AWAITING_INIT
 }
 
 /// The first tripwire: a worker whose program did not call `init` tries to
@@ -176,7 +176,7 @@ fn report_missing_init() {
 /// What [`init`](crate::init) does in this process: a worker serves the
 /// tasks it was started for and exits; the program starts its fork server.
 pub(crate) fn on_init() {
-    if is_worker_invocation() {
+    if awaiting_init() {
         let link = claim_parent_link();
         std::process::exit(crate::worker::serve(link, None));
     }

@@ -16,11 +16,8 @@
 
 use std::ffi::OsString;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
-
-use rustix::io::Errno;
-use rustix::net::SendFlags;
 
 use super::Engine;
 use crate::launch::{LaunchSpec, ProcessHandle, Sweeper};
@@ -128,7 +125,9 @@ impl Engine {
     ) -> Option<ProcessHandle> {
         while let Some(mut process) = self.pool.take(kind) {
             let sent = match (request, &process.input) {
-                (Some(request), Some(input)) => send_all(input, request).is_ok(),
+                (Some(request), Some(input)) => {
+                    platform::send_all_unless_closed(input, request).is_ok()
+                }
                 _ => false,
             };
             if sent {
@@ -152,7 +151,7 @@ impl Engine {
     ) -> io::Result<ProcessHandle> {
         let mut launched = self.launch.start(spec)?;
         if let (Some(request), Some(input)) = (request, &launched.input)
-            && let Err(e) = send_all(input, request)
+            && let Err(e) = platform::send_all_unless_closed(input, request)
         {
             launched.kill();
             let _ = launched.peek_exit(true);
@@ -161,19 +160,4 @@ impl Engine {
         }
         Ok(launched)
     }
-}
-
-/// Sends all of `data` without ever raising `SIGPIPE`. A worker that died
-/// before reading it is reported through its exit status, so a closed
-/// socket is no error here.
-fn send_all(socket: &OwnedFd, mut data: &[u8]) -> io::Result<()> {
-    while !data.is_empty() {
-        match rustix::net::send(socket, data, SendFlags::NOSIGNAL) {
-            Ok(n) => data = &data[n..],
-            Err(Errno::INTR) => continue,
-            Err(Errno::PIPE | Errno::CONNRESET) => return Ok(()),
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(())
 }

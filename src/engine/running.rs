@@ -9,6 +9,7 @@ use std::time::{Instant, SystemTime};
 use crate::launch::ProcessHandle;
 use crate::lines::LineBuffer;
 use crate::outcome::{Outcome, ProcessExit};
+use crate::platform;
 use crate::protocol::{FrameBuffer, TaskResult, WorkerMessage};
 use crate::relay::{self, Captured};
 use crate::task::{OutputMode, Stream, TaskId};
@@ -371,10 +372,9 @@ fn read_messages(
     let mut budget = READ_BUDGET;
     while *open && budget > 0 {
         let (n, at_end) = match frames.read_from(pipe, CHUNK) {
-            Ok(0) => (0, true),
-            Ok(n) => (n, false),
-            Err(rustix::io::Errno::INTR) => (0, false),
-            Err(rustix::io::Errno::AGAIN) => return Ok(()),
+            Ok(Some(0)) => (0, true),
+            Ok(Some(n)) => (n, false),
+            Ok(None) => return Ok(()),
             Err(e) => {
                 *open = false;
                 return Err(broke(format!("reading from the worker failed: {e}")));
@@ -435,9 +435,9 @@ fn read_output<S: EventSink + ?Sized>(
     let mut budget = READ_BUDGET;
     while budget > 0 {
         // Read into uninitialised memory: nothing is zeroed first.
-        match rustix::io::read(pipe, &mut buf) {
-            Ok(([], _)) => return false,
-            Ok((data, _)) => {
+        match platform::read_now(pipe, &mut buf) {
+            Ok(Some([])) => return false,
+            Ok(Some(data)) => {
                 let data: &[u8] = data;
                 budget = budget.saturating_sub(data.len());
                 *received += data.len() as u64;
@@ -450,8 +450,7 @@ fn read_output<S: EventSink + ?Sized>(
                     }
                 }
             }
-            Err(rustix::io::Errno::INTR) => {}
-            Err(rustix::io::Errno::AGAIN) => return true,
+            Ok(None) => return true,
             Err(_) => return false,
         }
     }

@@ -143,7 +143,7 @@ impl Engine {
     /// ```
     pub fn set_nice(&mut self, increment: Option<i32>) {
         self.settings.niceness = increment.map(|increment| {
-            let ours = rustix::process::getpriority_process(None).unwrap_or(0);
+            let ours = crate::platform::own_niceness();
             (ours + increment).clamp(-20, 19)
         });
     }

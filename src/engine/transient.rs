@@ -5,8 +5,6 @@
 
 use std::io;
 
-use rustix::io::Errno;
-
 /// Whether starting a process may work once others have ended.
 pub(crate) fn is_transient(error: &io::Error) -> bool {
     is_transient_errno(error.raw_os_error())
@@ -14,10 +12,7 @@ pub(crate) fn is_transient(error: &io::Error) -> bool {
 
 /// [`is_transient`] for a raw error number.
 pub(crate) fn is_transient_errno(errno: Option<i32>) -> bool {
-    matches!(
-        errno.map(Errno::from_raw_os_error),
-        Some(Errno::AGAIN | Errno::NOMEM | Errno::MFILE | Errno::NFILE)
-    )
+    errno.is_some_and(crate::platform::is_resource_shortage)
 }
 
 #[cfg(test)]
