@@ -12,10 +12,10 @@ use rustix::net::SendFlags;
 /// empty at end of file, or `None` when nothing is there yet (or the read
 /// was interrupted: a level-triggered `poll` says so again at once).
 /// Nothing is zeroed first.
-pub(crate) fn read_now<'a>(
+pub(crate) fn read_now(
     fd: impl AsFd,
-    buf: &'a mut [MaybeUninit<u8>],
-) -> io::Result<Option<&'a mut [u8]>> {
+    buf: &mut [MaybeUninit<u8>],
+) -> io::Result<Option<&mut [u8]>> {
     match rustix::io::read(fd.as_fd(), buf) {
         Ok((data, _)) => Ok(Some(data)),
         Err(Errno::INTR | Errno::AGAIN) => Ok(None),
