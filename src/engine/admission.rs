@@ -8,8 +8,8 @@ use std::time::Instant;
 use super::Engine;
 use super::events::{Event, EventSink};
 use super::starting::Start;
-use crate::outcome::Outcome;
-use crate::report::TaskReport;
+use crate::task::Outcome;
+use crate::task::TaskReport;
 
 /// What admission remembers between decisions.
 #[derive(Debug, Default)]

@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use crate::launch::ProcessHandle;
-use crate::outcome::Outcome;
+use crate::task::Outcome;
 
 /// Why we end a task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,11 +9,11 @@ use super::ending::{self, EndReason};
 use super::events::{Event, EventSink};
 use super::queue::Queued;
 use super::running::RunningTask;
-use super::spec::TaskSpec;
 use super::transient::is_transient_errno;
-use crate::outcome::{Outcome, ProcessExit};
-use crate::report::TaskReport;
 use crate::task::TaskId;
+use crate::task::TaskReport;
+use crate::task::TaskSpec;
+use crate::task::{Outcome, ProcessExit};
 
 /// An attempt of a task that ended, on its way to a report (or a retry).
 struct EndedAttempt {

@@ -7,7 +7,7 @@
 //! seam ([`Launcher`]), watched by one event loop, relayed, timed out or
 //! killed (the whole process group: `SIGTERM`, the kill grace period,
 //! `SIGKILL`), swept (what the task left in its process group is killed)
-//! and reaped in one place, and end with the same [`Outcome`] vocabulary.
+//! and reaped in one place, and end with the same [`Outcome`](crate::Outcome) vocabulary.
 //! What happens is told to the front end as [`Event`]s.
 //!
 //! The library's [`DummyMp`](crate::DummyMp) and the `dummymp` command-line
@@ -57,7 +57,8 @@
 //! (acting on the scheduler's advice), `control` (kill, killall, close),
 //! `ending` and `finishing` (how an attempt ends, retries, reports),
 //! `transient` (which refusals of the system may pass). Every action on a
-//! task's process goes through its [launch handle](crate::launch).
+//! task's process goes through the handle the launch seam returned
+//! when it started.
 
 mod admission;
 mod control;
@@ -71,7 +72,6 @@ mod request;
 mod running;
 mod settings;
 mod slots;
-mod spec;
 mod starting;
 mod transient;
 mod waiting;
@@ -82,9 +82,9 @@ use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use crate::launch::{Launch, Launcher, Sweeper};
-use crate::outcome::ProcessExit;
 use crate::platform::ExitInfo;
 use crate::scheduler::Scheduler;
+use crate::task::ProcessExit;
 
 use admission::StartState;
 use control::Gate;
@@ -95,9 +95,9 @@ use slots::SlotPool;
 use yielding::YieldingState;
 
 pub use crate::relay::write_all;
+pub use crate::task::{ForeignWorker, OutputRoute, StartInfo, TaskSpec};
 pub use events::{Event, EventSink};
 pub use settings::EngineSettings;
-pub use spec::{ForeignWorker, OutputRoute, StartInfo, TaskSpec};
 pub use yielding::YIELDING_NICENESS;
 
 /// How long the engine waits after `SIGTERM` before `SIGKILL` when it ends

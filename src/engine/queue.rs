@@ -5,10 +5,10 @@
 use std::collections::VecDeque;
 
 use super::Engine;
-use super::spec::TaskSpec;
-use crate::outcome::Outcome;
-use crate::report::TaskReport;
+use crate::task::Outcome;
 use crate::task::TaskId;
+use crate::task::TaskReport;
+use crate::task::TaskSpec;
 
 /// A task waiting to start.
 pub(crate) struct Queued {

@@ -6,13 +6,13 @@
 use std::io;
 
 use super::Engine;
-use super::spec::{CallTarget, StartInfo, TaskSpec, Work};
 use super::yielding::YIELDING_NICENESS;
 use crate::identity;
 use crate::invocation::worker_args;
 use crate::launch::{LaunchIo, LaunchSpec};
 use crate::platform;
 use crate::protocol::{self, PROTOCOL_VERSION, RequestedCall, TaskRequest};
+use crate::task::{CallTarget, StartInfo, TaskSpec, Work};
 
 impl Engine {
     /// The process to start for `spec`, and the request to send a worker.

@@ -8,15 +8,15 @@ use std::time::{Instant, SystemTime};
 
 use crate::launch::ProcessHandle;
 use crate::lines::LineBuffer;
-use crate::outcome::{Outcome, ProcessExit};
 use crate::platform;
 use crate::protocol::{FrameBuffer, TaskResult, WorkerMessage};
 use crate::relay::{self, Captured};
+use crate::task::{Outcome, ProcessExit};
 use crate::task::{OutputMode, Stream, TaskId};
 
 use super::ending::{EndReason, Ending};
 use super::events::{Event, EventSink};
-use super::spec::{OutputRoute, TaskSpec};
+use crate::task::{OutputRoute, TaskSpec};
 
 /// How much is read from one descriptor before other events get a turn.
 const READ_BUDGET: usize = 1 << 20;

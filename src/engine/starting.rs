@@ -8,11 +8,11 @@ use super::Engine;
 use super::events::{Event, EventSink};
 use super::pool::WorkerKind;
 use super::running::{Reader, RunningTask};
-use super::spec::StartInfo;
 use super::transient::is_transient;
 use crate::launch::LaunchIo;
-use crate::outcome::Outcome;
-use crate::report::TaskReport;
+use crate::task::Outcome;
+use crate::task::StartInfo;
+use crate::task::TaskReport;
 
 /// What came of trying to start the task at the head of the queue.
 pub(crate) enum Start {

@@ -12,8 +12,8 @@ use rustix::process::Signal;
 use super::fork_server::ForkChannel;
 use super::local::watchdog::WatchEntry;
 use super::slurm;
-use crate::outcome::{Outcome, ProcessExit};
 use crate::platform::{self, ExitInfo};
+use crate::task::{Outcome, ProcessExit};
 
 /// How the actions on a task reach its processes: decided by the launcher
 /// that started it.
