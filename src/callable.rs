@@ -19,8 +19,6 @@ mod signatures;
 
 pub use signatures::TaskFunction;
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
-
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -85,7 +83,8 @@ pub(crate) fn verify(
                 .to_string(),
         );
     }
-    let code = code().map_err(|e| format!("cannot find this executable's code: {e}"))?;
+    let code =
+        crate::identity::code().map_err(|e| format!("cannot find this executable's code: {e}"))?;
     for address in [address_at(entry), address_at(function)] {
         if !code.range.contains(&address) {
             return Err(format!(
@@ -95,14 +94,6 @@ pub(crate) fn verify(
         }
     }
     Ok(())
-}
-
-/// The executable mapping that holds this crate's code, looked up once.
-pub(crate) fn code() -> Result<&'static crate::platform::CodeMapping, &'static std::io::Error> {
-    static CODE: std::sync::OnceLock<std::io::Result<crate::platform::CodeMapping>> =
-        std::sync::OnceLock::new();
-    CODE.get_or_init(|| crate::platform::code_mapping_of(anchor_address()))
-        .as_ref()
 }
 
 /// Calls the entry point at `entry` with the function at `function`.
@@ -136,12 +127,10 @@ where
         Ok(args) => args,
         Err(e) => return TaskResult::Failed(format!("cannot decode the arguments: {e}")),
     };
-    match catch_unwind(AssertUnwindSafe(move || function(args))) {
-        Ok(value) => match postcard::to_stdvec(&value) {
-            Ok(bytes) => TaskResult::Returned(bytes),
-            Err(e) => TaskResult::Failed(format!("cannot serialise the return value: {e}")),
-        },
-        Err(payload) => crate::worker::panic_result(payload),
+    // A panic unwinds to the worker, which catches it.
+    match postcard::to_stdvec(&function(args)) {
+        Ok(bytes) => TaskResult::Returned(bytes),
+        Err(e) => TaskResult::Failed(format!("cannot serialise the return value: {e}")),
     }
 }
 

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::io;
 
-use crate::outcome::Outcome;
+use crate::task::Outcome;
 use crate::task::TaskId;
 
 /// What can go wrong when calling into dummymp.

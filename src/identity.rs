@@ -24,11 +24,19 @@ use crate::platform;
 pub(crate) fn current() -> &'static [u8] {
     static IDENTITY: OnceLock<Vec<u8>> = OnceLock::new();
     IDENTITY.get_or_init(|| {
-        let file = crate::callable::code()
+        let file = code()
             .map(|code| code.file.clone())
             .unwrap_or_else(|_| platform::self_exe_for_reading().to_path_buf());
         of_file(&file).unwrap_or_else(|e| format!("unreadable executable: {e}").into_bytes())
     })
+}
+
+/// The executable mapping that holds this crate's code (the running
+/// executable, or the shared library that embeds dummymp), looked up once.
+pub(crate) fn code() -> Result<&'static platform::CodeMapping, &'static io::Error> {
+    static CODE: OnceLock<io::Result<platform::CodeMapping>> = OnceLock::new();
+    CODE.get_or_init(|| platform::code_mapping_of(current as fn() -> &'static [u8] as usize))
+        .as_ref()
 }
 
 /// The identity of the executable file at `path`.

@@ -357,35 +357,40 @@
 //!
 //! | what | module |
 //! |---|---|
-//! | the queue and its control ([`DummyMp`]), the module-level API | `queue` |
+//! | the queue and its control ([`DummyMp`]), the module-level API and its settings | `queue` (`settings.rs`, `global.rs`, `global_settings.rs`) |
+//! | what a task is: spec, options, ids and handles, outcome, report | `task` |
 //! | which functions can be tasks, how they travel to a worker | `callable` |
-//! | starting, watching, timing out, killing and reaping tasks | [`engine`] |
-//! | where a process is started (this machine; Slurm) | `launch` |
+//! | the one loop that starts, watches, times out, kills and reaps tasks | [`engine`] (`mod.rs`; a file per step: `admission.rs`, `starting.rs`, `waiting.rs`, `deadlines.rs`, `finishing.rs`, ...) |
+//! | where a task is spawned, and every action on its process | `launch` (`local/spawn.rs`; the handle in `handle.rs`; Slurm in `slurm/`; the fork server in `fork_server/`) |
+//! | what a process is (parent, worker, watchdog), decided before `main` | `role` |
 //! | the worker runs the task, captures its output | `worker` |
 //! | CPU load of other processes is measured | `load` (and `platform::linux` for `/proc`) |
 //! | how many tasks may start | [`Scheduler`] (`scheduler`) |
+//! | running tasks give CPUs back (renice, pause) | `scheduler/running_advice.rs` (the advice), `engine/yielding.rs` (acting on it) |
 //! | a log record or output line is relayed | `relay` |
 //! | usable CPUs: affinity, cgroup quotas | `cpus` |
+//! | every system call outside the launch seam and the worker | `platform` |
 
 #![warn(missing_docs)]
 
 mod callable;
 mod command;
+mod cpu_set;
 mod cpus;
 pub mod engine;
 mod error;
+pub mod foreign;
 mod identity;
+mod invocation;
 mod launch;
 mod lines;
 mod load;
-mod options;
-mod outcome;
 mod platform;
 mod priority;
 mod protocol;
 mod queue;
 mod relay;
-mod report;
+mod role;
 mod scheduler;
 mod task;
 mod worker;
@@ -400,8 +405,6 @@ pub use load::{
     ForeignProcess, LoadMeasurement, LoadRule, MeasurementKind, OwnProcesses, ProcessScan,
     measure_foreign_load, measure_foreign_load_over, measure_foreign_load_with,
 };
-pub use options::TaskOptions;
-pub use outcome::{Outcome, ProcessExit, signal_name};
 pub use priority::Priority;
 pub use queue::DummyMp;
 pub use queue::global::{
@@ -410,13 +413,20 @@ pub use queue::global::{
     process_process, process_queue, process_until_done, reset, run, run_many, set_capacity,
     set_end_callback, set_max_processes, set_priority_mode, set_start_callback, take_returns,
 };
-pub use report::{Progress, TaskReport};
+pub use queue::global_settings::{
+    get_kill_grace, get_launcher, get_memory_per_task, get_nice, get_output_mode,
+    get_reuse_workers, get_start_delay, get_task_options, set_kill_grace, set_launcher,
+    set_memory_per_task, set_nice, set_output_mode, set_reuse_workers, set_start_delay,
+    set_task_options,
+};
 pub use scheduler::Scheduler;
 pub use scheduler::decision::{Decision, SlotLimit};
 pub use scheduler::memory::{MemoryFit, MemoryStatus};
-pub use scheduler::yielding::{CALM_MEASUREMENTS, RunningAdvice};
-pub use task::{OutputMode, Stream, TaskHandle, TaskId};
-pub use worker::foreign;
+pub use scheduler::running_advice::{CALM_MEASUREMENTS, RunningAdvice};
+pub use task::{
+    Outcome, OutputMode, ProcessExit, Progress, Stream, TaskHandle, TaskId, TaskOptions,
+    TaskReport, signal_name,
+};
 
 /// The serde crate, re-exported so that you need no dependency of your own
 /// to derive the traits for argument and return types. Tell the derive
@@ -467,10 +477,7 @@ pub use serde;
 /// ```
 #[allow(clippy::needless_doctest_main)]
 pub fn init() {
-    if worker::is_worker_invocation() {
-        worker::run_and_exit();
-    }
-    launch::fork_server::start();
+    role::on_init();
 }
 
 /// Makes dummymp usable from `cargo test` (and `cargo nextest`), where the
@@ -501,6 +508,11 @@ pub fn init() {
 macro_rules! enable_test_support {
     () => {
         $crate::__private::ctor::declarative::ctor! {
+            // SAFETY: runs before the test harness's `main`. `init` only
+            // looks at the command line and descriptors (std captures the
+            // arguments before constructors run on Linux) and, in a worker,
+            // runs the task and exits; in the test binary itself it forks
+            // the fork server while the process is still single-threaded.
             #[ctor(unsafe, anonymous)]
             fn __dummymp_test_support() {
                 $crate::init();

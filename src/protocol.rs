@@ -174,17 +174,17 @@ impl FrameBuffer {
         }
     }
 
-    /// Reads what `fd` holds, up to about `at_most` bytes, onto the end
-    /// (into spare capacity: nothing is zeroed first). Returns how many
-    /// bytes came; 0 at end of file.
+    /// Reads what `fd` (non-blocking) holds, up to about `at_most` bytes,
+    /// onto the end (into spare capacity: nothing is zeroed first).
+    /// Returns how many bytes came (0 at end of file), or `None` when
+    /// nothing is there yet.
     pub(crate) fn read_from(
         &mut self,
         fd: impl std::os::fd::AsFd,
         at_most: usize,
-    ) -> rustix::io::Result<usize> {
+    ) -> io::Result<Option<usize>> {
         self.compact();
-        self.bytes.reserve(at_most);
-        rustix::io::read(fd, rustix::buffer::spare_capacity(&mut self.bytes))
+        crate::platform::read_now_onto(fd, &mut self.bytes, at_most)
     }
 
     /// Appends bytes that arrived some other way (tests, the fuzz entry).

@@ -84,19 +84,8 @@ pub(crate) fn relay_output(
 /// dummymp::engine::write_all(std::io::stdout().as_fd(), b"one whole line\n")?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
-pub fn write_all(fd: BorrowedFd<'_>, mut data: &[u8]) -> std::io::Result<()> {
-    while !data.is_empty() {
-        match rustix::io::write(fd, data) {
-            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
-            Ok(n) => data = &data[n..],
-            Err(rustix::io::Errno::INTR) => {}
-            Err(rustix::io::Errno::AGAIN) => {
-                crate::platform::wait_for(&[(fd, crate::platform::Interest::Writable)], None)?;
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(())
+pub fn write_all(fd: BorrowedFd<'_>, data: &[u8]) -> std::io::Result<()> {
+    crate::platform::write_all(fd, data)
 }
 
 /// Puts `prefix` before every line of `data` and ends the last one.

@@ -6,12 +6,12 @@
 //! wake-up descriptor, so the priority modes, the foreign-load measurement,
 //! the usable CPU count, the memory reserve and the process cap behave the
 //! same everywhere. Its parts: [`memory`] (admission by available memory),
-//! [`yielding`] (advice for running tasks), [`decision`] (the reason for
+//! [`running_advice`] (advice for running tasks), [`decision`] (the reason for
 //! the last decision, for people).
 
 pub(crate) mod decision;
 pub(crate) mod memory;
-pub(crate) mod yielding;
+pub(crate) mod running_advice;
 
 use std::os::fd::BorrowedFd;
 use std::time::{Duration, Instant};
@@ -22,7 +22,7 @@ use crate::load::{LoadMeasurement, OwnProcesses};
 use crate::priority::Priority;
 use decision::{Decision, SlotLimit};
 use memory::{MemoryAdmission, MemoryFit};
-use yielding::{RunningAdvice, Yielding};
+use running_advice::{Advisor, RunningAdvice};
 
 /// Decides how many tasks may run at once, from the priority mode, the
 /// foreign load, the usable CPUs, the available memory and the process cap;
@@ -63,7 +63,7 @@ pub struct Scheduler {
     own: OwnProcesses,
     monitor: LoadMonitor,
     memory: MemoryAdmission,
-    yielding: Yielding,
+    advisor: Advisor,
     last: Decision,
 }
 
@@ -99,7 +99,7 @@ impl Scheduler {
             own,
             monitor,
             memory: MemoryAdmission::new(),
-            yielding: Yielding::default(),
+            advisor: Advisor::default(),
             last: Decision::none(priority),
         }
     }
@@ -322,9 +322,9 @@ impl Scheduler {
             .sampled()
             .cloned()
             .map(|m| (self.room(m.foreign_cpus), m.taken_at));
-        let advice = self.yielding.advise(self.priority, measured, running);
+        let advice = self.advisor.advise(self.priority, measured, running);
         self.advising = running > 0 && self.priority.renices_running_tasks();
-        self.pausing = self.yielding.pausing(running);
+        self.pausing = self.advisor.pausing(running);
         self.update_cadence();
         if self.advising {
             self.monitor.refresh_if_stale(Instant::now());
@@ -401,7 +401,7 @@ impl Scheduler {
         self.monitor.forget();
         self.cpu = CpuInfo::current();
         self.memory.rediscover();
-        self.yielding = Yielding::default();
+        self.advisor = Advisor::default();
     }
 
     /// The per-task memory estimate [`Scheduler::free_slots`] uses, in

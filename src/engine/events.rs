@@ -1,8 +1,8 @@
 //! What the engine tells its front end: tasks starting, writing, being
 //! retried and ending.
 
-use crate::outcome::Outcome;
-use crate::report::TaskReport;
+use crate::task::Outcome;
+use crate::task::TaskReport;
 use crate::task::{Stream, TaskId};
 
 /// Something that happened to a task, handed to the front end's

@@ -10,12 +10,17 @@
 //! kills what it left in the group (the worker's end does). A task that
 //! crashes its worker, runs past its timeout or is killed ends its worker;
 //! the next task gets a fresh one.
+//!
+//! Here too is how a worker is handed its request: written to the socket
+//! that is its standard input.
 
 use std::ffi::OsString;
+use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
 
-use crate::launch::{LaunchSpec, Launched};
+use super::Engine;
+use crate::launch::{LaunchSpec, ProcessHandle, Sweeper};
 use crate::load::OwnProcesses;
 use crate::platform;
 
@@ -41,7 +46,7 @@ impl WorkerKind {
 /// A worker waiting for its next task.
 struct IdleWorker {
     kind: WorkerKind,
-    process: Launched,
+    process: ProcessHandle,
 }
 
 /// The idle workers.
@@ -52,13 +57,13 @@ pub(crate) struct Pool {
 
 impl Pool {
     /// Takes an idle worker of `kind`, if there is one.
-    pub(crate) fn take(&mut self, kind: &WorkerKind) -> Option<Launched> {
+    pub(crate) fn take(&mut self, kind: &WorkerKind) -> Option<ProcessHandle> {
         let at = self.idle.iter().rposition(|w| &w.kind == kind)?;
         Some(self.idle.swap_remove(at).process)
     }
 
     /// Keeps a worker that finished its task for the next one.
-    pub(crate) fn put(&mut self, kind: WorkerKind, process: Launched) {
+    pub(crate) fn put(&mut self, kind: WorkerKind, process: ProcessHandle) {
         self.idle.push(IdleWorker { kind, process });
     }
 
@@ -72,40 +77,87 @@ impl Pool {
         self.idle.iter().map(|w| w.process.pidfd.as_fd())
     }
 
-    /// Forgets (and reaps) idle workers that exited, and kills what they
-    /// left in their process groups.
-    pub(crate) fn forget_exited(&mut self, own: &OwnProcesses) {
-        self.idle.retain(|worker| {
-            let exited = matches!(worker.process.peek_exit(false), Ok(Some(_)) | Err(_));
-            if exited {
-                end_exited(&worker.process, own);
-            }
-            !exited
-        });
+    /// Forgets idle workers that exited: they are reaped and what they
+    /// left is swept.
+    pub(crate) fn forget_exited(&mut self, sweeper: &mut Sweeper, own: &OwnProcesses) {
+        let (exited, idle): (Vec<_>, Vec<_>) = self
+            .idle
+            .drain(..)
+            .partition(|worker| matches!(worker.process.peek_exit(false), Ok(Some(_)) | Err(_)));
+        self.idle = idle;
+        for mut worker in exited {
+            sweeper.sweep(&mut worker.process, own, false, None);
+        }
     }
 
     /// Ends every idle worker: closing its link tells it to exit; one that
-    /// does not within `grace` is killed. Waits until each is reaped.
-    pub(crate) fn retire_all(&mut self, grace: Duration, own: &OwnProcesses) {
-        let mut workers: Vec<Launched> = self.idle.drain(..).map(|w| w.process).collect();
+    /// does not within `grace` is killed. Waits until each has exited, then
+    /// reaps it and sweeps what it left.
+    pub(crate) fn retire_all(
+        &mut self,
+        grace: Duration,
+        sweeper: &mut Sweeper,
+        own: &OwnProcesses,
+    ) {
+        let mut workers: Vec<ProcessHandle> = self.idle.drain(..).map(|w| w.process).collect();
         for worker in &mut workers {
             worker.input = None;
         }
-        for worker in &workers {
+        for mut worker in workers {
             let exited = platform::wait_readable(&[worker.pidfd.as_fd()], Some(grace))
                 .is_ok_and(|ready| ready[0]);
             if !exited {
-                let _ = platform::signal_group(worker.pid, rustix::process::Signal::KILL);
+                worker.kill();
             }
             let _ = worker.peek_exit(true);
-            end_exited(worker, own);
+            sweeper.sweep(&mut worker, own, !exited, None);
         }
     }
 }
 
-/// Reaps an exited worker and kills what is left of its process group.
-fn end_exited(worker: &Launched, own: &OwnProcesses) {
-    let _ = platform::signal_group(worker.pid, rustix::process::Signal::KILL);
-    let _ = worker.reap();
-    own.remove_group(worker.pid);
+impl Engine {
+    /// Hands `request` to an idle worker of `kind`, if one is left that
+    /// takes it.
+    pub(super) fn reuse_idle_worker(
+        &mut self,
+        kind: &WorkerKind,
+        request: Option<&[u8]>,
+    ) -> Option<ProcessHandle> {
+        while let Some(mut process) = self.pool.take(kind) {
+            let sent = match (request, &process.input) {
+                (Some(request), Some(input)) => {
+                    platform::send_all_unless_closed(input, request).is_ok()
+                }
+                _ => false,
+            };
+            if sent {
+                return Some(process);
+            }
+            // It died meanwhile: end it and try the next.
+            process.kill();
+            let _ = process.peek_exit(true);
+            self.sweeper
+                .sweep(&mut process, self.scheduler.own_processes(), true, None);
+        }
+        None
+    }
+
+    /// Starts `spec` through the launch seam and sends a worker its
+    /// request.
+    pub(super) fn start_process(
+        &mut self,
+        spec: &LaunchSpec,
+        request: Option<&[u8]>,
+    ) -> io::Result<ProcessHandle> {
+        let mut launched = self.launch.start(spec)?;
+        if let (Some(request), Some(input)) = (request, &launched.input)
+            && let Err(e) = platform::send_all_unless_closed(input, request)
+        {
+            launched.kill();
+            let _ = launched.peek_exit(true);
+            let _ = launched.reap();
+            return Err(e);
+        }
+        Ok(launched)
+    }
 }

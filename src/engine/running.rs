@@ -6,16 +6,17 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::{Instant, SystemTime};
 
-use crate::launch::Launched;
+use crate::launch::ProcessHandle;
 use crate::lines::LineBuffer;
-use crate::outcome::{Outcome, ProcessExit};
+use crate::platform;
 use crate::protocol::{FrameBuffer, TaskResult, WorkerMessage};
 use crate::relay::{self, Captured};
+use crate::task::{Outcome, ProcessExit};
 use crate::task::{OutputMode, Stream, TaskId};
 
 use super::ending::{EndReason, Ending};
 use super::events::{Event, EventSink};
-use super::spec::{OutputRoute, TaskSpec};
+use crate::task::{OutputRoute, TaskSpec};
 
 /// How much is read from one descriptor before other events get a turn.
 const READ_BUDGET: usize = 1 << 20;
@@ -29,7 +30,7 @@ pub(crate) struct RunningTask {
     pub spec: TaskSpec,
     pub attempt: u32,
     pub slot: usize,
-    pub process: Launched,
+    pub process: ProcessHandle,
     pub started: Instant,
     pub started_wall: SystemTime,
     /// When it runs past its timeout.
@@ -43,8 +44,6 @@ pub(crate) struct RunningTask {
     pub io_ready: bool,
     /// Set by the last wait: its process has exited.
     pub exit_ready: bool,
-    /// Its entry in the watchdog's table (commands only).
-    pub watchdog_entry: Option<u32>,
     /// Bytes received from it so far.
     pub received: u64,
     /// Whether it runs at the yielding niceness.
@@ -373,10 +372,9 @@ fn read_messages(
     let mut budget = READ_BUDGET;
     while *open && budget > 0 {
         let (n, at_end) = match frames.read_from(pipe, CHUNK) {
-            Ok(0) => (0, true),
-            Ok(n) => (n, false),
-            Err(rustix::io::Errno::INTR) => (0, false),
-            Err(rustix::io::Errno::AGAIN) => return Ok(()),
+            Ok(Some(0)) => (0, true),
+            Ok(Some(n)) => (n, false),
+            Ok(None) => return Ok(()),
             Err(e) => {
                 *open = false;
                 return Err(broke(format!("reading from the worker failed: {e}")));
@@ -437,9 +435,9 @@ fn read_output<S: EventSink + ?Sized>(
     let mut budget = READ_BUDGET;
     while budget > 0 {
         // Read into uninitialised memory: nothing is zeroed first.
-        match rustix::io::read(pipe, &mut buf) {
-            Ok(([], _)) => return false,
-            Ok((data, _)) => {
+        match platform::read_now(pipe, &mut buf) {
+            Ok(Some([])) => return false,
+            Ok(Some(data)) => {
                 let data: &[u8] = data;
                 budget = budget.saturating_sub(data.len());
                 *received += data.len() as u64;
@@ -452,8 +450,7 @@ fn read_output<S: EventSink + ?Sized>(
                     }
                 }
             }
-            Err(rustix::io::Errno::INTR) => {}
-            Err(rustix::io::Errno::AGAIN) => return true,
+            Ok(None) => return true,
             Err(_) => return false,
         }
     }

@@ -5,16 +5,15 @@
 //! modes lower our tasks' priority (to [`YIELDING_NICENESS`]) and `Generous`
 //! pauses (`SIGSTOP`) the most recently started tasks down to the CPUs left
 //! free, continuing (`SIGCONT`) them, oldest first, when the load goes
-//! away. A paused task's timeout does not run while it is paused. The whole
-//! process group of a task is paused, reniced and continued.
+//! away. A paused task's timeout does not run while it is paused. Tasks are
+//! paused, reniced and continued through their
+//! [`ProcessHandle`](crate::launch::ProcessHandle).
 
 use std::time::Instant;
 
-use rustix::process::Signal;
+use crate::scheduler::running_advice::RunningAdvice;
 
-use crate::platform;
-use crate::scheduler::yielding::RunningAdvice;
-
+use super::Engine;
 use super::events::{Event, EventSink};
 use super::running::RunningTask;
 
@@ -22,9 +21,38 @@ use super::running::RunningTask;
 /// the lowest priority, so that they only use CPU time nobody else wants.
 pub const YIELDING_NICENESS: i32 = 19;
 
-/// Applies `advice` to `running`; returns whether tasks started from now on
-/// should start at [`YIELDING_NICENESS`].
-pub(crate) fn apply(
+/// What the engine remembers of the scheduler's advice.
+#[derive(Debug, Default)]
+pub(crate) struct YieldingState {
+    /// Whether the scheduler is being asked what running tasks should do
+    /// (it is asked once more after the last one ends).
+    pub advising: bool,
+    /// Whether tasks start at the yielding niceness now.
+    pub renice_new: bool,
+}
+
+impl Engine {
+    /// Asks the scheduler what the running tasks should do about other
+    /// users' load, and does it.
+    pub(super) fn yield_if_advised(&mut self, sink: &mut (impl EventSink + ?Sized)) {
+        if self.running.is_empty() && !self.yielding.advising {
+            return;
+        }
+        let advice = self.scheduler.running_advice(self.running.len());
+        self.yielding.advising = !self.running.is_empty();
+        self.yielding.renice_new = advice.renice;
+        apply(
+            advice,
+            &mut self.running,
+            self.settings.niceness,
+            Instant::now(),
+            sink,
+        );
+    }
+}
+
+/// Applies `advice` to `running`.
+fn apply(
     advice: RunningAdvice,
     running: &mut [RunningTask],
     normal_niceness: Option<i32>,
@@ -40,7 +68,7 @@ pub(crate) fn apply(
             };
             // Raising a priority back needs privileges: without them the
             // task stays at the lower one.
-            if platform::renice_group(task.process.pid, niceness).is_ok() || advice.renice {
+            if task.process.renice(niceness).is_ok() || advice.renice {
                 task.reniced = advice.renice;
                 if advice.renice {
                     sink.event(Event::Reniced { id: task.id });
@@ -56,7 +84,7 @@ pub(crate) fn apply(
         let keep = rank < advice.keep_running || task.ending.is_some();
         match (keep, task.paused_since) {
             (false, None) => {
-                let _ = platform::signal_group(task.process.pid, Signal::STOP);
+                task.process.pause();
                 task.paused_since = Some(now);
                 sink.event(Event::Paused { id: task.id });
             }
@@ -73,7 +101,7 @@ pub(crate) fn resume(
     now: Instant,
     sink: &mut (impl EventSink + ?Sized),
 ) {
-    let _ = platform::signal_group(task.process.pid, Signal::CONT);
+    task.process.resume();
     task.paused_since = None;
     if let Some(deadline) = &mut task.deadline {
         *deadline += now.saturating_duration_since(since);

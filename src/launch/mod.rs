@@ -1,34 +1,40 @@
-//! The launch seam: how a task's process is started, and how it is
-//! signalled.
+//! The launch seam: how a task's process is started, and every later
+//! action on it.
 //!
 //! The engine describes the process it wants ([`LaunchSpec`]: a program,
 //! its arguments and environment, and whether it speaks the worker protocol
-//! or is a plain command) and a [`Launcher`] starts it. [`local`] starts it
-//! on this machine; [`slurm`] wraps the same spec in `srun`, a job step,
-//! and starts that through [`local`]. Whatever the launcher, what comes
-//! back is the same [`Launched`]: a process of ours, leading a process
-//! group of its own, with its pipes.
+//! or is a plain command) and [`Launch::start`] starts it where the
+//! [`Launcher`] says. [`local`] starts it on this machine (through the
+//! [`fork_server`] for a worker of this program); [`slurm`] wraps the same
+//! spec in `srun`, a job step, and starts that through [`local`]. Whatever
+//! the launcher, what comes back is a [`ProcessHandle`]: a process of ours,
+//! leading a process group of its own, with its pipes, and the only way to
+//! act on the task afterwards (terminate, kill, pause, resume, renice,
+//! reap).
 //!
-//! What differs between launchers is said here, in one place: how a task
-//! is signalled ([`Launcher::signal`]), what is done with what it leaves
-//! in its process group ([`Launcher::leftovers`]), how many tasks fit at
-//! once ([`Launcher::capacity`], [`Launcher::has_room_for`]), and what the
-//! launcher knows about how a task ended ([`Launched::explain`]).
+//! What differs between launchers is said here and in [`handle`], in one
+//! place: how the actions reach a task ([`handle::Control`]), what is done
+//! with what it leaves in its process group ([`leftovers`]), how many tasks
+//! fit at once ([`Launcher::capacity`], [`Launcher::has_room_for`]), and
+//! what the launcher knows about how a task ended
+//! ([`ProcessHandle::explain`]).
 
 pub(crate) mod fork_server;
+pub(crate) mod handle;
+pub(crate) mod leftovers;
 pub(crate) mod local;
 pub(crate) mod slurm;
 
 use std::ffi::OsString;
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::BorrowedFd;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use rustix::process::Signal;
-
 use crate::error::Error;
-use crate::outcome::{Outcome, ProcessExit};
+pub(crate) use handle::ProcessHandle;
+pub(crate) use leftovers::Sweeper;
+use local::LocalState;
 pub use slurm::SlurmOptions;
 
 /// Where tasks' processes are started.
@@ -60,24 +66,6 @@ pub enum Launcher {
     /// ```
     Slurm(SlurmOptions),
 }
-
-/// What to do with the processes a task's process left in its group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum LeftoverPolicy {
-    /// Kill them (at the end of the grace period when we were ending the
-    /// task) and follow them until they are gone.
-    Kill,
-    /// Follow them until they are gone, killing them only if they are
-    /// still there after this long.
-    FollowFor(Duration),
-    /// Leave them: they are none of the task's.
-    Leave,
-}
-
-/// How long the helper process of an `srun` we killed gets to cancel the
-/// job step before it is killed too (it needs the controller, which may
-/// take up to its message timeout, 10 s by default, to answer).
-const SRUN_HELPER_PATIENCE: Duration = Duration::from_secs(60);
 
 /// How the started process talks to us.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,101 +102,6 @@ pub(crate) struct LaunchSpec {
     pub cpus: usize,
 }
 
-/// A started process, leader of a process group of its own.
-#[derive(Debug)]
-pub(crate) struct Launched {
-    /// Its process id, which is also its process group id.
-    pub pid: u32,
-    /// Readable when it has exited.
-    pub pidfd: OwnedFd,
-    /// The parent's end of a worker's standard input (a socket); closing it
-    /// tells the worker its parent is gone.
-    pub input: Option<OwnedFd>,
-    /// Its standard output (non-blocking): protocol messages for a worker,
-    /// the command's output otherwise.
-    pub stdout: OwnedFd,
-    /// A command's standard error (non-blocking).
-    pub stderr: Option<OwnedFd>,
-    /// Who reaps it and knows how it exited.
-    pub reaper: Reaper,
-    /// What Slurm says about the job step, when it is one.
-    pub srun_messages: Option<slurm::SrunMessages>,
-}
-
-/// Who reaps a started process.
-#[derive(Debug, Clone)]
-pub(crate) enum Reaper {
-    /// This process: it is our child.
-    Us,
-    /// The fork server, whose child it is; it reports the exit on this
-    /// channel.
-    ForkServer(std::sync::Arc<fork_server::ForkChannel>),
-}
-
-impl Launched {
-    /// How the process exited, if it has (waiting for that when `block`),
-    /// leaving it unreaped.
-    pub(crate) fn peek_exit(&self, block: bool) -> io::Result<Option<crate::platform::ExitInfo>> {
-        match &self.reaper {
-            Reaper::Us => crate::platform::peek_exit(&self.pidfd, block),
-            Reaper::ForkServer(channel) => channel.exit_of(self.pid, block),
-        }
-    }
-
-    /// Reaps the exited process; its peak resident memory in bytes, when
-    /// known.
-    pub(crate) fn reap(&self) -> Option<u64> {
-        match &self.reaper {
-            Reaper::Us => crate::platform::reap_exited_with_usage(&self.pidfd),
-            Reaper::ForkServer(channel) => channel.forget(self.pid),
-        }
-    }
-
-    /// The descriptor that becomes readable when the exit is known: the
-    /// pidfd of our own child; for a fork server's, the engine polls the
-    /// server's channel instead.
-    pub(crate) fn exit_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
-        match &self.reaper {
-            Reaper::Us => Some(std::os::fd::AsFd::as_fd(&self.pidfd)),
-            Reaper::ForkServer(_) => None,
-        }
-    }
-
-    /// Whether the exit is already known without looking at
-    /// [`Launched::exit_fd`] or the fork server's channel: a fork server's
-    /// report that was taken off the channel and stored (see
-    /// [`fork_server::ForkChannel::take_stored`]).
-    pub(crate) fn exit_stored(&self) -> bool {
-        match &self.reaper {
-            Reaper::Us => false,
-            Reaper::ForkServer(channel) => channel.knows_exit_of(self.pid),
-        }
-    }
-
-    /// After the process exited: waits until the launcher has passed on
-    /// everything it relays for the task (Slurm: `srun`'s standard error),
-    /// so that what the task wrote last is read with the rest.
-    pub(crate) fn settle(&self) {
-        if let Some(messages) = &self.srun_messages {
-            messages.settle();
-        }
-    }
-
-    /// How the task ended, given the `outcome` and process `exit` the
-    /// engine saw, with what the launcher knows added (Slurm: why `srun`
-    /// exited as it did).
-    pub(crate) fn explain(
-        &self,
-        outcome: Outcome,
-        exit: Option<ProcessExit>,
-    ) -> (Outcome, Option<ProcessExit>) {
-        match &self.srun_messages {
-            Some(messages) => slurm::explain(outcome, exit, &messages.said()),
-            None => (outcome, exit),
-        }
-    }
-}
-
 impl Launcher {
     /// The Slurm launcher for the allocation this process runs in, with
     /// the default [`SlurmOptions`].
@@ -218,60 +111,6 @@ impl Launcher {
     /// See [`SlurmOptions::from_env`].
     pub fn slurm() -> Result<Launcher, Error> {
         SlurmOptions::from_env().map(Launcher::Slurm)
-    }
-
-    /// Starts the process `spec` describes; a worker of this program
-    /// through `fork` (see [`fork_server`]) when it may.
-    pub(crate) fn launch(
-        &self,
-        spec: &LaunchSpec,
-        fork: Option<&std::sync::Arc<fork_server::ForkChannel>>,
-    ) -> io::Result<Launched> {
-        match self {
-            Launcher::Local => {
-                match fork.filter(|_| spec.forkable && spec.io == LaunchIo::Worker) {
-                    // A refusal of the server's own (not the system's) falls
-                    // back to executing the worker.
-                    Some(channel) => local::fork_worker(channel, spec).or_else(|e| {
-                        if e.raw_os_error().is_some() {
-                            Err(e)
-                        } else {
-                            local::launch(spec)
-                        }
-                    }),
-                    None => local::launch(spec),
-                }
-            }
-            Launcher::Slurm(options) => slurm::launch(options, spec),
-        }
-    }
-
-    /// Sends `signal` to the task `launched` runs: locally, to every
-    /// process of the group it leads; on Slurm, to `srun` alone, which
-    /// kills its step on `SIGTERM`, and whose helper process cancels the
-    /// step when `srun` is killed (a signal to the whole group would kill
-    /// that helper too, and leave the step running).
-    pub(crate) fn signal(&self, launched: &Launched, signal: Signal) {
-        let sent = match self {
-            Launcher::Local => crate::platform::signal_group(launched.pid, signal),
-            Launcher::Slurm(_) => crate::platform::signal_process(launched.pid, signal),
-        };
-        if let Err(e) = sent {
-            log::debug!(target: "dummymp::engine", "cannot signal task process {}: {e}", launched.pid);
-        }
-    }
-
-    /// What to do with what a task left in its process group once its
-    /// process is reaped; `killed`: we sent it `SIGKILL`.
-    pub(crate) fn leftovers(&self, killed: bool) -> LeftoverPolicy {
-        match self {
-            Launcher::Local => LeftoverPolicy::Kill,
-            // What is left is srun's helper. After srun was killed it
-            // cancels the step: let it. Otherwise the step is over and the
-            // helper exits by itself.
-            Launcher::Slurm(_) if killed => LeftoverPolicy::FollowFor(SRUN_HELPER_PATIENCE),
-            Launcher::Slurm(_) => LeftoverPolicy::Leave,
-        }
     }
 
     /// How many tasks may run at once wherever this launcher starts them,
@@ -301,4 +140,74 @@ impl Launcher {
             Launcher::Slurm(options) => options.has_room_for(cpus_in_use, options.step_cpus(cpus)),
         }
     }
+}
+
+/// Starts tasks where a [`Launcher`] says, keeping what the launchers need
+/// between starts (the local launcher's channel to the fork server and its
+/// watchdog).
+#[derive(Debug)]
+pub(crate) struct Launch {
+    launcher: Launcher,
+    local: LocalState,
+    /// What the watchdog gives commands between `SIGTERM` and `SIGKILL`.
+    kill_grace: Duration,
+}
+
+impl Launch {
+    /// Starts tasks where `launcher` says; commands get `kill_grace` from
+    /// the watchdog if this program dies.
+    pub(crate) fn new(launcher: Launcher, kill_grace: Duration) -> Launch {
+        Launch {
+            launcher,
+            local: LocalState::default(),
+            kill_grace,
+        }
+    }
+
+    /// Where tasks start.
+    pub(crate) fn launcher(&self) -> &Launcher {
+        &self.launcher
+    }
+
+    /// Starts tasks elsewhere from now on.
+    pub(crate) fn set_launcher(&mut self, launcher: Launcher) {
+        self.launcher = launcher;
+    }
+
+    /// The grace period the watchdog gives commands (from its start on).
+    pub(crate) fn set_kill_grace(&mut self, grace: Duration) {
+        self.kill_grace = grace;
+    }
+
+    /// Starts the process `spec` describes. A command is put in the
+    /// watchdog's table, so that it ends if this program dies (a worker
+    /// watches its link to us itself).
+    pub(crate) fn start(&mut self, spec: &LaunchSpec) -> io::Result<ProcessHandle> {
+        let mut process = match &self.launcher {
+            Launcher::Local => self.local.start(spec)?,
+            Launcher::Slurm(options) => slurm::launch(options, spec)?,
+        };
+        if spec.io == LaunchIo::Command {
+            self.local.watch(&mut process, self.kill_grace);
+        }
+        Ok(process)
+    }
+
+    /// Readable when the exit of a task whose
+    /// [`ProcessHandle::exit_on_channel`] is true may be known.
+    pub(crate) fn exits_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.local.exits_fd()
+    }
+
+    /// Whether exits became known that [`Launch::exits_fd`] does not
+    /// announce: look at every task's [`ProcessHandle::exit_stored`].
+    pub(crate) fn take_stored_exits(&self) -> bool {
+        self.local.take_stored_exits()
+    }
+}
+
+/// The watchdog's program, run instead of `main` in a process started as
+/// the watchdog (see [`role`](crate::role)).
+pub(crate) fn watchdog_main(grace_ms: &str) -> ! {
+    local::watchdog::run(grace_ms)
 }

@@ -3,6 +3,7 @@
 
 mod cgroup;
 mod cpu_times;
+mod descriptors;
 mod memory;
 mod process_table;
 mod processes;
@@ -18,6 +19,10 @@ use rustix::process::{Pid, PidfdFlags, WaitId, WaitIdOptions};
 
 pub(crate) use cgroup::cgroup_cpu_limit;
 pub(crate) use cpu_times::cpu_times;
+pub(crate) use descriptors::{
+    is_resource_shortage, own_niceness, random_bytes, read_now, read_now_onto,
+    send_all_unless_closed, set_nonblocking, signal_name, stdin_is_socket, write_all,
+};
 pub(crate) use memory::MemorySource;
 pub(crate) use process_table::{ProcessTable, resident_bytes, uptime_ticks};
 pub(crate) use processes::{
@@ -26,7 +31,7 @@ pub(crate) use processes::{
 };
 
 use super::ExitInfo;
-use crate::cpus::CpuSet;
+use crate::cpu_set::CpuSet;
 
 /// The program a worker is started from: the very file this process runs,
 /// even if it was replaced or deleted on disk since.

@@ -1,12 +1,25 @@
 //! The operating-system boundary.
 //!
-//! Everything that depends on one particular kernel lives below this module:
-//! reading other processes' CPU times, the machine's total CPU time, the
-//! memory available (system-wide and under cgroup limits), CPU affinity and
-//! cgroup quotas, process file descriptors (pidfd) and the path used to
-//! re-execute the running program. The scheduler, the load monitor and the task runner only
-//! use the functions re-exported here, so porting dummymp to another Unix
-//! means adding a sibling of `linux.rs`, not touching them.
+//! What depends on one particular kernel lives below this module: reading
+//! other processes' CPU times, the machine's total CPU time, the memory
+//! available (system-wide and under cgroup limits), CPU affinity and cgroup
+//! quotas, process file descriptors (pidfd), signals and niceness, reading
+//! and writing descriptors without blocking, and the path used to
+//! re-execute the running program.
+//!
+//! Who may call the system directly (`rustix`, `libc`), and who goes
+//! through here:
+//!
+//! - the engine, the scheduler, the load measurement, the queue, the
+//!   relay and the protocol only use the functions re-exported here;
+//! - the two places that *make* processes and their descriptors call the
+//!   system themselves, because that is their whole job: the launch seam
+//!   (`launch/`: spawning, the fork server's fork and its descriptor
+//!   passing, the watchdog's table) and a worker's own plumbing (`worker/`
+//!   and `role.rs`: moving its standard descriptors, capturing its output).
+//!
+//! Porting dummymp to another Unix means adding a sibling of `linux.rs`
+//! and revisiting those two places, not the others.
 
 #[cfg(target_os = "linux")]
 mod linux;

@@ -14,7 +14,7 @@ use crate::{DummyMp, Error, Outcome, Priority, Progress, TaskHandle, TaskId, Tas
 
 static DEFAULT: LazyLock<Mutex<DummyMp>> = LazyLock::new(|| Mutex::new(DummyMp::new()));
 
-fn default_instance() -> MutexGuard<'static, DummyMp> {
+pub(super) fn default_instance() -> MutexGuard<'static, DummyMp> {
     DEFAULT.lock().unwrap_or_else(PoisonError::into_inner)
 }
 

@@ -4,8 +4,8 @@
 use crate::callable::TaskFunction;
 use crate::engine::TaskSpec;
 use crate::error::{Error, TaskFailure};
-use crate::options::TaskOptions;
-use crate::outcome::Outcome;
+use crate::task::Outcome;
+use crate::task::TaskOptions;
 use crate::task::{TaskHandle, TaskId};
 
 use super::DummyMp;
@@ -40,7 +40,7 @@ impl DummyMp {
         F: TaskFunction<Signature>,
         I: IntoIterator<Item = F::Args>,
     {
-        self.run_many_with(TaskOptions::default(), function, items)
+        self.run_many_with(self.task_options.clone(), function, items)
     }
 
     /// [`run_many`](DummyMp::run_many) with the same options for every
@@ -121,7 +121,7 @@ impl DummyMp {
         F: TaskFunction<Signature>,
         I: IntoIterator<Item = F::Args>,
     {
-        self.map_with(TaskOptions::default(), function, items)
+        self.map_with(self.task_options.clone(), function, items)
     }
 
     /// [`map`](DummyMp::map) with the same options for every task: a

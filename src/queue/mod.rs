@@ -12,6 +12,7 @@
 //! | the original's module-level functions | `global.rs` |
 
 pub(crate) mod global;
+pub(crate) mod global_settings;
 mod many;
 mod record;
 mod results;
@@ -27,11 +28,11 @@ use crate::callable::{TaskFunction, short_type_name};
 use crate::command::Command;
 use crate::engine::{Engine, OutputRoute, TaskSpec};
 use crate::error::Error;
-use crate::options::TaskOptions;
 use crate::priority::Priority;
-use crate::report::{Progress, TaskReport};
 use crate::scheduler::Scheduler;
+use crate::task::TaskOptions;
 use crate::task::{OutputMode, TaskHandle, TaskId};
+use crate::task::{Progress, TaskReport};
 
 use record::Recorder;
 
@@ -86,6 +87,8 @@ type Decoder = fn(&[u8]) -> Result<Box<dyn Any + Send>, postcard::Error>;
 pub struct DummyMp {
     engine: Engine,
     output_mode: OutputMode,
+    /// The options of tasks queued without options of their own.
+    task_options: TaskOptions,
     on_start: Option<Callback>,
     on_end: Option<Callback>,
     tasks: Vec<TaskEntry>,
@@ -151,6 +154,7 @@ impl DummyMp {
         DummyMp {
             engine: Engine::new(Scheduler::new(Priority::default(), 0)),
             output_mode: OutputMode::default(),
+            task_options: TaskOptions::default(),
             on_start: None,
             on_end: None,
             tasks: Vec::new(),
@@ -201,7 +205,7 @@ impl DummyMp {
     where
         F: TaskFunction<Signature>,
     {
-        self.run_with(TaskOptions::default(), function, args)
+        self.run_with(self.task_options.clone(), function, args)
     }
 
     /// [`run`](DummyMp::run) with per-task options: a timeout, retries,
@@ -255,7 +259,7 @@ impl DummyMp {
     ///
     /// None today; the `Result` leaves room for validation.
     pub fn run_command(&mut self, command: Command) -> Result<TaskId, Error> {
-        self.run_command_with(TaskOptions::default(), command)
+        self.run_command_with(self.task_options.clone(), command)
     }
 
     /// [`run_command`](DummyMp::run_command) with per-task options.

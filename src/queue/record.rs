@@ -3,8 +3,8 @@
 //! and the start and end callbacks.
 
 use crate::engine::{Event, EventSink};
-use crate::outcome::Outcome;
-use crate::report::{Progress, TaskReport};
+use crate::task::Outcome;
+use crate::task::{Progress, TaskReport};
 
 use super::{Callback, TaskEntry};
 

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use crate::callable::short_type_name;
 use crate::error::Error;
-use crate::outcome::Outcome;
-use crate::report::{Progress, TaskReport};
+use crate::task::Outcome;
+use crate::task::{Progress, TaskReport};
 use crate::task::{TaskHandle, TaskId};
 
 use super::DummyMp;

@@ -1,6 +1,10 @@
 //! The settings of a [`DummyMp`]: the capacity, the process cap, the
 //! priority mode, where output goes, callbacks, the kill grace period, the
-//! worker program and the launcher; and the CPU counts they work with.
+//! niceness of tasks, the delay between starts, the memory a task needs,
+//! the default task options (timeout, retries), the worker program and the
+//! launcher; and the CPU counts they work with. Each is what the
+//! command-line tool sets with one of its options (see `docs/cli.md`), under
+//! one name.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -8,9 +12,8 @@ use std::time::Duration;
 use crate::error::Error;
 use crate::launch::Launcher;
 use crate::priority::Priority;
-use crate::report::Progress;
 use crate::scheduler::Scheduler;
-use crate::task::OutputMode;
+use crate::task::{OutputMode, Progress, TaskOptions};
 
 use super::DummyMp;
 
@@ -359,5 +362,118 @@ impl DummyMp {
         }
         self.engine.set_worker_program(program);
         Ok(())
+    }
+
+    /// Runs tasks `increment` nicer than this process (`None`, the
+    /// default: as nice as this process; the result is clamped to
+    /// -20..=19); the command-line tool's `--nice`.
+    ///
+    /// ```
+    /// # dummymp::init();
+    /// fn niceness() -> i32 {
+    ///     std::fs::read_to_string("/proc/self/stat").unwrap()
+    ///         .rsplit(')').next().unwrap()
+    ///         .split_whitespace().nth(16).unwrap().parse().unwrap()
+    /// }
+    /// let mut mp = dummymp::DummyMp::new();
+    /// mp.set_priority_mode(dummymp::Priority::Nuclear);
+    /// mp.set_nice(Some(19));
+    /// let task = mp.run(niceness, ())?;
+    /// mp.process_until_done()?;
+    /// assert_eq!(mp.value(task), Some(&19));
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
+    pub fn set_nice(&mut self, increment: Option<i32>) {
+        self.engine.set_nice(increment);
+    }
+
+    /// The niceness tasks start at (`None`: this process's own).
+    ///
+    /// ```
+    /// let mut mp = dummymp::DummyMp::new();
+    /// assert_eq!(mp.nice(), None);
+    /// mp.set_nice(Some(100));
+    /// assert_eq!(mp.nice(), Some(19));
+    /// ```
+    pub fn nice(&self) -> Option<i32> {
+        self.engine.settings().niceness
+    }
+
+    /// Starts tasks at least `delay` apart (`None`, the default: as fast as
+    /// the scheduler allows); the command-line tool's `--delay`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let mut mp = dummymp::DummyMp::new();
+    /// mp.set_start_delay(Some(Duration::from_millis(20)));
+    /// assert_eq!(mp.start_delay(), Some(Duration::from_millis(20)));
+    /// ```
+    pub fn set_start_delay(&mut self, delay: Option<Duration>) {
+        self.engine.set_start_delay(delay);
+    }
+
+    /// The least time between two starts.
+    ///
+    /// ```
+    /// assert_eq!(dummymp::DummyMp::new().start_delay(), None);
+    /// ```
+    pub fn start_delay(&self) -> Option<Duration> {
+        self.engine.start_delay()
+    }
+
+    /// States how much memory each task needs, in bytes (`None`, the
+    /// default: learned from the peaks of finished tasks of the same
+    /// function); the command-line tool's `--memfree`. A task starts only
+    /// when that much is available beyond the priority mode's reserve (see
+    /// [`Scheduler::free_slots_with_memory`]). A task's own
+    /// [`TaskOptions::memory`] overrides it.
+    ///
+    /// ```
+    /// let mut mp = dummymp::DummyMp::new();
+    /// mp.set_memory_per_task(Some(512 << 20));
+    /// assert_eq!(mp.memory_per_task(), Some(512 << 20));
+    /// ```
+    pub fn set_memory_per_task(&mut self, bytes: Option<u64>) {
+        self.engine.scheduler_mut().set_memory_per_task(bytes);
+    }
+
+    /// The memory each task is said to need, if stated.
+    ///
+    /// ```
+    /// assert_eq!(dummymp::DummyMp::new().memory_per_task(), None);
+    /// ```
+    pub fn memory_per_task(&self) -> Option<u64> {
+        self.engine.scheduler().memory_per_task()
+    }
+
+    /// The options of every task queued without options of its own
+    /// ([`run`](DummyMp::run), [`run_many`](DummyMp::run_many),
+    /// [`map`](DummyMp::map), [`run_command`](DummyMp::run_command)): a
+    /// timeout and retries, like the command-line tool's `--timeout` and
+    /// `--retries`. The `_with` methods take options of their own instead.
+    ///
+    /// ```
+    /// # dummymp::init();
+    /// use std::time::Duration;
+    /// fn nap(ms: u64) { std::thread::sleep(Duration::from_millis(ms)) }
+    /// let mut mp = dummymp::DummyMp::new();
+    /// mp.set_task_options(dummymp::TaskOptions::new().timeout(Duration::from_millis(100)));
+    /// let late = mp.run(nap, 60_000)?;
+    /// mp.process_until_done()?;
+    /// assert_eq!(mp.outcome(late), Some(&dummymp::Outcome::TimedOut));
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
+    pub fn set_task_options(&mut self, options: TaskOptions) {
+        self.task_options = options;
+    }
+
+    /// The options of tasks queued without options of their own.
+    ///
+    /// ```
+    /// let mp = dummymp::DummyMp::new();
+    /// assert_eq!(mp.task_options(), &dummymp::TaskOptions::default());
+    /// ```
+    pub fn task_options(&self) -> &TaskOptions {
+        &self.task_options
     }
 }

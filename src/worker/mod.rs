@@ -1,7 +1,7 @@
 //! The worker side: what a re-executed copy of the program does when
 //! [`init`](crate::init) finds it was started as a worker (and what a
 //! foreign worker, such as the Python package's, does through
-//! [`foreign::serve`]).
+//! [`foreign::serve`](crate::foreign::serve)).
 //!
 //! 1. It moves the links to its parent out of the way (standard input and
 //!    output become private descriptors that children do not inherit), gives
@@ -24,8 +24,6 @@
 //! once.
 
 mod capture;
-pub mod foreign;
-pub(crate) mod invocation;
 mod logger;
 
 use std::any::Any;
@@ -41,20 +39,25 @@ use crate::protocol::{
     self, PROTOCOL_VERSION, RequestedCall, TaskRequest, TaskResult, WorkerMessage,
 };
 
-pub(crate) use invocation::is_worker_invocation;
-
-/// Serves the requests this worker was started for, then exits.
-pub(crate) fn run_and_exit() -> ! {
-    std::process::exit(serve(None))
+/// A worker's two descriptors to its parent, when they were moved out of
+/// the way before `main` (see [`role`](crate::role)).
+pub(crate) struct ParentLink {
+    /// Requests from the parent (the worker's original standard input).
+    pub input: OwnedFd,
+    /// Messages to the parent (the worker's original standard output).
+    pub output: OwnedFd,
 }
 
-/// What runs a foreign call.
-pub(crate) type ForeignHandler<'a> = &'a mut dyn FnMut(&foreign::ForeignCall<'_>) -> TaskResult;
+/// What runs a foreign call (see [`foreign`](crate::foreign)): given the
+/// task's id, its name and the payload the parent queued.
+pub(crate) type ForeignHandler<'a> = &'a mut dyn FnMut(u64, &str, &[u8]) -> TaskResult;
 
 /// Serves requests until the parent closes the link (or, for a worker that
-/// is not reused, after the first); returns the exit code.
-pub(crate) fn serve(mut foreign: Option<ForeignHandler<'_>>) -> i32 {
-    let mut worker = match Worker::start() {
+/// is not reused, after the first); returns the exit code. `link`: the
+/// descriptors to the parent when they were moved already (else they are
+/// standard input and output).
+pub(crate) fn serve(link: Option<ParentLink>, mut foreign: Option<ForeignHandler<'_>>) -> i32 {
+    let mut worker = match Worker::start(link) {
         Ok(worker) => worker,
         Err(error) => {
             // Standard error may still be the parent's; say why and give up.
@@ -142,12 +145,12 @@ struct Worker {
 
 impl Worker {
     /// Rearranges the standard descriptors.
-    fn start() -> io::Result<Worker> {
+    fn start(link: Option<ParentLink>) -> io::Result<Worker> {
         if let Some(argv0) = std::env::args_os().next() {
             let path = std::path::Path::new(&argv0);
             crate::platform::set_process_name(path.file_name().unwrap_or(path.as_os_str()));
         }
-        let (input, output) = match invocation::claim_parent_link() {
+        let (input, output) = match link {
             Some(link) => (link.input, link.output),
             // The constructor could not move them: do it now.
             None => (
@@ -242,19 +245,21 @@ fn execute(request: &TaskRequest, foreign: &mut Option<ForeignHandler<'_>>) -> T
             },
             _,
         ) => {
-            // SAFETY: the request's offsets come from `callable::offsets_of`
-            // in the parent; `read_request` checked that its executable
-            // identity is ours and that the offsets were sealed for it and
-            // lead into our code.
-            unsafe { crate::callable::call(*entry, *function, &request.args) }
+            let call = || {
+                // SAFETY: the request's offsets come from
+                // `callable::offsets_of` in the parent; `read_request`
+                // checked that its executable identity is ours and that the
+                // offsets were sealed for it and lead into our code.
+                unsafe { crate::callable::call(*entry, *function, &request.args) }
+            };
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)) {
+                Ok(result) => result,
+                Err(payload) => panic_result(payload),
+            }
         }
         (RequestedCall::Payload, Some(handler)) => {
-            let call = foreign::ForeignCall {
-                task: request.task_id,
-                name: &request.function_name,
-                payload: &request.args,
-            };
-            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(&call))) {
+            let call = || handler(request.task_id, &request.function_name, &request.args);
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)) {
                 Ok(result) => result,
                 Err(payload) => panic_result(payload),
             }
@@ -304,7 +309,7 @@ fn payload_message(payload: &(dyn Any + Send)) -> String {
 }
 
 /// The result for a task that panicked with `payload`.
-pub(crate) fn panic_result(payload: Box<dyn Any + Send>) -> TaskResult {
+fn panic_result(payload: Box<dyn Any + Send>) -> TaskResult {
     let recorded = LAST_PANIC
         .lock()
         .unwrap_or_else(PoisonError::into_inner)

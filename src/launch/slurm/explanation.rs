@@ -16,7 +16,7 @@
 //! srun: error: Unable to create step for job 12: More processors requested than permitted
 //! ```
 
-use crate::outcome::{Outcome, ProcessExit};
+use crate::task::{Outcome, ProcessExit};
 
 /// The outcome and process exit of a task whose job step ended with
 /// `outcome` and `srun` exiting as `exit`, given what Slurm `said` (its

@@ -21,7 +21,8 @@ use std::io;
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 use rustix::process::Signal;
 
-use super::{LaunchIo, LaunchSpec, Launched, local};
+use super::handle::{Control, ProcessHandle};
+use super::{LaunchIo, LaunchSpec, local};
 use messages::Destination;
 
 pub(crate) use explanation::explain;
@@ -29,9 +30,10 @@ pub(crate) use messages::SrunMessages;
 pub use options::SlurmOptions;
 
 /// Starts `spec` as a job step.
-pub(crate) fn launch(options: &SlurmOptions, spec: &LaunchSpec) -> io::Result<Launched> {
+pub(crate) fn launch(options: &SlurmOptions, spec: &LaunchSpec) -> io::Result<ProcessHandle> {
     let srun = step::srun_spec(options, spec)?;
-    let mut launched = local::launch(&srun)?;
+    let mut launched = local::spawn::launch(&srun)?;
+    launched.control = Control::SrunStep;
     match read_messages(&mut launched, srun.io) {
         Ok(()) => Ok(launched),
         Err(error) => {
@@ -46,7 +48,7 @@ pub(crate) fn launch(options: &SlurmOptions, spec: &LaunchSpec) -> io::Result<La
 
 /// Starts reading `srun`'s standard error. A command's own error output
 /// reaches the engine through a socket in its place.
-fn read_messages(launched: &mut Launched, io: LaunchIo) -> io::Result<()> {
+fn read_messages(launched: &mut ProcessHandle, io: LaunchIo) -> io::Result<()> {
     let stderr = launched
         .stderr
         .take()

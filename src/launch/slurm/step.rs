@@ -69,7 +69,7 @@ pub(crate) fn srun_spec(options: &SlurmOptions, spec: &LaunchSpec) -> io::Result
         // Through srun the worker's standard input is no socket of ours:
         // the ticket in its environment (srun exports ours) tells it it is
         // a worker.
-        use crate::worker::invocation::{TICKET_VARIABLE, ticket};
+        use crate::invocation::{TICKET_VARIABLE, ticket};
         env.push((TICKET_VARIABLE.into(), Some(ticket().into())));
     }
     Ok(LaunchSpec {

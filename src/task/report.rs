@@ -6,8 +6,8 @@ use std::borrow::Cow;
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use crate::outcome::{Outcome, ProcessExit};
 use crate::task::TaskId;
+use crate::task::{Outcome, ProcessExit};
 
 /// Everything known about a task that has ended.
 ///

@@ -48,7 +48,11 @@ pub enum ForeignResult {
 /// to standard output: from then on standard output and error are captured
 /// and relayed, and standard input is `/dev/null`.
 pub fn serve(mut handler: impl FnMut(&ForeignCall<'_>) -> ForeignResult) -> ! {
-    let mut run = |call: &ForeignCall<'_>| match handler(call) {
+    let mut run = |task: u64, name: &str, payload: &[u8]| match handler(&ForeignCall {
+        task,
+        name,
+        payload,
+    }) {
         ForeignResult::Returned(bytes) => TaskResult::Returned(bytes),
         ForeignResult::Raised {
             exception,
@@ -61,5 +65,6 @@ pub fn serve(mut handler: impl FnMut(&ForeignCall<'_>) -> ForeignResult) -> ! {
         },
         ForeignResult::Failed(reason) => TaskResult::Failed(reason),
     };
-    std::process::exit(super::serve(Some(&mut run)))
+    let link = crate::role::claim_parent_link();
+    std::process::exit(crate::worker::serve(link, Some(&mut run)))
 }

@@ -1,6 +1,7 @@
-//! Giving CPUs back while our tasks run: when foreign load appears after
-//! they started, the considerate modes lower their priority and
-//! `Generous` pauses the most recently started ones, down to what is free.
+//! The scheduler's advice for our running tasks, so that they give CPUs back:
+//! when foreign load appears after they started, the considerate modes lower
+//! their priority and `Generous` pauses the most recently started ones, down
+//! to what is free (the engine acts on it: see `engine::yielding`).
 //!
 //! Each new measurement is judged once. Load that leaves fewer CPUs than
 //! ours use takes effect at once: lower priority, and (in `Generous`) keep
@@ -52,7 +53,7 @@ impl fmt::Display for RunningAdvice {
 
 /// The state behind [`RunningAdvice`], with its hysteresis.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Yielding {
+pub(crate) struct Advisor {
     renice: bool,
     /// Measurements in a row with room for every running task.
     calm_for_renice: u32,
@@ -66,7 +67,7 @@ pub(crate) struct Yielding {
     judged: Option<Instant>,
 }
 
-impl Yielding {
+impl Advisor {
     /// The advice for `running` tasks of ours, judging the measurement
     /// taken at `taken_at` (if not judged yet) that leaves `room` CPUs to
     /// us (`None`: nothing measured yet).
@@ -77,7 +78,7 @@ impl Yielding {
         running: usize,
     ) -> RunningAdvice {
         if !priority.renices_running_tasks() {
-            *self = Yielding::default();
+            *self = Advisor::default();
             return RunningAdvice {
                 renice: false,
                 keep_running: running,
@@ -146,7 +147,7 @@ mod tests {
 
     /// Feeds one new measurement per room and returns the advice after each.
     fn replay(priority: Priority, running: usize, rooms: &[usize]) -> Vec<(bool, usize)> {
-        let mut yielding = Yielding::default();
+        let mut yielding = Advisor::default();
         let t0 = Instant::now();
         rooms
             .iter()
@@ -204,7 +205,7 @@ mod tests {
 
     #[test]
     fn a_measurement_is_judged_once_and_ended_tasks_free_their_place() {
-        let mut yielding = Yielding::default();
+        let mut yielding = Advisor::default();
         let at = Instant::now();
         let a = yielding.advise(Priority::Generous, Some((1, at)), 3);
         assert_eq!(a.keep_running, 1);

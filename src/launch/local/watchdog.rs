@@ -15,26 +15,47 @@
 use std::ffi::OsStr;
 use std::io;
 use std::os::fd::OwnedFd;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use rustix::fs::MemfdFlags;
 use rustix::process::Signal;
 
-use crate::worker::invocation::{TICKET_VARIABLE, WATCHDOG_FLAG, ticket};
+use crate::invocation::{TICKET_VARIABLE, WATCHDOG_FLAG, ticket};
 
-/// The size of one table entry: a process group id, 0 when free.
+/// The size of one table entry: a `kill(2)` target, 0 when free.
 const ENTRY: u64 = 4;
 
-/// The engine's handle on its watchdog.
+/// The launcher's handle on its watchdog.
 pub(crate) struct Watchdog {
     pid: u32,
     pidfd: OwnedFd,
     /// The write end of the watchdog's standard input; dropping it wakes
     /// the watchdog up.
     alive: Option<OwnedFd>,
-    table: OwnedFd,
-    free: Vec<u32>,
-    used: u32,
+    table: Arc<Table>,
+}
+
+/// The table the watchdog reads, shared with the entries that are in it.
+struct Table {
+    file: OwnedFd,
+    /// Free entries, and how many were ever used.
+    entries: Mutex<(Vec<u32>, u32)>,
+}
+
+/// A task's entry in the watchdog's table, taken out when dropped: drop it
+/// before the task's process is reaped, so that a stale entry can never
+/// name a reused id.
+#[derive(Debug)]
+pub(crate) struct WatchEntry {
+    table: Arc<Table>,
+    entry: u32,
+}
+
+impl std::fmt::Debug for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Table").finish_non_exhaustive()
+    }
 }
 
 impl Watchdog {
@@ -44,7 +65,7 @@ impl Watchdog {
         let table = rustix::fs::memfd_create("dummymp-watchdog", MemfdFlags::CLOEXEC)?;
         let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
         let grace_ms = grace.as_millis().to_string();
-        let (pid, pidfd) = crate::launch::local::launch_helper(
+        let (pid, pidfd) = super::spawn::launch_helper(
             &crate::platform::self_exe_for_spawn(),
             crate::platform::self_exe_display_name(),
             &[
@@ -60,34 +81,54 @@ impl Watchdog {
             pid,
             pidfd,
             alive: Some(write),
-            table,
-            free: Vec::new(),
-            used: 0,
+            table: Arc::new(Table {
+                file: table,
+                entries: Mutex::new((Vec::new(), 0)),
+            }),
         })
     }
 
-    /// Puts the process group `pgid` in the table; returns its entry.
-    pub(crate) fn register(&mut self, pgid: u32) -> u32 {
-        let entry = self.free.pop().unwrap_or_else(|| {
-            self.used += 1;
-            self.used - 1
-        });
-        self.write(entry, pgid);
-        entry
+    /// Puts `target` (a `kill(2)` target: a negative process group or a
+    /// positive process id) in the table.
+    pub(crate) fn watch(&self, target: i32) -> WatchEntry {
+        let entry = {
+            let mut entries = self
+                .table
+                .entries
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let (free, used) = &mut *entries;
+            free.pop().unwrap_or_else(|| {
+                *used += 1;
+                *used - 1
+            })
+        };
+        self.table.write(entry, target);
+        WatchEntry {
+            table: Arc::clone(&self.table),
+            entry,
+        }
     }
+}
 
-    /// Takes entry `entry` out of the table (before its group's leader is
-    /// reaped, so that a stale entry can never name a reused group id).
-    pub(crate) fn unregister(&mut self, entry: u32) {
-        self.write(entry, 0);
-        self.free.push(entry);
-    }
-
-    fn write(&self, entry: u32, pgid: u32) {
+impl Table {
+    fn write(&self, entry: u32, target: i32) {
         let offset = u64::from(entry) * ENTRY;
-        if let Err(e) = rustix::io::pwrite(&self.table, &pgid.to_le_bytes(), offset) {
+        if let Err(e) = rustix::io::pwrite(&self.file, &target.to_le_bytes(), offset) {
             log::warn!(target: "dummymp::engine", "cannot update the watchdog's table: {e}");
         }
+    }
+}
+
+impl Drop for WatchEntry {
+    fn drop(&mut self) {
+        self.table.write(self.entry, 0);
+        self.table
+            .entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .0
+            .push(self.entry);
     }
 }
 
@@ -110,9 +151,9 @@ impl Drop for Watchdog {
 }
 
 /// The watchdog's program (the process started by [`Watchdog::start`]):
-/// waits for its standard input to end, then ends every process group in
-/// the table on its standard output. `grace_ms` is its first argument after
-/// the ticket.
+/// waits for its standard input to end, then ends everything in the table
+/// on its standard output. `grace_ms` is its first argument after the
+/// ticket.
 pub(crate) fn run(grace_ms: &str) -> ! {
     let grace = Duration::from_millis(grace_ms.parse().unwrap_or(1000));
     let stdin = std::io::stdin();
@@ -124,13 +165,16 @@ pub(crate) fn run(grace_ms: &str) -> ! {
             Err(_) => break,
         }
     }
-    let groups = read_table(&std::io::stdout());
+    let targets = read_table(&std::io::stdout());
     let signal_all = |signal| {
-        for &pgid in &groups {
-            let _ = crate::platform::signal_group(pgid, signal);
+        for &target in &targets {
+            let _ = match target {
+                group if group < 0 => crate::platform::signal_group(group.unsigned_abs(), signal),
+                process => crate::platform::signal_process(process as u32, signal),
+            };
         }
     };
-    if !groups.is_empty() {
+    if !targets.is_empty() {
         signal_all(Signal::TERM);
         std::thread::sleep(grace);
         signal_all(Signal::KILL);
@@ -138,8 +182,8 @@ pub(crate) fn run(grace_ms: &str) -> ! {
     std::process::exit(0)
 }
 
-/// The process groups in the table behind `table`.
-fn read_table(table: &impl std::os::fd::AsFd) -> Vec<u32> {
+/// The targets in the table behind `table` (never 0, 1, -1: "everything").
+fn read_table(table: &impl std::os::fd::AsFd) -> Vec<i32> {
     let mut bytes = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
@@ -150,8 +194,8 @@ fn read_table(table: &impl std::os::fd::AsFd) -> Vec<u32> {
     }
     bytes
         .chunks_exact(ENTRY as usize)
-        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .filter(|&pgid| pgid > 1)
+        .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .filter(|target| target.unsigned_abs() > 1)
         .collect()
 }
 
@@ -160,15 +204,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_table_lists_registered_groups_only() {
+    fn the_table_lists_registered_targets_only() {
         let table = rustix::fs::memfd_create("t", MemfdFlags::CLOEXEC).unwrap();
-        let write = |entry: u64, pgid: u32| {
-            rustix::io::pwrite(&table, &pgid.to_le_bytes(), entry * ENTRY).unwrap();
+        let write = |entry: u64, target: i32| {
+            rustix::io::pwrite(&table, &target.to_le_bytes(), entry * ENTRY).unwrap();
         };
-        write(0, 4242);
+        write(0, -4242);
         write(1, 4343);
         write(2, 4444);
+        write(3, -1);
         write(1, 0);
-        assert_eq!(read_table(&table), vec![4242, 4444]);
+        assert_eq!(read_table(&table), vec![-4242, 4444]);
     }
 }

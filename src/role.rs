@@ -1,20 +1,15 @@
-//! How a process learns, before `main` runs, that it was started as a
-//! worker, and what happens when its program forgets to call
-//! [`init`](crate::init).
-//!
-//! A worker is started with [`WORKER_FLAG`] and a ticket as its first two
-//! arguments, *and* a socket as its standard input (or, through a launcher
-//! that replaces standard input, the same ticket in the environment variable
-//! [`TICKET_VARIABLE`]). Only these together make a worker: arguments typed
-//! by hand or copied by a task into a command of its own (whose standard
-//! input is a terminal, a file, a pipe or `/dev/null`), or a variable
-//! inherited by some unrelated program, never do, so worker mode cannot be
-//! entered by accident.
+//! The role of this process, decided once, before `main` runs: the
+//! program itself (a parent), a worker started to run its tasks, a worker
+//! forked by the fork server, or the engine's watchdog. [`init`](crate::init)
+//! acts on it: a worker runs its task and exits, a parent starts its fork
+//! server. Lower layers do not look the role up: what they need is handed
+//! to them from here.
 //!
 //! A constructor of this crate looks at the command line before `main`
-//! runs. In a worker it moves the two descriptors that talk to the parent
-//! out of the way (whatever `main` prints before `init` cannot corrupt the
-//! messages) and arms two tripwires for a program that never calls `init`:
+//! runs (see [`invocation`](crate::invocation) for what makes a worker). In
+//! a worker it moves the two descriptors that talk to the parent out of the
+//! way (whatever `main` prints before `init` cannot corrupt the messages)
+//! and arms two tripwires for a program that never calls `init`:
 //!
 //! * the first engine the program creates (every queueing or processing
 //!   call creates one) ends the process at once, so that a worker can
@@ -23,23 +18,14 @@
 //!
 //! Either way the parent reports the task as failed with [`MISSING_INIT`].
 
-use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Mutex, Once};
 
 use rustix::fs::{Mode, OFlags};
 
+use crate::invocation::{WATCHDOG_FLAG, WORKER_FLAG, started_with};
 use crate::protocol::{self, TaskResult, WorkerMessage};
-
-/// The first argument of a worker's command line.
-pub(crate) const WORKER_FLAG: &str = "__dummymp_worker__";
-
-/// The first argument of the engine's watchdog (see `engine::watchdog`),
-/// which is recognised the same way.
-pub(crate) const WATCHDOG_FLAG: &str = "__dummymp_watchdog__";
-
-/// The environment variable that carries a worker's ticket.
-pub(crate) const TICKET_VARIABLE: &str = "DUMMYMP_WORKER_TICKET";
+use crate::worker::ParentLink;
 
 /// Why a task fails when its worker never reached [`init`](crate::init).
 pub(crate) const MISSING_INIT: &str = "the program did not call dummymp::init() first in main \
@@ -66,61 +52,12 @@ static DETECTION: Once = Once::new();
 /// The descriptors to the parent, moved away by the constructor.
 static PARENT_LINK: Mutex<Option<ParentLink>> = Mutex::new(None);
 
-/// A worker's two descriptors to its parent.
-pub(crate) struct ParentLink {
-    /// Requests from the parent (the worker's original standard input).
-    pub input: OwnedFd,
-    /// Messages to the parent (the worker's original standard output).
-    pub output: OwnedFd,
-}
-
-/// This process's ticket for the workers it starts: 128 random bits, in
-/// hex, drawn once.
-pub(crate) fn ticket() -> &'static str {
-    static TICKET: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    TICKET.get_or_init(new_ticket)
-}
-
-/// A fresh ticket.
-fn new_ticket() -> String {
-    let mut bytes = [0u8; 16];
-    if rustix::rand::getrandom(&mut bytes, rustix::rand::GetRandomFlags::empty()).is_err() {
-        // No entropy source: still unique per process and moment, which is
-        // all that guarding against accidents needs.
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos();
-        bytes = (now ^ u128::from(std::process::id()) << 64).to_le_bytes();
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Whether this process was started with `flag` and a ticket as its first
-/// two arguments, *and* either its standard input is a socket (how the
-/// engine starts a worker on this machine) or the environment variable
-/// [`TICKET_VARIABLE`] holds the same ticket (how it starts one through a
-/// launcher that replaces standard input, and its watchdog).
-fn started_with(flag: &str) -> bool {
-    let mut args = std::env::args_os().skip(1);
-    if args.next().is_none_or(|first| first != flag) {
-        return false;
-    }
-    let Some(ticket) = args.next().filter(|t| !t.is_empty()) else {
-        return false;
-    };
-    stdin_is_socket()
-        || std::env::var_os(TICKET_VARIABLE).is_some_and(|expected| expected == ticket)
-}
-
-/// Whether standard input is a socket.
-fn stdin_is_socket() -> bool {
-    rustix::fs::fstat(std::io::stdin()).is_ok_and(|stat| {
-        rustix::fs::FileType::from_raw_mode(stat.st_mode) == rustix::fs::FileType::Socket
-    })
-}
-
 ctor::declarative::ctor! {
+    // SAFETY: runs before `main`, when the Rust runtime may not be set up
+    // for everything: it only reads the command line (which std captures
+    // before constructors run on Linux), calls `fstat`/`fcntl`/`dup2`/`open`
+    // and stores into statics that need no initialisation; it spawns no
+    // thread and touches no other constructor's state.
     #[ctor(unsafe)]
     fn detect_worker_before_main() {
         detect();
@@ -138,7 +75,7 @@ fn detect() -> u8 {
 fn on_program_load() {
     if started_with(WATCHDOG_FLAG) {
         let grace = std::env::args().nth(3).unwrap_or_default();
-        crate::engine::watchdog::run(&grace);
+        crate::launch::watchdog_main(&grace);
     }
     if !started_with(WORKER_FLAG) {
         STATE.store(NOT_A_WORKER, Ordering::SeqCst);
@@ -169,8 +106,9 @@ fn take_parent_link() -> std::io::Result<ParentLink> {
     Ok(ParentLink { input, output })
 }
 
-/// Whether this process is a worker that has not reached `init` (and so
-/// must not start any work of its own).
+/// Whether this process is a worker that has not reached `init`: `init`
+/// turns it into a worker, and until then it must not start any work of
+/// its own.
 pub(crate) fn awaiting_init() -> bool {
     detect() == AWAITING_INIT
 }
@@ -189,12 +127,6 @@ pub(crate) fn claim_parent_link() -> Option<ParentLink> {
 pub(crate) fn mark_forked_worker() {
     detect();
     STATE.store(RUNNING_TASK, Ordering::SeqCst);
-}
-
-/// Whether `init` should turn this process into a worker (one that has
-/// not started its task yet).
-pub(crate) fn is_worker_invocation() -> bool {
-    detect() == AWAITING_INIT
 }
 
 /// The first tripwire: a worker whose program did not call `init` tries to
@@ -239,4 +171,21 @@ fn report_missing_init() {
             }
         }
     }
+}
+
+/// What [`init`](crate::init) does in this process: a worker serves the
+/// tasks it was started for and exits; the program starts its fork server.
+pub(crate) fn on_init() {
+    if awaiting_init() {
+        let link = claim_parent_link();
+        std::process::exit(crate::worker::serve(link, None));
+    }
+    crate::launch::fork_server::start(forked_worker_main);
+}
+
+/// What a copy forked by the fork server runs, once its standard
+/// descriptors are the links to its parent.
+fn forked_worker_main() -> i32 {
+    mark_forked_worker();
+    crate::worker::serve(None, None)
 }

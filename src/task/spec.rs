@@ -8,7 +8,7 @@ use std::fmt;
 use crate::callable;
 use crate::command::Command;
 use crate::error::Error;
-use crate::options::TaskOptions;
+use crate::task::TaskOptions;
 use crate::task::{OutputMode, TaskId};
 
 /// Where a task's output lines go.
@@ -22,7 +22,7 @@ use crate::task::{OutputMode, TaskId};
 pub enum OutputRoute {
     /// Relayed by the engine as the [`OutputMode`] says.
     Relay(OutputMode),
-    /// Handed to the front end as [`Event::Output`](super::Event::Output),
+    /// Handed to the front end as [`Event::Output`](crate::engine::Event::Output),
     /// as it arrives: whole lines for a function task, raw chunks for a
     /// command.
     Events,
@@ -127,7 +127,7 @@ pub(crate) enum Work {
     Deferred(CommandBuilder),
 }
 
-/// One unit of work for the [`Engine`](super::Engine): a function call (run
+/// One unit of work for the [`Engine`](crate::engine::Engine): a function call (run
 /// in a worker, a copy of this program) or a [`Command`], with its
 /// [`TaskOptions`] and its [`OutputRoute`].
 ///

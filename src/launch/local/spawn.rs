@@ -1,5 +1,6 @@
-//! Starting a process on this machine: the one place where dummymp creates
-//! a process for a task.
+//! Creating a process on this machine: the one place where dummymp creates
+//! a process for a task (the fork server aside, which forks copies of the
+//! program).
 //!
 //! It runs through [`std::process::Command`] (which uses `posix_spawn`, a
 //! `vfork`-style start, unless a niceness must be set in the child), in a
@@ -16,10 +17,11 @@ use std::process::{Command, Stdio};
 
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
-use super::{LaunchIo, LaunchSpec, Launched};
+use crate::launch::handle::{ProcessHandle, Reaper};
+use crate::launch::{LaunchIo, LaunchSpec};
 
 /// Starts `spec` as a child of this process.
-pub(crate) fn launch(spec: &LaunchSpec) -> io::Result<Launched> {
+pub(crate) fn launch(spec: &LaunchSpec) -> io::Result<ProcessHandle> {
     let mut command = Command::new(&spec.program);
     if let Some(argv0) = &spec.argv0 {
         command.arg0(argv0);
@@ -100,23 +102,22 @@ pub(crate) fn launch(spec: &LaunchSpec) -> io::Result<Launched> {
     // The child is reaped through its pidfd; dropping `child` neither waits
     // nor kills.
     drop(child);
-    Ok(Launched {
+    Ok(ProcessHandle::new(
         pid,
         pidfd,
-        input: worker_input,
+        worker_input,
         stdout,
         stderr,
-        reaper: super::Reaper::Us,
-        srun_messages: None,
-    })
+        Reaper::Us,
+    ))
 }
 
 /// Starts a worker of this program through the fork server: the same
 /// descriptors as [`launch`] gives a worker, without `exec`.
 pub(crate) fn fork_worker(
-    channel: &std::sync::Arc<super::fork_server::ForkChannel>,
+    channel: &std::sync::Arc<crate::launch::fork_server::ForkChannel>,
     spec: &LaunchSpec,
-) -> io::Result<Launched> {
+) -> io::Result<ProcessHandle> {
     let (ours, theirs) = rustix::net::socketpair(
         AddressFamily::UNIX,
         SocketType::STREAM,
@@ -134,15 +135,14 @@ pub(crate) fn fork_worker(
         spec.niceness,
     )?;
     rustix::io::ioctl_fionbio(&stdout, true)?;
-    Ok(Launched {
+    Ok(ProcessHandle::new(
         pid,
         pidfd,
-        input: Some(ours),
+        Some(ours),
         stdout,
-        stderr: None,
-        reaper: super::Reaper::ForkServer(std::sync::Arc::clone(channel)),
-        srun_messages: None,
-    })
+        None,
+        Reaper::ForkServer(std::sync::Arc::clone(channel)),
+    ))
 }
 
 /// Starts one of dummymp's own helper processes (the engine's watchdog):

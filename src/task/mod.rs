@@ -1,5 +1,18 @@
-//! How a caller names tasks (ids and typed handles) and what it chooses
-//! about their output.
+//! What a task is, in one place: how a caller names it (ids and typed
+//! handles), what it runs ([`TaskSpec`]) with which options
+//! ([`TaskOptions`]), what it chooses about its output, how it ended
+//! ([`Outcome`]) and the report of all that ([`TaskReport`]).
+
+mod options;
+mod outcome;
+mod report;
+mod spec;
+
+pub use options::TaskOptions;
+pub use outcome::{Outcome, ProcessExit, signal_name};
+pub use report::{Progress, TaskReport};
+pub(crate) use spec::{CallTarget, Work};
+pub use spec::{ForeignWorker, OutputRoute, StartInfo, TaskSpec};
 
 use std::fmt;
 use std::marker::PhantomData;

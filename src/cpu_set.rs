@@ -1,0 +1,89 @@
+//! [`CpuSet`]: a set of CPU ids, the value CPU affinity masks are made of.
+
+use std::fmt;
+
+/// A set of CPU ids, as used by CPU affinity masks.
+///
+/// ```
+/// use dummymp::CpuSet;
+/// let a = CpuSet::from_ids([0, 1, 2, 3]);
+/// let b = CpuSet::from_ids([2, 3, 4]);
+/// assert_eq!(a.len(), 4);
+/// assert_eq!(a.intersection_len(&b), 2);
+/// assert!(b.contains(4));
+/// ```
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct CpuSet {
+    words: Vec<u64>,
+}
+
+impl CpuSet {
+    /// The set of the given CPU ids.
+    pub fn from_ids(ids: impl IntoIterator<Item = usize>) -> Self {
+        let mut set = CpuSet::default();
+        for id in ids {
+            let word = id / 64;
+            if set.words.len() <= word {
+                set.words.resize(word + 1, 0);
+            }
+            set.words[word] |= 1 << (id % 64);
+        }
+        set
+    }
+
+    /// Number of CPUs in the set.
+    pub fn len(&self) -> usize {
+        self.words.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    /// Whether the set holds no CPU.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether `cpu` is in the set.
+    pub fn contains(&self, cpu: usize) -> bool {
+        self.words
+            .get(cpu / 64)
+            .is_some_and(|w| w & (1 << (cpu % 64)) != 0)
+    }
+
+    /// Number of CPUs in both sets.
+    pub fn intersection_len(&self, other: &CpuSet) -> usize {
+        self.words
+            .iter()
+            .zip(&other.words)
+            .map(|(a, b)| (a & b).count_ones() as usize)
+            .sum()
+    }
+
+    /// The CPU ids in the set, in increasing order.
+    pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        self.words.iter().enumerate().flat_map(|(i, &w)| {
+            (0..64)
+                .filter(move |bit| w & (1 << bit) != 0)
+                .map(move |bit| i * 64 + bit)
+        })
+    }
+}
+
+impl fmt::Debug for CpuSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sets() {
+        let set = CpuSet::from_ids([0, 5, 64, 130]);
+        assert_eq!(set.len(), 4);
+        assert_eq!(set.iter().collect::<Vec<_>>(), vec![0, 5, 64, 130]);
+        assert!(set.contains(64) && !set.contains(63));
+        assert_eq!(set.intersection_len(&CpuSet::from_ids([5, 130, 7])), 2);
+        assert_eq!(format!("{set:?}"), "{0, 5, 64, 130}");
+    }
+}

@@ -1,0 +1,144 @@
+//! Admission: how many queued tasks start now. The scheduler decides for
+//! the CPUs, the foreign load, the memory and the cap; here are the rules
+//! it does not know: the delay between starts, the launcher's room, a task
+//! that can never fit in memory, and starts the system refused for now.
+
+use std::time::Instant;
+
+use super::Engine;
+use super::events::{Event, EventSink};
+use super::starting::Start;
+use crate::task::Outcome;
+use crate::task::TaskReport;
+
+/// What admission remembers between decisions.
+#[derive(Debug, Default)]
+pub(crate) struct StartState {
+    /// The system refused a new process while some of ours run: try again
+    /// when one of them ends.
+    pub spawn_blocked: bool,
+    /// When a task last ended (a worker refused its setup before then may
+    /// find room now).
+    pub last_task_end: Option<Instant>,
+    /// When the last task started.
+    pub last_start: Option<Instant>,
+}
+
+impl StartState {
+    /// A task ended: what refused a start may have passed.
+    pub(crate) fn task_ended(&mut self) {
+        self.spawn_blocked = false;
+        self.last_task_end = Some(Instant::now());
+    }
+
+    /// Whether a task ended at or after `since`.
+    pub(crate) fn ended_since(&self, since: Instant) -> bool {
+        self.last_task_end.is_some_and(|end| end >= since)
+    }
+}
+
+impl Engine {
+    /// When the start delay lets the next task start, if it holds one back.
+    pub(super) fn delayed_until(&self) -> Option<Instant> {
+        self.settings
+            .start_delay
+            .zip(self.starts.last_start)
+            .map(|(delay, last)| last + delay)
+    }
+
+    /// Starts as many queued tasks as the scheduler allows.
+    pub(super) fn start_ready(&mut self, sink: &mut (impl EventSink + ?Sized)) {
+        // A task that could not start frees its slot at once, and no event
+        // will come for it: ask the scheduler again until every slot it
+        // grants holds a task (or the queue is empty).
+        loop {
+            if self.delayed_until().is_some_and(|at| Instant::now() < at) {
+                return;
+            }
+            let waiting = if self.starts.spawn_blocked {
+                0
+            } else {
+                self.queue.len()
+            };
+            let memory = match self.queue.front() {
+                Some(head) if waiting > 0 => {
+                    let estimate = head
+                        .spec
+                        .options
+                        .memory
+                        .or_else(|| self.scheduler.memory_estimate(head.spec.memory_key()));
+                    if let Some(bytes) = estimate
+                        && self.scheduler.memory_fit(bytes) == crate::MemoryFit::Never
+                    {
+                        self.never_fits(bytes, sink);
+                        continue;
+                    }
+                    estimate
+                }
+                _ => None,
+            };
+            let mut slots =
+                self.scheduler
+                    .free_slots_with_memory(self.running.len(), waiting, memory);
+            if self.settings.start_delay.is_some() {
+                slots = slots.min(1);
+            }
+            let mut ended_at_once = 0;
+            for _ in 0..slots {
+                if !sink.accepts_starts() || !self.launcher_has_room() {
+                    return;
+                }
+                match self.start_next(sink) {
+                    Start::Started => {
+                        self.activity += 1;
+                        self.starts.last_start = Some(Instant::now());
+                    }
+                    Start::Failed => {
+                        self.activity += 1;
+                        ended_at_once += 1;
+                    }
+                    Start::Refused | Start::NothingQueued => return,
+                }
+            }
+            if ended_at_once == 0 {
+                return;
+            }
+        }
+    }
+
+    /// The task at the head of the queue needs `bytes` of memory, more than
+    /// this machine can ever give it under the priority mode: it ends now
+    /// rather than waiting for ever.
+    fn never_fits(&mut self, bytes: u64, sink: &mut (impl EventSink + ?Sized)) {
+        let Some(queued) = self.queue.pop_front() else {
+            return;
+        };
+        let error = format!(
+            "it needs {} of memory, more than this machine can ever give a task in {} mode",
+            crate::scheduler::memory::Bytes(bytes),
+            self.scheduler.priority(),
+        );
+        sink.event(Event::Ended(Box::new(TaskReport::without_process(
+            queued.id,
+            queued.spec.name,
+            Outcome::FailedToStart { error, errno: None },
+            queued.attempt,
+        ))));
+    }
+
+    /// Launcher-specific: whether the launcher has the CPUs the task at the
+    /// head of the queue needs (a Slurm allocation counts the CPUs its
+    /// steps take, for tasks that need more than one).
+    fn launcher_has_room(&self) -> bool {
+        let Some(next) = self.queue.front() else {
+            return true;
+        };
+        let launcher = self.launch.launcher();
+        let in_use = self
+            .running
+            .iter()
+            .map(|task| launcher.task_cpus(task.spec.options.cpus))
+            .sum();
+        launcher.has_room_for(in_use, next.spec.options.cpus)
+    }
+}

@@ -1,0 +1,215 @@
+//! A task's attempt ended: what it left is swept, its memory peak is
+//! learned, and it is either run again (a failure that may be retried, or
+//! a worker refused for now) or reported.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use super::Engine;
+use super::ending::{self, EndReason};
+use super::events::{Event, EventSink};
+use super::queue::Queued;
+use super::running::RunningTask;
+use super::transient::is_transient_errno;
+use crate::task::TaskId;
+use crate::task::TaskReport;
+use crate::task::TaskSpec;
+use crate::task::{Outcome, ProcessExit};
+
+/// An attempt of a task that ended, on its way to a report (or a retry).
+struct EndedAttempt {
+    id: TaskId,
+    spec: TaskSpec,
+    attempt: u32,
+    pid: u32,
+    outcome: Outcome,
+    returned: Option<Vec<u8>>,
+    exit: Option<ProcessExit>,
+    peak_rss: Option<u64>,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    started_wall: SystemTime,
+    runtime: Duration,
+}
+
+impl Engine {
+    /// Starts ending the workers whose message stream broke: nothing more
+    /// can come from them, and one that went on writing would block for
+    /// ever on a pipe nobody reads. They end as [`Outcome::Failed`], saying
+    /// how the stream broke.
+    pub(super) fn end_broken_streams(&mut self) {
+        let now = Instant::now();
+        for task in &mut self.running {
+            if task.ending.is_none() && task.stream_broken() {
+                task.ending = Some(ending::terminate(
+                    &task.process,
+                    EndReason::BrokenStream,
+                    self.settings.kill_grace,
+                    now,
+                ));
+            }
+        }
+    }
+
+    /// Finishes `self.running[index]`, a reused worker that sent its
+    /// result: the task ends, the worker waits for the next one.
+    pub(super) fn finish_reused(&mut self, index: usize, sink: &mut (impl EventSink + ?Sized)) {
+        self.activity += 1;
+        let mut task = self.running.swap_remove(index);
+        self.slots.release(task.slot);
+        self.starts.task_ended();
+        let runtime = task.started.elapsed();
+        let (outcome, returned) = task.outcome(None);
+        let RunningTask {
+            id,
+            spec,
+            attempt,
+            process,
+            started_wall,
+            stdout,
+            stderr,
+            worker_kind,
+            ..
+        } = task;
+        let pid = process.pid;
+        if let Some(kind) = worker_kind {
+            self.pool.put(kind, process);
+        }
+        self.report_or_retry(
+            EndedAttempt {
+                id,
+                spec,
+                attempt,
+                pid,
+                outcome,
+                returned,
+                exit: None,
+                peak_rss: None,
+                stdout,
+                stderr,
+                started_wall,
+                runtime,
+            },
+            sink,
+        );
+    }
+
+    /// Finishes `self.running[index]`, whose process exited with `exit`.
+    pub(super) fn finish(
+        &mut self,
+        index: usize,
+        exit: Option<ProcessExit>,
+        sink: &mut (impl EventSink + ?Sized),
+    ) {
+        self.activity += 1;
+        let mut task = self.running.swap_remove(index);
+        // Launcher-specific: what a launcher relays (srun's error stream)
+        // is all passed on before the last read.
+        task.process.settle();
+        task.read_last(sink);
+        let peak_rss = self.sweeper.sweep(
+            &mut task.process,
+            self.scheduler.own_processes(),
+            task.ending.is_some_and(|e| e.killed()),
+            task.ending.and_then(|e| e.kill_at),
+        );
+        if let Some(peak) = peak_rss {
+            let key = task.spec.memory_key().to_string();
+            self.scheduler.record_peak_rss(&key, peak);
+        }
+        task.process.input = None;
+        self.slots.release(task.slot);
+        // Another task ended while this one set itself up (perhaps earlier
+        // in this very pass): what refused it may have passed.
+        let another_ended_since = self.starts.ended_since(task.started);
+        self.starts.task_ended();
+        let runtime = task.started.elapsed();
+
+        if let Some((error, errno)) = task.worker_not_started()
+            && task.ending.is_none()
+            && is_transient_errno(errno)
+            && (!self.running.is_empty() || another_ended_since)
+        {
+            log::debug!(
+                target: "dummymp::engine",
+                "{} could not set itself up yet ({error}); retrying when a task ends",
+                task.id
+            );
+            // With nothing else running no end will come to unblock it:
+            // it is tried again at once (and is final if refused again
+            // with nothing running).
+            self.starts.spawn_blocked = !self.running.is_empty();
+            self.queue.push_front(Queued {
+                id: task.id,
+                spec: task.spec,
+                attempt: task.attempt,
+            });
+            return;
+        }
+
+        let (outcome, returned) = task.outcome(exit);
+        // Launcher-specific: Slurm says why a job step ended.
+        let (outcome, exit) = task.process.explain(outcome, exit);
+        self.report_or_retry(
+            EndedAttempt {
+                id: task.id,
+                pid: task.process.pid,
+                spec: task.spec,
+                attempt: task.attempt,
+                outcome,
+                returned,
+                exit,
+                peak_rss,
+                stdout: task.stdout,
+                stderr: task.stderr,
+                started_wall: task.started_wall,
+                runtime,
+            },
+            sink,
+        );
+    }
+
+    /// A task's attempt ended: runs it again if it failed and may, else
+    /// reports it.
+    fn report_or_retry(&mut self, ended: EndedAttempt, sink: &mut (impl EventSink + ?Sized)) {
+        log::debug!(
+            target: "dummymp::engine",
+            "[PID {}] {} ({}) {}",
+            ended.pid,
+            ended.id,
+            ended.spec.name,
+            ended.outcome
+        );
+        if !ended.outcome.is_success()
+            && ended.outcome != Outcome::Killed
+            && ended.attempt <= ended.spec.options.retries
+            && self.gate.is_open()
+        {
+            sink.event(Event::Retrying {
+                id: ended.id,
+                outcome: &ended.outcome,
+                next_attempt: ended.attempt + 1,
+            });
+            self.queue.push_front(Queued {
+                id: ended.id,
+                spec: ended.spec,
+                attempt: ended.attempt + 1,
+            });
+            return;
+        }
+        sink.event(Event::Ended(Box::new(TaskReport {
+            id: ended.id,
+            name: ended.spec.name,
+            pid: Some(ended.pid),
+            outcome: ended.outcome,
+            exit: ended.exit,
+            stdout: ended.stdout,
+            stderr: ended.stderr,
+            started_at: Some(ended.started_wall),
+            runtime: ended.runtime,
+            attempts: ended.attempt,
+            peak_rss: ended.peak_rss,
+            returned: ended.returned,
+            value: None,
+        })));
+    }
+}

@@ -1,0 +1,118 @@
+//! What a task's process is: the [`LaunchSpec`] the launch seam starts
+//! (the program, its arguments and environment, how it talks to us, its
+//! niceness), and for a function task the encoded request its worker is
+//! sent.
+
+use std::io;
+
+use super::Engine;
+use super::yielding::YIELDING_NICENESS;
+use crate::identity;
+use crate::invocation::worker_args;
+use crate::launch::{LaunchIo, LaunchSpec};
+use crate::platform;
+use crate::protocol::{self, PROTOCOL_VERSION, RequestedCall, TaskRequest};
+use crate::task::{CallTarget, StartInfo, TaskSpec, Work};
+
+impl Engine {
+    /// The process to start for `spec`, and the request to send a worker.
+    pub(super) fn launch_spec(
+        &self,
+        spec: &mut TaskSpec,
+        start: &StartInfo,
+    ) -> io::Result<(LaunchSpec, Option<Vec<u8>>)> {
+        let cpus = spec.options.cpus;
+        let command = match &mut spec.work {
+            Work::Call(call) => {
+                let executable = identity::current();
+                let forkable = matches!(call.target, CallTarget::Function { .. })
+                    && self.settings.worker_program.is_none();
+                let (requested, program, argv0, mut args, env) = match &call.target {
+                    CallTarget::Function { entry, function } => {
+                        let (program, argv0) = match &self.settings.worker_program {
+                            Some(program) => (program.clone().into_os_string(), None),
+                            None => (
+                                platform::self_exe_for_spawn().into_os_string(),
+                                Some(platform::self_exe_display_name().to_owned()),
+                            ),
+                        };
+                        let requested = RequestedCall::Function {
+                            entry: *entry,
+                            function: *function,
+                            seal: crate::callable::seal(executable, *entry, *function),
+                        };
+                        (requested, program, argv0, Vec::new(), Vec::new())
+                    }
+                    CallTarget::Foreign(worker) => (
+                        RequestedCall::Payload,
+                        worker.program.clone(),
+                        None,
+                        worker.args.clone(),
+                        worker
+                            .env
+                            .iter()
+                            .map(|(k, v)| (k.clone(), Some(v.clone())))
+                            .collect(),
+                    ),
+                };
+                let request = TaskRequest {
+                    protocol: PROTOCOL_VERSION,
+                    executable: executable.to_vec(),
+                    task_id: start.id.0 as u64,
+                    call: requested,
+                    function_name: spec.name.to_string(),
+                    log_level: log::max_level() as u8,
+                    args: call.args.clone(),
+                    keep_alive: self.settings.reuse_workers,
+                };
+                let frame = protocol::encode_frame(&request).map_err(io::Error::other)?;
+                // The worker's standard input is a socket: that and the
+                // ticket make it a worker. (A launcher that replaces standard
+                // input passes the ticket in the environment too.)
+                args.extend(worker_args());
+                let spec = LaunchSpec {
+                    program,
+                    argv0,
+                    args,
+                    env,
+                    env_clear: false,
+                    current_dir: None,
+                    io: LaunchIo::Worker,
+                    niceness: self.start_niceness(),
+                    forkable,
+                    cpus,
+                };
+                return Ok((spec, Some(frame)));
+            }
+            Work::Command(command) => command.clone(),
+            Work::Deferred(build) => build(start),
+        };
+        Ok((
+            LaunchSpec {
+                program: command.get_program().to_owned(),
+                argv0: None,
+                args: command.get_args().map(ToOwned::to_owned).collect(),
+                env: command
+                    .get_envs()
+                    .map(|(k, v)| (k.to_owned(), v.map(ToOwned::to_owned)))
+                    .collect(),
+                env_clear: command.get_env_clear(),
+                current_dir: command.get_current_dir().map(ToOwned::to_owned),
+                io: LaunchIo::Command,
+                niceness: self.start_niceness(),
+                forkable: false,
+                cpus,
+            },
+            None,
+        ))
+    }
+
+    /// The niceness tasks start at now.
+    fn start_niceness(&self) -> Option<i32> {
+        if self.yielding.renice_new {
+            Some(YIELDING_NICENESS)
+        } else {
+            self.settings.niceness
+        }
+    }
+}
