@@ -50,6 +50,7 @@
 
 pub(crate) mod ending;
 mod events;
+mod memory;
 mod pool;
 mod running;
 mod slots;
@@ -763,10 +764,6 @@ impl Engine {
             self.scheduler.own_processes(),
             task.ending,
         );
-        if let Some(peak) = peak_rss {
-            let key = task.spec.memory_key().to_string();
-            self.scheduler.record_peak_rss(&key, peak);
-        }
         task.process.input = None;
         self.slots.release(task.slot);
         self.spawn_blocked = false;
@@ -801,6 +798,11 @@ impl Engine {
         let (outcome, returned) = task.outcome(exit);
         // Launcher-specific: Slurm says why a job step ended.
         let (outcome, exit) = task.process.explain(outcome, exit);
+        let outcome = memory::explain_oom(&mut self.scheduler, outcome);
+        if let Some(peak) = memory::peak_to_learn(&outcome, peak_rss) {
+            let key = task.spec.memory_key().to_string();
+            self.scheduler.record_peak_rss(&key, peak);
+        }
         self.report_or_retry(
             EndedAttempt {
                 id: task.id,
@@ -928,18 +930,19 @@ impl Engine {
             };
             let memory = match self.queue.front() {
                 Some(head) if waiting > 0 => {
-                    let estimate = head
-                        .spec
-                        .options
-                        .memory
-                        .or_else(|| self.scheduler.memory_estimate(head.spec.memory_key()));
-                    if let Some(bytes) = estimate
-                        && self.scheduler.memory_fit(bytes) == crate::MemoryFit::Never
-                    {
-                        self.never_fits(bytes, sink);
-                        continue;
+                    let settled = self.running.is_empty() && self.sweeper.is_idle();
+                    match memory::head_memory(
+                        &self.scheduler,
+                        &head.spec,
+                        self.running.len(),
+                        settled,
+                    ) {
+                        memory::HeadMemory::Estimate(estimate) => estimate,
+                        memory::HeadMemory::Never(error) => {
+                            self.never_fits(error, sink);
+                            continue;
+                        }
                     }
-                    estimate
                 }
                 _ => None,
             };
@@ -972,18 +975,13 @@ impl Engine {
         }
     }
 
-    /// The task at the head of the queue needs `bytes` of memory, more than
-    /// this machine can ever give it under the priority mode: it ends now
-    /// rather than waiting for ever.
-    fn never_fits(&mut self, bytes: u64, sink: &mut (impl EventSink + ?Sized)) {
+    /// The task at the head of the queue needs more memory than this
+    /// machine can ever give it under the priority mode (`error` says how
+    /// much): it ends now rather than waiting for ever.
+    fn never_fits(&mut self, error: String, sink: &mut (impl EventSink + ?Sized)) {
         let Some(queued) = self.queue.pop_front() else {
             return;
         };
-        let error = format!(
-            "it needs {} of memory, more than this machine can ever give a task in {} mode",
-            crate::scheduler::memory::Bytes(bytes),
-            self.scheduler.priority(),
-        );
         sink.event(Event::Ended(Box::new(TaskReport::without_process(
             queued.id,
             queued.spec.name,

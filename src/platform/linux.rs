@@ -4,6 +4,7 @@
 mod cgroup;
 mod cpu_times;
 mod memory;
+mod oom;
 mod process_table;
 mod processes;
 
@@ -19,6 +20,7 @@ use rustix::process::{Pid, PidfdFlags, WaitId, WaitIdOptions};
 pub(crate) use cgroup::cgroup_cpu_limit;
 pub(crate) use cpu_times::cpu_times;
 pub(crate) use memory::MemorySource;
+pub(crate) use oom::OomCounter;
 pub(crate) use process_table::{ProcessTable, resident_bytes, uptime_ticks};
 pub(crate) use processes::{
     Interest, members_of_group, reap_exited_with_status, reap_exited_with_usage, renice_group,
