@@ -579,6 +579,33 @@ mod tests {
     }
 
     #[test]
+    fn each_out_of_memory_kill_is_blamed_once_and_those_while_idle_never() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("memory.events");
+        let count = |n: u64| std::fs::write(&file, format!("oom 0\noom_kill {n}\n")).unwrap();
+        count(3);
+        let mut admission = MemoryAdmission {
+            oom: OomCounter::at(file.clone()),
+            ..MemoryAdmission::default()
+        };
+        admission.forget_oom_kills();
+        assert!(!admission.take_oom_kill(), "3 were there before");
+        count(5);
+        assert!(admission.take_oom_kill());
+        assert!(admission.take_oom_kill(), "two tasks killed at once");
+        assert!(!admission.take_oom_kill(), "no third");
+        count(6);
+        admission.forget_oom_kills();
+        assert!(!admission.take_oom_kill(), "killed while none of ours ran");
+        count(2);
+        assert!(!admission.take_oom_kill(), "a counter that went back");
+        count(3);
+        assert!(admission.take_oom_kill(), "counted from where it went back");
+        std::fs::remove_file(&file).unwrap();
+        assert!(!admission.take_oom_kill(), "unreadable: nothing is blamed");
+    }
+
+    #[test]
     fn statuses_read_well() {
         let status = MemoryStatus {
             total: 16 * GIB,

@@ -37,6 +37,12 @@ impl OomCounter {
         OomCounter { file }
     }
 
+    /// The counter in `file` (a test's stand-in).
+    #[cfg(test)]
+    pub(crate) fn at(file: PathBuf) -> OomCounter {
+        OomCounter { file: Some(file) }
+    }
+
     /// The count now, `None` when it cannot be read.
     pub(crate) fn read(&self) -> Option<u64> {
         read_counter(self.file.as_ref()?)
