@@ -197,12 +197,14 @@ impl Scheduler {
     /// taken that much, the mode's reserve
     /// ([`Priority::memory_reserve_percent`] of the usable memory) is still
     /// available, counting what our running tasks may still take before
-    /// they reach the same size. A task started because none of ours runs
-    /// keeps no reserve, but must still fit. The available memory is read
-    /// at every call that the CPUs would let a task start; while memory
-    /// holds tasks back, [`Scheduler::next_deadline`] asks to be called
-    /// again after one sampling interval. Ask [`Scheduler::memory_fit`]
-    /// first for a task that may never fit.
+    /// they reach the same size. A task that starts while none of ours
+    /// runs keeps no reserve (in every mode but `Generous`), but must still
+    /// fit. The available memory is read at every call that the CPUs would
+    /// let a task start; while memory holds tasks back,
+    /// [`Scheduler::next_deadline`] asks to be called again after one
+    /// sampling interval. Ask [`Scheduler::memory_fit`] first for a task
+    /// that may never fit: with none of ours running this call starts a
+    /// task exactly when that one says it fits.
     ///
     /// ```
     /// use dummymp::{Priority, Scheduler};
@@ -248,18 +250,16 @@ impl Scheduler {
         }
 
         let (slots, memory) = if cpu_slots > 0 {
-            self.memory.admit(
-                self.priority,
-                running,
-                cpu_slots,
-                per_task_bytes,
-                forced,
-                &self.own,
-            )
+            self.memory
+                .admit(self.priority, running, cpu_slots, per_task_bytes, &self.own)
         } else {
             (0, None)
         };
         let slots = slots.min(cpu_slots);
+        if running == 0 && slots > 0 {
+            // Out-of-memory kills while none of ours ran were not ours.
+            self.memory.forget_oom_kills();
+        }
         let held_by_memory = slots < cpu_slots;
         self.memory_recheck = held_by_memory.then(|| Instant::now() + self.recheck_interval());
 
@@ -420,6 +420,9 @@ impl Scheduler {
     /// Records the peak resident memory of a finished task, under a key
     /// naming what it ran (a function, a command template): the estimate
     /// for the next tasks of that key is the largest of the last 16 peaks.
+    /// The task runner uses a learned estimate only while some of ours run
+    /// (it may delay a task, never refuse one), and records a task that
+    /// the out-of-memory killer ended as needing all the usable memory.
     ///
     /// ```
     /// use dummymp::{Priority, Scheduler};
@@ -447,17 +450,46 @@ impl Scheduler {
         self.memory.per_task().or_else(|| self.memory.learned(key))
     }
 
-    /// Whether a task needing `per_task_bytes` fits now, later, or never
-    /// (more than the usable memory less what the mode always keeps free:
-    /// report it instead of queueing it for ever). Reads the memory figures.
+    /// Whether a task needing `per_task_bytes` fits now, later, or never,
+    /// with `running` of ours running: the same rule as
+    /// [`Scheduler::free_slots_with_memory`]. [`MemoryFit::Never`] when it
+    /// does not fit with none of ours running (nothing of ours is left to
+    /// end), or when it needs more than the usable memory less what a task
+    /// alone keeps free: report it instead of queueing it for ever. Reads
+    /// the memory figures.
     ///
     /// ```
     /// use dummymp::{MemoryFit, Priority, Scheduler};
     /// let scheduler = Scheduler::new(Priority::Normal, 0);
-    /// assert_eq!(scheduler.memory_fit(u64::MAX), MemoryFit::Never);
+    /// assert_eq!(scheduler.memory_fit(0, 1), MemoryFit::Fits);
+    /// assert_eq!(scheduler.memory_fit(0, u64::MAX), MemoryFit::Never);
+    /// assert_eq!(scheduler.memory_fit(3, u64::MAX), MemoryFit::Never);
     /// ```
-    pub fn memory_fit(&self, per_task_bytes: u64) -> MemoryFit {
-        self.memory.fit(self.priority, per_task_bytes)
+    pub fn memory_fit(&self, running: usize, per_task_bytes: u64) -> MemoryFit {
+        self.memory
+            .fit(self.priority, per_task_bytes, running, Some(&self.own))
+            .0
+    }
+
+    /// Whether a task needing `per_task_bytes` never fits (as
+    /// [`Scheduler::memory_fit`] says), and the figures behind the answer;
+    /// cheaper: what running tasks may still take is not looked up, so a
+    /// task that is not [`MemoryFit::Never`] may be either of the others.
+    pub(crate) fn memory_never_fits(
+        &self,
+        running: usize,
+        per_task_bytes: u64,
+    ) -> (MemoryFit, Option<memory::MemoryStatus>) {
+        self.memory
+            .fit(self.priority, per_task_bytes, running, None)
+    }
+
+    /// Whether the kernel's out-of-memory killer most likely ended a task
+    /// of ours that a `SIGKILL` we did not send ended (each kill the kernel
+    /// counts is put down to one task); then the memory there was to use,
+    /// if known.
+    pub(crate) fn out_of_memory_kill(&mut self) -> Option<Option<u64>> {
+        self.memory.take_oom_kill().then(|| self.memory.total())
     }
 }
 

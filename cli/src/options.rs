@@ -149,11 +149,14 @@ pub struct Options {
 
     /// Start a job only while at least SIZE of memory is available for it
     /// (such as 2G; K, M, G are powers of 1024, k, m, g of 1000), on top of
-    /// what the priority mode keeps free for others.
+    /// what the priority mode keeps free for others. A job that cannot have
+    /// SIZE even with no other job running fails.
     ///
     /// Without it, the memory a job needs is learned from the peak memory
-    /// of the jobs that finished. Unlike GNU parallel, no running job is
-    /// killed when memory runs short.
+    /// of the jobs of the same command that finished: that delays jobs
+    /// while others run, never fails one. Unlike GNU parallel, no running
+    /// job is killed when memory runs short; a job the kernel's
+    /// out-of-memory killer most likely ended gets a warning.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub memfree: Option<u64>,
 

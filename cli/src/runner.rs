@@ -557,12 +557,24 @@ impl Front {
             // Its status was lost: count it as failed.
             (_, None) => Ending::NotStarted(CANNOT_RUN_EXIT),
         };
-        if report.outcome == Outcome::TimedOut {
+        if matches!(
+            report.outcome,
+            Outcome::TimedOut | Outcome::OutOfMemory { .. }
+        ) {
             let command = job.command.as_deref().map_or_else(
                 || report.name.to_string(),
                 |c| String::from_utf8_lossy(c).into_owned(),
             );
-            self.warn_timed_out(job.spec.seq, &command);
+            if report.outcome == Outcome::TimedOut {
+                self.warn_timed_out(job.spec.seq, &command);
+            } else {
+                // GNU parallel says nothing of a job a signal killed; this
+                // one most likely did not fail by itself.
+                self.printer.note(&format!(
+                    "dummymp: warning: job {} {}: {command}",
+                    job.spec.seq, report.outcome
+                ));
+            }
         }
         let ended_by_us = match report.outcome {
             Outcome::TimedOut => Some(EndedByUs::TimedOut),

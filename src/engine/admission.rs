@@ -6,6 +6,7 @@
 use std::time::Instant;
 
 use super::Engine;
+use super::memory;
 use super::events::{Event, EventSink};
 use super::starting::Start;
 use crate::task::Outcome;
@@ -62,18 +63,19 @@ impl Engine {
             };
             let memory = match self.queue.front() {
                 Some(head) if waiting > 0 => {
-                    let estimate = head
-                        .spec
-                        .options
-                        .memory
-                        .or_else(|| self.scheduler.memory_estimate(head.spec.memory_key()));
-                    if let Some(bytes) = estimate
-                        && self.scheduler.memory_fit(bytes) == crate::MemoryFit::Never
-                    {
-                        self.never_fits(bytes, sink);
-                        continue;
+                    let settled = self.running.is_empty() && self.sweeper.is_idle();
+                    match memory::head_memory(
+                        &self.scheduler,
+                        &head.spec,
+                        self.running.len(),
+                        settled,
+                    ) {
+                        memory::HeadMemory::Estimate(estimate) => estimate,
+                        memory::HeadMemory::Never(error) => {
+                            self.never_fits(error, sink);
+                            continue;
+                        }
                     }
-                    estimate
                 }
                 _ => None,
             };
@@ -106,18 +108,13 @@ impl Engine {
         }
     }
 
-    /// The task at the head of the queue needs `bytes` of memory, more than
-    /// this machine can ever give it under the priority mode: it ends now
-    /// rather than waiting for ever.
-    fn never_fits(&mut self, bytes: u64, sink: &mut (impl EventSink + ?Sized)) {
+    /// The task at the head of the queue needs more memory than this
+    /// machine can ever give it under the priority mode (`error` says how
+    /// much): it ends now rather than waiting for ever.
+    fn never_fits(&mut self, error: String, sink: &mut (impl EventSink + ?Sized)) {
         let Some(queued) = self.queue.pop_front() else {
             return;
         };
-        let error = format!(
-            "it needs {} of memory, more than this machine can ever give a task in {} mode",
-            crate::scheduler::memory::Bytes(bytes),
-            self.scheduler.priority(),
-        );
         sink.event(Event::Ended(Box::new(TaskReport::without_process(
             queued.id,
             queued.spec.name,

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 use super::Engine;
 use super::ending::{self, EndReason};
 use super::events::{Event, EventSink};
+use super::memory;
 use super::queue::Queued;
 use super::running::RunningTask;
 use super::transient::is_transient_errno;
@@ -112,10 +113,6 @@ impl Engine {
             task.ending.is_some_and(|e| e.killed()),
             task.ending.and_then(|e| e.kill_at),
         );
-        if let Some(peak) = peak_rss {
-            let key = task.spec.memory_key().to_string();
-            self.scheduler.record_peak_rss(&key, peak);
-        }
         task.process.input = None;
         self.slots.release(task.slot);
         // Another task ended while this one set itself up (perhaps earlier
@@ -149,6 +146,11 @@ impl Engine {
         let (outcome, returned) = task.outcome(exit);
         // Launcher-specific: Slurm says why a job step ended.
         let (outcome, exit) = task.process.explain(outcome, exit);
+        let outcome = memory::explain_oom(&mut self.scheduler, outcome);
+        if let Some(peak) = memory::peak_to_learn(&outcome, peak_rss) {
+            let key = task.spec.memory_key().to_string();
+            self.scheduler.record_peak_rss(&key, peak);
+        }
         self.report_or_retry(
             EndedAttempt {
                 id: task.id,

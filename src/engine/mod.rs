@@ -56,6 +56,7 @@
 //! (the one `poll`), `deadlines` (timeouts, grace periods), `yielding`
 //! (acting on the scheduler's advice), `control` (kill, killall, close),
 //! `ending` and `finishing` (how an attempt ends, retries, reports),
+//! `memory` (what memory says about starting and ending a task),
 //! `transient` (which refusals of the system may pass). Every action on a
 //! task's process goes through the handle the launch seam returned
 //! when it started.
@@ -66,6 +67,7 @@ mod deadlines;
 mod ending;
 mod events;
 mod finishing;
+mod memory;
 mod pool;
 mod queue;
 mod request;

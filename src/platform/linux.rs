@@ -5,6 +5,7 @@ mod cgroup;
 mod cpu_times;
 mod descriptors;
 mod memory;
+mod oom;
 mod process_table;
 mod processes;
 
@@ -24,6 +25,7 @@ pub(crate) use descriptors::{
     send_all_unless_closed, set_nonblocking, signal_name, stdin_is_socket, write_all,
 };
 pub(crate) use memory::MemorySource;
+pub(crate) use oom::OomCounter;
 pub(crate) use process_table::{ProcessTable, resident_bytes, uptime_ticks};
 pub(crate) use processes::{
     Interest, members_of_group, reap_exited_with_status, reap_exited_with_usage, renice_group,

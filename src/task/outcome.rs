@@ -43,11 +43,34 @@ pub enum Outcome {
         /// Its exit code.
         code: i32,
     },
-    /// A signal killed the process (a crash, `abort`, the out-of-memory
-    /// killer, somebody's `kill`) before it ended by itself.
+    /// A signal killed the process (a crash, `abort`, somebody's `kill`)
+    /// before it ended by itself.
     Signaled {
         /// The signal number.
         signal: i32,
+    },
+    /// The kernel's out-of-memory killer most likely ended it: `SIGKILL`
+    /// that dummymp did not send ended its process (its [`ProcessExit`]
+    /// is signal 9), or a process it waited for (it exited with code 137,
+    /// as a shell does), while the kernel counted an out-of-memory kill
+    /// (in this program's memory cgroup, or on the machine where no cgroup
+    /// counts them) that no other task was blamed for. The memory its kind
+    /// needs is then learned as all there is, so the next ones (a retry
+    /// too) wait until none of ours runs; they are never refused.
+    ///
+    /// ```
+    /// use dummymp::Outcome;
+    /// let outcome = Outcome::OutOfMemory { limit: Some(300 << 20) };
+    /// assert_eq!(
+    ///     outcome.to_string(),
+    ///     "was killed by SIGKILL, most likely by the kernel's out-of-memory \
+    ///      killer when memory ran out (the limit is 300 MiB)"
+    /// );
+    /// ```
+    OutOfMemory {
+        /// All the memory there was to use, in bytes (the smallest memory
+        /// cgroup limit, or the machine's memory), when known.
+        limit: Option<u64>,
     },
     /// It ran past its timeout and was ended (`SIGTERM` to its process
     /// group, `SIGKILL` after the kill grace period).
@@ -109,6 +132,20 @@ impl fmt::Display for Outcome {
                 Some(name) => write!(f, "was killed by signal {signal} ({name})"),
                 None => write!(f, "was killed by signal {signal}"),
             },
+            Outcome::OutOfMemory { limit } => {
+                f.write_str(
+                    "was killed by SIGKILL, most likely by the kernel's out-of-memory \
+                     killer when memory ran out",
+                )?;
+                match limit {
+                    Some(limit) => write!(
+                        f,
+                        " (the limit is {})",
+                        crate::scheduler::memory::Bytes(*limit)
+                    ),
+                    None => Ok(()),
+                }
+            }
             Outcome::TimedOut => f.write_str("ran past its timeout and was ended"),
             Outcome::Killed => f.write_str("was killed on request"),
             Outcome::FailedToStart { error, .. } => write!(f, "could not be started: {error}"),

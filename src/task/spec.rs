@@ -170,6 +170,10 @@ impl TaskSpec {
             source,
         })?;
         let (entry, function) = callable::offsets_of(function.into_pointer());
+        // The function itself, not its signature: two functions of one
+        // signature may need very different memory. Its path tells people
+        // which it is; its address tells closures of one function apart.
+        let memory_key = format!("{} @{function:#x}", std::any::type_name::<F>());
         Ok(TaskSpec {
             work: Work::Call(Call {
                 target: CallTarget::Function { entry, function },
@@ -178,7 +182,7 @@ impl TaskSpec {
             options: TaskOptions::default(),
             output: OutputRoute::default(),
             name: Cow::Borrowed(name),
-            memory_key: None,
+            memory_key: Some(Cow::Owned(memory_key)),
         })
     }
 
@@ -249,14 +253,31 @@ impl TaskSpec {
 
     /// Sets what the memory the task needs is learned under: tasks of one
     /// key are expected to need about as much as each other (the default
-    /// key is the name; a front end running one command template over many
-    /// inputs uses the template).
+    /// key is the function for a call, such as `app::square @0x1f40`, and
+    /// the name otherwise; a front end running one command template over
+    /// many inputs uses the template).
     pub fn with_memory_key(mut self, key: impl Into<Cow<'static, str>>) -> TaskSpec {
         self.memory_key = Some(key.into());
         self
     }
 
     /// What the memory the task needs is learned under.
+    ///
+    /// ```
+    /// use dummymp::engine::TaskSpec;
+    ///
+    /// fn square(x: u64) -> u64 { x * x }
+    /// fn double(x: u64) -> u64 { x * 2 }
+    ///
+    /// // One signature, two functions: learned apart.
+    /// let a = TaskSpec::call(square, 7)?;
+    /// let b = TaskSpec::call(double, 7)?;
+    /// assert_eq!(a.name(), b.name());
+    /// assert_ne!(a.memory_key(), b.memory_key());
+    /// assert!(a.memory_key().contains("square"));
+    /// assert_eq!(a.memory_key(), TaskSpec::call(square, 8)?.memory_key());
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
     pub fn memory_key(&self) -> &str {
         self.memory_key.as_deref().unwrap_or(&self.name)
     }

@@ -1,5 +1,8 @@
 //! Tests that run the built `dummymp` binary.
 
+#[path = "../../../tests/common/cgroup.rs"]
+mod cgroup;
+
 mod compat;
 mod control;
 mod explain;
@@ -7,6 +10,7 @@ mod faults;
 mod hostile_inputs;
 mod inputs;
 mod logs;
+mod memory;
 mod output;
 mod quoting;
 mod replacement;
