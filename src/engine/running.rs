@@ -298,7 +298,10 @@ impl RunningTask {
                         },
                         None,
                     ),
-                    (None, Some(ProcessExit::Code(code)), None) => (Outcome::Exited { code }, None),
+                    // However it exited, the function did not return.
+                    (None, Some(ProcessExit::Code(code)), None) => {
+                        (Outcome::ExitedEarly { code }, None)
+                    }
                     (None, None, _) => (status_lost(), None),
                 },
             },
