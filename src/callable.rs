@@ -137,8 +137,13 @@ where
         Err(e) => return TaskResult::Failed(format!("cannot decode the arguments: {e}")),
     };
     match catch_unwind(AssertUnwindSafe(move || function(args))) {
-        Ok(value) => match postcard::to_stdvec(&value) {
+        // Encoding stops at the limit: a value too big to travel costs no
+        // more than the limit to find out.
+        Ok(value) => match crate::encoded::encode_within(&value, crate::MESSAGE_LIMIT) {
             Ok(bytes) => TaskResult::Returned(bytes),
+            Err(postcard::Error::SerializeBufferFull) => {
+                TaskResult::Failed(crate::encoded::too_large("the return value"))
+            }
             Err(e) => TaskResult::Failed(format!("cannot serialise the return value: {e}")),
         },
         Err(payload) => crate::worker::panic_result(payload),

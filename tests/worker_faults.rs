@@ -251,7 +251,7 @@ fn a_task_that_corrupts_its_stream_fails_with_a_protocol_error_and_nobody_else_d
         other => panic!("{other:?}"),
     };
     assert!(
-        reason(corrupted[0]).contains("message stream is broken (frame of 1651663207 bytes)"),
+        reason(corrupted[0]).contains("message stream is broken (a frame of 1651663207 bytes"),
         "{}",
         reason(corrupted[0])
     );

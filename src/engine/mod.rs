@@ -67,12 +67,13 @@ use std::time::{Duration, Instant, SystemTime};
 use rustix::io::Errno;
 use rustix::net::SendFlags;
 
+use crate::encoded::Encoded;
 use crate::error::Error;
 use crate::identity;
 use crate::launch::{LaunchIo, LaunchSpec, Launched, Launcher};
 use crate::outcome::{Outcome, ProcessExit};
 use crate::platform::{self, ExitInfo};
-use crate::protocol::{self, PROTOCOL_VERSION, RequestedCall, TaskRequest};
+use crate::protocol::{self, PROTOCOL_VERSION, RequestedCall, TaskRequestRef};
 use crate::report::TaskReport;
 use crate::scheduler::Scheduler;
 use crate::task::TaskId;
@@ -101,7 +102,7 @@ struct EndedAttempt {
     attempt: u32,
     pid: u32,
     outcome: Outcome,
-    returned: Option<Vec<u8>>,
+    returned: Option<Encoded>,
     exit: Option<ProcessExit>,
     peak_rss: Option<u64>,
     stdout: Vec<u8>,
@@ -861,7 +862,12 @@ impl Engine {
             runtime: ended.runtime,
             attempts: ended.attempt,
             peak_rss: ended.peak_rss,
-            returned: ended.returned,
+            returned: match ended.returned {
+                Some(value) if !ended.spec.decoded_from_pieces => {
+                    Some(Encoded::Whole(value.into_vec()))
+                }
+                other => other,
+            },
             value: None,
         })));
     }
@@ -1154,14 +1160,21 @@ impl Engine {
                             .collect(),
                     ),
                 };
-                let request = TaskRequest {
+                if call.args.len() > crate::MESSAGE_LIMIT {
+                    // A foreign payload (arguments were checked when queued).
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        crate::encoded::too_large("the call's payload"),
+                    ));
+                }
+                let request = TaskRequestRef {
                     protocol: PROTOCOL_VERSION,
-                    executable: executable.to_vec(),
+                    executable,
                     task_id: start.id.0 as u64,
-                    call: requested,
-                    function_name: spec.name.to_string(),
+                    call: &requested,
+                    function_name: &spec.name,
                     log_level: log::max_level() as u8,
-                    args: call.args.clone(),
+                    args: &call.args,
                     keep_alive: self.reuse_workers,
                 };
                 let frame = protocol::encode_frame(&request).map_err(io::Error::other)?;
