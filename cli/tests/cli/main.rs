@@ -13,5 +13,6 @@ mod replacement;
 mod scheduling;
 mod signals;
 mod slurm;
+mod spill;
 mod support;
 mod usage;
