@@ -174,11 +174,14 @@ impl Pieces {
 
 /// Reads a value's pieces for postcard, freeing each once read.
 struct PieceReader<'de> {
-    pieces: VecDeque<Vec<u8>>,
-    /// Where reading is in the first piece.
+    /// The piece being read.
+    current: Vec<u8>,
+    /// Where reading is in it.
     at: usize,
-    /// Bytes not read yet.
-    left: usize,
+    /// The pieces after it.
+    rest: VecDeque<Vec<u8>>,
+    /// Their bytes.
+    rest_len: usize,
     /// What `try_take_n_temp` hands out when it spans pieces.
     temp: Vec<u8>,
     /// Where `try_take_n` copies what serde may keep borrowing.
@@ -187,41 +190,50 @@ struct PieceReader<'de> {
 
 impl<'de> PieceReader<'de> {
     fn new(pieces: Pieces, borrowed: &'de mut [u8]) -> PieceReader<'de> {
+        let mut rest = pieces.pieces;
+        let current = rest.pop_front().unwrap_or_default();
         PieceReader {
-            left: pieces.len,
+            rest_len: pieces.len + pieces.skip - current.len(),
+            current,
             at: pieces.skip,
-            pieces: pieces.pieces,
+            rest,
             temp: Vec::new(),
             borrowed,
         }
     }
 
-    /// The unread bytes of the first piece with any, after freeing the
-    /// pieces read to their end.
-    fn current(&mut self) -> Option<&[u8]> {
-        while self.pieces.front()?.len() == self.at {
-            self.pieces.pop_front();
+    /// Bytes not read yet.
+    fn left(&self) -> usize {
+        self.current.len() - self.at + self.rest_len
+    }
+
+    /// The unread bytes of the current piece, after moving on (and
+    /// freeing the piece read) if it has none.
+    fn available(&mut self) -> &[u8] {
+        while self.at == self.current.len() {
+            let Some(next) = self.rest.pop_front() else {
+                break;
+            };
+            self.rest_len -= next.len();
+            self.current = next;
             self.at = 0;
         }
-        Some(&self.pieces.front()?[self.at..])
+        &self.current[self.at..]
     }
 
     /// Copies the next `out.len()` bytes into `out`.
     fn copy_into(&mut self, out: &mut [u8]) -> postcard::Result<()> {
-        if out.len() > self.left {
+        if out.len() > self.left() {
             return Err(postcard::Error::DeserializeUnexpectedEnd);
         }
         let mut filled = 0;
         while filled < out.len() {
-            let available = self
-                .current()
-                .ok_or(postcard::Error::DeserializeUnexpectedEnd)?;
+            let available = self.available();
             let n = available.len().min(out.len() - filled);
             out[filled..filled + n].copy_from_slice(&available[..n]);
             filled += n;
             self.at += n;
         }
-        self.left -= out.len();
         Ok(())
     }
 }
@@ -231,17 +243,20 @@ impl<'de> DeFlavor<'de> for PieceReader<'de> {
     type Source = ();
 
     fn pop(&mut self) -> postcard::Result<u8> {
+        if let Some(&byte) = self.current.get(self.at) {
+            self.at += 1;
+            return Ok(byte);
+        }
         let byte = *self
-            .current()
-            .and_then(|c| c.first())
+            .available()
+            .first()
             .ok_or(postcard::Error::DeserializeUnexpectedEnd)?;
         self.at += 1;
-        self.left -= 1;
         Ok(byte)
     }
 
     fn size_hint(&self) -> Option<usize> {
-        Some(self.left)
+        Some(self.left())
     }
 
     fn try_take_n(&mut self, ct: usize) -> postcard::Result<&'de [u8]> {
@@ -258,15 +273,14 @@ impl<'de> DeFlavor<'de> for PieceReader<'de> {
     where
         'de: 'a,
     {
-        if ct > self.left {
+        if ct > self.left() {
             return Err(postcard::Error::DeserializeUnexpectedEnd);
         }
         // Within one piece: handed out as it is.
-        if self.current().is_some_and(|c| c.len() >= ct) {
+        if self.available().len() >= ct {
             let start = self.at;
             self.at += ct;
-            self.left -= ct;
-            return Ok(&self.pieces[0][start..start + ct]);
+            return Ok(&self.current[start..start + ct]);
         }
         let mut temp = std::mem::take(&mut self.temp);
         temp.clear();
