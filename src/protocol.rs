@@ -301,10 +301,11 @@ impl LargeFrame {
     }
 
     /// The piece to fill next: the last one while it has room, else a new
-    /// one. Pieces grow with what has arrived (up to [`PIECE_LEN`]), so
-    /// that a frame that claims more than comes costs only what comes; a
-    /// piece never has room for more than the frame still lacks.
-    fn piece(&mut self) -> &mut Vec<u8> {
+    /// one, of at least `coming` bytes (what is about to arrive). Pieces
+    /// grow with what has arrived (up to [`PIECE_LEN`]), so that a frame
+    /// that claims more than comes costs only what comes; a piece never has
+    /// room for more than the frame still lacks.
+    fn piece(&mut self, coming: usize) -> &mut Vec<u8> {
         if self
             .pieces
             .back()
@@ -312,7 +313,8 @@ impl LargeFrame {
         {
             let size = self
                 .received
-                .clamp(64 * 1024, PIECE_LEN)
+                .max(coming)
+                .clamp(1, PIECE_LEN)
                 .min(self.len - self.received);
             // `with_capacity` gives exactly this capacity: reads into it
             // never go past the frame.
@@ -324,7 +326,7 @@ impl LargeFrame {
     /// Takes `data` (no more than the frame lacks).
     fn extend(&mut self, mut data: &[u8]) {
         while !data.is_empty() {
-            let piece = self.piece();
+            let piece = self.piece(data.len());
             let n = data.len().min(piece.capacity() - piece.len());
             piece.extend_from_slice(&data[..n]);
             self.received += n;
@@ -368,7 +370,7 @@ impl FrameBuffer {
         at_most: usize,
     ) -> rustix::io::Result<usize> {
         if let Some(large) = self.large.as_mut().filter(|l| !l.is_complete()) {
-            let piece = large.piece();
+            let piece = large.piece(at_most);
             let n = rustix::io::read(fd, rustix::buffer::spare_capacity(piece))?;
             large.received += n;
             return Ok(n);
