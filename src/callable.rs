@@ -127,9 +127,14 @@ where
         Ok(args) => args,
         Err(e) => return TaskResult::Failed(format!("cannot decode the arguments: {e}")),
     };
-    // A panic unwinds to the worker, which catches it.
-    match postcard::to_stdvec(&function(args)) {
+    // A panic unwinds to the worker, which catches it. Encoding stops at
+    // the limit: a value too big to travel costs no more than the limit to
+    // find out.
+    match crate::encoded::encode_within(&function(args), crate::MESSAGE_LIMIT) {
         Ok(bytes) => TaskResult::Returned(bytes),
+        Err(postcard::Error::SerializeBufferFull) => {
+            TaskResult::Failed(crate::encoded::too_large("the return value"))
+        }
         Err(e) => TaskResult::Failed(format!("cannot serialise the return value: {e}")),
     }
 }

@@ -55,6 +55,30 @@ pub enum Error {
         source: postcard::Error,
     },
 
+    /// The arguments of a call take more than
+    /// [`MESSAGE_LIMIT`](crate::MESSAGE_LIMIT) bytes encoded, more than one
+    /// message to a worker may carry; nothing was queued. (Encoding stopped
+    /// at the limit.)
+    ///
+    /// ```no_run
+    /// # dummymp::init();
+    /// fn total(bytes: Vec<u8>) -> usize { bytes.len() }
+    /// let mut mp = dummymp::DummyMp::new();
+    /// let error = mp.run(total, vec![0u8; dummymp::MESSAGE_LIMIT + 1]).unwrap_err();
+    /// assert!(matches!(error, dummymp::Error::ArgumentsTooLarge { .. }));
+    /// assert!(error.to_string().contains("more than 1 GiB"));
+    /// ```
+    #[error(
+        "cannot queue a call to `{function}`: {}",
+        crate::encoded::too_large("its arguments")
+    )]
+    ArgumentsTooLarge {
+        /// The function that was to be called.
+        function: &'static str,
+        /// The limit, [`MESSAGE_LIMIT`](crate::MESSAGE_LIMIT), in bytes.
+        limit: usize,
+    },
+
     /// A priority mode name that does not exist.
     ///
     /// ```

@@ -377,6 +377,7 @@ mod callable;
 mod command;
 mod cpu_set;
 mod cpus;
+mod encoded;
 pub mod engine;
 mod error;
 pub mod foreign;
@@ -398,6 +399,7 @@ mod worker;
 pub use callable::TaskFunction;
 pub use command::{Command, SHELL};
 pub use cpus::{CpuInfo, CpuSet, total_cpus, usable_cpus};
+pub use encoded::MESSAGE_LIMIT;
 pub use engine::DEFAULT_KILL_GRACE;
 pub use error::{Error, TaskFailure};
 pub use launch::{Launcher, SlurmOptions};
@@ -539,7 +541,10 @@ pub mod __fuzz {
     /// Returns how many messages decoded. Never panics, and allocates no
     /// more than a few times `data.len()`, whatever the frames claim.
     pub fn decode_protocol_bytes(data: &[u8]) -> usize {
-        use crate::protocol::{FrameBuffer, TaskRequest, WorkerMessage, read_frame};
+        use crate::encoded::Encoded;
+        use crate::protocol::{
+            Frame, FrameBuffer, TaskRequest, WorkerMessage, read_frame, returned_value,
+        };
         let Some((&selector, stream)) = data.split_first() else {
             return 0;
         };
@@ -550,9 +555,21 @@ pub mod __fuzz {
             frames.push(chunk);
             loop {
                 match frames.next_frame() {
-                    Ok(Some(frame)) => match postcard::from_bytes::<WorkerMessage>(frame) {
+                    Ok(Some(Frame::Small(frame))) => {
+                        match postcard::from_bytes::<WorkerMessage>(frame) {
+                            Ok(_) => decoded += 1,
+                            Err(_) => break 'stream,
+                        }
+                    }
+                    Ok(Some(Frame::Large(pieces))) => match returned_value(pieces) {
                         Ok(_) => decoded += 1,
-                        Err(_) => break 'stream,
+                        Err(pieces) => {
+                            let bytes = Encoded::Pieces(pieces).into_vec();
+                            match postcard::from_bytes::<WorkerMessage>(&bytes) {
+                                Ok(_) => decoded += 1,
+                                Err(_) => break 'stream,
+                            }
+                        }
                     },
                     Ok(None) => break,
                     Err(_) => break 'stream,

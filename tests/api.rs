@@ -244,7 +244,7 @@ fn outcome_and_report_take_the_index_of_returns() {
     let missing: Vec<usize> = (0..2).filter(|i| !returns.contains_key(i)).collect();
     assert_eq!(missing, [1]);
     // The same index, as usize, as TaskId and as the handle.
-    assert_eq!(mp.outcome(1), Some(&Outcome::Exited { code: 7 }));
+    assert_eq!(mp.outcome(1), Some(&Outcome::ExitedEarly { code: 7 }));
     assert_eq!(mp.outcome(TaskId::from(1)), mp.outcome(failing));
     assert_eq!(mp.report(1usize).unwrap().id, failing.id());
     assert_eq!(mp.report(0).unwrap().outcome, Outcome::Returned);

@@ -75,7 +75,7 @@ fn values_exceptions_and_exits_come_back() {
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(mp.outcome(exited), Some(&Outcome::Exited { code: 7 }));
+        assert_eq!(mp.outcome(exited), Some(&Outcome::ExitedEarly { code: 7 }));
         assert_eq!(
             mp.report(after).unwrap().returned_bytes(),
             Some(&b"zyx"[..])

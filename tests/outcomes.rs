@@ -67,12 +67,36 @@ fn an_exit_code_is_reported() {
     let three = mp.run(exits, 3).unwrap();
     let zero = mp.run(exits, 0).unwrap();
     mp.process_until_done().unwrap();
-    assert_eq!(mp.outcome(three), Some(&Outcome::Exited { code: 3 }));
+    assert_eq!(mp.outcome(three), Some(&Outcome::ExitedEarly { code: 3 }));
     assert_eq!(
         mp.outcome(zero),
-        Some(&Outcome::Exited { code: 0 }),
+        Some(&Outcome::ExitedEarly { code: 0 }),
         "exiting without returning is not a return"
     );
+}
+
+#[test]
+fn exiting_with_code_zero_is_not_a_success() {
+    let mut mp = nuclear();
+    let options = dummymp::TaskOptions::new().retries(2);
+    let task = mp.run_with(options.clone(), exits, 0).unwrap();
+    mp.process_until_done().unwrap();
+    let report = mp.report(task).unwrap();
+    assert_eq!(report.outcome, Outcome::ExitedEarly { code: 0 });
+    assert!(!report.outcome.is_success());
+    assert_eq!(
+        report.outcome.to_string(),
+        "exited with code 0 before the function returned"
+    );
+    assert_eq!(report.attempts, 3, "a task that exits early is retried");
+    assert!(mp.value(task).is_none());
+
+    // map agrees: the same task is one of its failures.
+    let Err(dummymp::Error::TasksFailed { failed, of }) = mp.map_with(options, exits, [0]) else {
+        panic!("map took an early exit for a value");
+    };
+    assert_eq!((failed.len(), of), (1, 1));
+    assert_eq!(failed[0].outcome, Outcome::ExitedEarly { code: 0 });
 }
 
 #[test]
@@ -255,6 +279,10 @@ fn outcomes_read_well() {
     let cases = [
         (Outcome::Returned, "returned"),
         (Outcome::Exited { code: 3 }, "exited with code 3"),
+        (
+            Outcome::ExitedEarly { code: 0 },
+            "exited with code 0 before the function returned",
+        ),
         (
             Outcome::Signaled { signal: 9 },
             "was killed by signal 9 (SIGKILL)",

@@ -132,7 +132,7 @@ fn every_kind_of_crash_ends_only_its_own_task() {
     assert_eq!(mp.outcome(segfault), signaled(11).as_ref());
     assert_eq!(mp.outcome(abort), signaled(6).as_ref());
     assert_eq!(mp.outcome(self_kill), signaled(9).as_ref());
-    assert_eq!(mp.outcome(exit), Some(&Outcome::Exited { code: 3 }));
+    assert_eq!(mp.outcome(exit), Some(&Outcome::ExitedEarly { code: 3 }));
     assert_eq!(mp.report(exit).unwrap().exit, Some(ProcessExit::Code(3)));
     assert_eq!(
         mp.outcome(segfault).unwrap().to_string(),
@@ -251,7 +251,7 @@ fn a_task_that_corrupts_its_stream_fails_with_a_protocol_error_and_nobody_else_d
         other => panic!("{other:?}"),
     };
     assert!(
-        reason(corrupted[0]).contains("message stream is broken (frame of 1651663207 bytes)"),
+        reason(corrupted[0]).contains("message stream is broken (a frame of 1651663207 bytes"),
         "{}",
         reason(corrupted[0])
     );
@@ -271,7 +271,10 @@ fn a_task_that_corrupts_its_stream_fails_with_a_protocol_error_and_nobody_else_d
     );
     // Closing the stream leaves the worker nothing to send its result on:
     // it exits with code 4, which is what the outcome says.
-    assert_eq!(mp.outcome(corrupted[4]), Some(&Outcome::Exited { code: 4 }));
+    assert_eq!(
+        mp.outcome(corrupted[4]),
+        Some(&Outcome::ExitedEarly { code: 4 })
+    );
     for task in &corrupted {
         assert!(
             mp.value(*task).is_none(),
@@ -372,7 +375,7 @@ fn output_written_just_before_an_exit_is_kept() {
     mp.process_until_done().unwrap();
     for task in tasks {
         let report = mp.report(task).unwrap();
-        assert_eq!(report.outcome, Outcome::Exited { code: 3 });
+        assert_eq!(report.outcome, Outcome::ExitedEarly { code: 3 });
         assert_eq!(
             String::from_utf8_lossy(&report.stdout),
             "about to exit\n",

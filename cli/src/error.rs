@@ -140,20 +140,21 @@ pub enum CliError {
         source: io::Error,
     },
 
-    /// The `--results` file could not be created.
-    #[error("cannot open results file {}: {source}", path.display())]
+    /// The `--results` file or directory could not be created.
+    #[error("cannot open results {}: {source}", path.display())]
     ResultsOpen {
-        /// The results file.
+        /// The results file or directory.
         path: PathBuf,
         /// What the system reported.
         #[source]
         source: io::Error,
     },
 
-    /// A record could not be appended to the `--results` file.
-    #[error("cannot write results file {}: {source}", path.display())]
+    /// A job's results could not be written.
+    #[error("cannot write results {}: {source}", path.display())]
     ResultsWrite {
-        /// The results file.
+        /// The file or directory that could not be written: the `.jsonl`
+        /// file, or a job's own (`DIR/1/a/stdout`, `DIR/1/a`).
         path: PathBuf,
         /// What the system reported.
         #[source]

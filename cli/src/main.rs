@@ -16,7 +16,7 @@
 //! | the run: jobs to the engine, its events to the screen and files | `runner` |
 //! | a job's command and how it ended | `job` |
 //! | stop signals (Ctrl-C) | `signals` |
-//! | printing output | `output` |
+//! | printing output; holding it until then | `output`, `captured` |
 //! | `--joblog`, `--resume`, `--results` | `job_log`, `resume`, `results` |
 //! | `--halt` | `halt` |
 //! | `--bar` | `progress` |
@@ -27,6 +27,7 @@
 //! [`Scheduler`]: dummymp::Scheduler
 
 mod app;
+mod captured;
 mod command_line;
 mod concurrency;
 mod dry_run;

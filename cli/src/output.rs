@@ -10,24 +10,18 @@
 //! newline gets one when its job ends, so that lines of different jobs
 //! never mix.
 //!
-//! A job's output is held in memory up to [`MEMORY_LIMIT`] bytes per
-//! stream; beyond that it goes to an unnamed temporary file (in `$TMPDIR`,
-//! else `/tmp`), so dummymp's memory stays bounded whatever the jobs write.
+//! What a job wrote is held in a [`Captured`] until it is printed (see
+//! `captured` for where it is kept).
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::File;
-use std::io::{self, Seek, SeekFrom, Write};
+use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
-use std::os::unix::fs::FileExt;
 
 use indicatif::ProgressBar;
 
-/// The most bytes of one stream of one job held in memory; more go to a
-/// temporary file.
-pub const MEMORY_LIMIT: usize = 1 << 20;
+pub use crate::captured::Captured;
 
-/// How much is read back from a temporary file, or gathered before a
-/// write, at a time.
+/// How much is gathered before a write, at a time.
 const CHUNK: usize = 64 * 1024;
 
 /// When a job's output is printed.
@@ -62,212 +56,6 @@ pub fn tag_prefix(inputs: &[Vec<u8>]) -> Vec<u8> {
     }
     tag.push(b'\t');
     tag
-}
-
-/// What a job has written to one stream: the bytes not yet printed (all of
-/// them when they are kept for `--results`), in memory up to
-/// [`MEMORY_LIMIT`] and in a temporary file beyond, and how many it wrote
-/// in all.
-#[derive(Debug)]
-pub struct Captured {
-    /// The newest stored bytes.
-    memory: Vec<u8>,
-    /// Older stored bytes, when there were too many for memory.
-    spool: Option<File>,
-    /// The offset (in everything the job wrote) of the first stored byte.
-    stored_from: u64,
-    /// How many stored bytes are in the spool (they come before memory's).
-    spooled: u64,
-    /// Bytes up to this offset have been printed.
-    printed: u64,
-    total: u64,
-    /// The offset of the last newline written so far.
-    last_newline: Option<u64>,
-    /// Bytes looked at while looking for newlines (each byte at most once).
-    newline_scan: u64,
-    memory_limit: usize,
-    /// Set when no temporary file could be made: everything stays in
-    /// memory.
-    spool_failed: bool,
-}
-
-impl Default for Captured {
-    fn default() -> Captured {
-        Captured::with_memory_limit(MEMORY_LIMIT)
-    }
-}
-
-impl Captured {
-    /// Holds at most `memory_limit` bytes in memory.
-    pub fn with_memory_limit(memory_limit: usize) -> Captured {
-        Captured {
-            memory: Vec::new(),
-            spool: None,
-            stored_from: 0,
-            spooled: 0,
-            printed: 0,
-            total: 0,
-            last_newline: None,
-            newline_scan: 0,
-            memory_limit,
-            spool_failed: false,
-        }
-    }
-
-    /// Takes in bytes the job wrote.
-    pub fn push(&mut self, data: &[u8]) {
-        // Each byte is looked at once, from the end of what came: finding
-        // the last newline never rescans older bytes.
-        match data.iter().rposition(|&b| b == b'\n') {
-            Some(position) => {
-                self.newline_scan += (data.len() - position) as u64;
-                self.last_newline = Some(self.total + position as u64);
-            }
-            None => self.newline_scan += data.len() as u64,
-        }
-        self.memory.extend_from_slice(data);
-        self.total += data.len() as u64;
-        if self.memory.len() > self.memory_limit {
-            self.spill();
-        }
-    }
-
-    /// Moves what memory holds to the temporary file.
-    fn spill(&mut self) {
-        if self.spool_failed {
-            return;
-        }
-        if self.spool.is_none() {
-            match tempfile::tempfile() {
-                Ok(file) => self.spool = Some(file),
-                Err(_) => {
-                    // Keep everything in memory rather than lose output.
-                    self.spool_failed = true;
-                    return;
-                }
-            }
-        }
-        let Some(file) = &mut self.spool else {
-            return;
-        };
-        if file.write_all(&self.memory).is_err() {
-            // A full disk: what could not be written stays in memory; the
-            // file keeps what it has and nothing more goes there.
-            self.spool_failed = true;
-            let _ = file.seek(SeekFrom::Start(self.spooled));
-            let _ = file.set_len(self.spooled);
-            return;
-        }
-        self.spooled += self.memory.len() as u64;
-        self.memory.clear();
-    }
-
-    /// Every byte the job wrote, when they were kept (read back from the
-    /// temporary file, if any).
-    #[cfg(test)]
-    pub fn kept(&self) -> Vec<u8> {
-        let mut all = Vec::new();
-        // Reading back a file we wrote: an error leaves what was read.
-        let _ = self.for_each_chunk(self.stored_from, self.total, |chunk| {
-            all.extend_from_slice(chunk);
-            Ok(())
-        });
-        all
-    }
-
-    /// Calls `each` with the kept bytes in order, a chunk at a time.
-    pub fn for_each_kept_chunk(&self, each: impl FnMut(&[u8]) -> io::Result<()>) -> io::Result<()> {
-        self.for_each_chunk(self.stored_from, self.total, each)
-    }
-
-    /// How many bytes the job wrote.
-    pub fn total(&self) -> u64 {
-        self.total
-    }
-
-    /// How many bytes were looked at to find newlines (at most one look
-    /// per byte written).
-    #[cfg(test)]
-    pub fn newline_scan(&self) -> u64 {
-        self.newline_scan
-    }
-
-    /// Whether part of the output is in a temporary file.
-    #[cfg(test)]
-    fn is_spooled(&self) -> bool {
-        self.spooled > 0
-    }
-
-    /// The bytes not printed yet, as a range of offsets.
-    fn unprinted(&self) -> (u64, u64) {
-        (self.printed, self.total)
-    }
-
-    /// The end of the whole lines not printed yet, if there are any.
-    fn end_of_unprinted_lines(&self) -> Option<u64> {
-        self.last_newline
-            .map(|newline| newline + 1)
-            .filter(|&end| end > self.printed)
-    }
-
-    /// Calls `each` with the stored bytes from `from` to `to`, in order.
-    fn for_each_chunk(
-        &self,
-        from: u64,
-        to: u64,
-        mut each: impl FnMut(&[u8]) -> io::Result<()>,
-    ) -> io::Result<()> {
-        let from = from.max(self.stored_from);
-        let spool_end = self.stored_from + self.spooled;
-        if from < spool_end
-            && let Some(file) = &self.spool
-        {
-            let mut buffer = vec![0u8; CHUNK];
-            let mut position = from;
-            let end = to.min(spool_end);
-            while position < end {
-                let len = ((end - position) as usize).min(CHUNK);
-                file.read_exact_at(&mut buffer[..len], position - self.stored_from)?;
-                each(&buffer[..len])?;
-                position += len as u64;
-            }
-        }
-        if to > spool_end {
-            let start = (from.max(spool_end) - spool_end) as usize;
-            let end = (to - spool_end) as usize;
-            if let Some(bytes) = self.memory.get(start..end)
-                && !bytes.is_empty()
-            {
-                each(bytes)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Marks the bytes up to `end` as printed; drops them unless
-    /// `keep_all`.
-    fn mark_printed(&mut self, end: u64, keep_all: bool) {
-        self.printed = self.printed.max(end);
-        if keep_all {
-            return;
-        }
-        let spool_end = self.stored_from + self.spooled;
-        if self.printed >= spool_end && self.spooled > 0 {
-            if let Some(file) = &mut self.spool {
-                // Emptying a file we own; should it fail, the file only
-                // keeps bytes that are never read again.
-                let _ = file.set_len(0);
-                let _ = file.seek(SeekFrom::Start(0));
-            }
-            self.stored_from = spool_end;
-            self.spooled = 0;
-        }
-        if self.spooled == 0 {
-            let drop = ((self.printed - self.stored_from) as usize).min(self.memory.len());
-            self.memory.drain(..drop);
-            self.stored_from += drop as u64;
-        }
-    }
 }
 
 /// The output of a finished job waiting for its turn (`--keep-order`).
@@ -367,7 +155,7 @@ impl Printer {
             return Ok(());
         };
         let command = self.announced.remove(&seq);
-        let from = captured.printed;
+        let from = captured.printed();
         self.emit(|| {
             if let Some(command) = &command {
                 let mut out = StreamWriter::new(Stream::Stdout, tag);
@@ -608,67 +396,6 @@ mod tests {
         assert_eq!(tagged(b"a\t", &[b"x\n", b"y"], false), b"a\tx\na\ty");
         assert_eq!(tagged(b"a\t", &[b"x", b"y\nz"], true), b"a\txy\na\tz\n");
         assert_eq!(tagged(b"", &[b""], true), b"");
-    }
-
-    #[test]
-    fn captured_output_drops_printed_bytes_unless_kept() {
-        let mut c = Captured::default();
-        c.push(b"one\ntw");
-        assert_eq!(c.end_of_unprinted_lines(), Some(4));
-        c.mark_printed(4, false);
-        assert_eq!(c.memory, b"tw");
-        assert_eq!(c.end_of_unprinted_lines(), None);
-        assert_eq!(c.total(), 6);
-        let mut kept = Captured::default();
-        kept.push(b"one\ntw");
-        kept.mark_printed(4, true);
-        assert_eq!(kept.unprinted(), (4, 6));
-        assert_eq!(kept.kept(), b"one\ntw");
-    }
-
-    #[test]
-    fn output_beyond_the_memory_limit_goes_to_a_file_and_comes_back_whole() {
-        let mut c = Captured::with_memory_limit(10);
-        let data: Vec<u8> = (0..100u8).collect();
-        for chunk in data.chunks(7) {
-            c.push(chunk);
-        }
-        assert!(c.is_spooled());
-        assert!(c.memory.len() <= 10);
-        assert_eq!(c.kept(), data);
-        let mut read = Vec::new();
-        c.for_each_chunk(30, 95, |chunk| {
-            read.extend_from_slice(chunk);
-            Ok(())
-        })
-        .unwrap();
-        assert_eq!(read, &data[30..95]);
-        c.mark_printed(100, false);
-        assert!(!c.is_spooled(), "printed bytes are dropped from the file");
-        c.push(b"more");
-        assert_eq!(c.kept(), b"more");
-    }
-
-    /// Issue: `--line-buffer` rescanned the whole unfinished line on every
-    /// read (40 MB without a newline took 6.6 s). Every byte must be looked
-    /// at once, however often lines are asked for.
-    #[test]
-    fn finding_lines_looks_at_each_byte_once() {
-        let mut c = Captured::with_memory_limit(1 << 16);
-        let chunk = vec![b'x'; 64 * 1024];
-        for _ in 0..160 {
-            c.push(&chunk);
-            assert_eq!(c.end_of_unprinted_lines(), None);
-        }
-        let written = 160 * chunk.len() as u64;
-        assert!(
-            c.newline_scan() <= written,
-            "{} > {written}",
-            c.newline_scan()
-        );
-        c.push(b"end\nrest");
-        assert_eq!(c.end_of_unprinted_lines(), Some(written + 4));
-        assert!(c.newline_scan() <= written + 8);
     }
 
     #[test]

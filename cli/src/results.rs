@@ -11,7 +11,7 @@
 
 use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -190,31 +190,54 @@ impl ResultsWriter {
         let written = match &self.target {
             Target::JsonLines(file) => {
                 let mut out = BufWriter::with_capacity(256 * 1024, file);
-                write_result(&mut out, result).and_then(|()| out.flush())
+                write_result(&mut out, result)
+                    .and_then(|()| out.flush())
+                    .map_err(|source| (self.path.clone(), source))
             }
             Target::Directory => self.write_directory(result),
         };
-        written.map_err(|source| CliError::ResultsWrite {
-            path: self.path.clone(),
-            source,
-        })
+        written.map_err(|(path, source)| CliError::ResultsWrite { path, source })
     }
 
-    fn write_directory(&self, result: &JobResult<'_>) -> std::io::Result<()> {
+    /// Writes a job's directory; an error names the path that failed.
+    fn write_directory(&self, result: &JobResult<'_>) -> Result<(), (PathBuf, io::Error)> {
         use std::os::unix::ffi::OsStrExt;
         let mut dir = self.path.clone();
         for (index, value) in result.inputs.iter().enumerate() {
-            dir.push((index + 1).to_string());
-            dir.push(std::ffi::OsStr::from_bytes(&directory_name(value)));
+            for name in [(index + 1).to_string().into_bytes(), directory_name(value)] {
+                dir.push(std::ffi::OsStr::from_bytes(&name));
+                make_directory(&dir).map_err(|e| (dir.clone(), e))?;
+            }
         }
-        std::fs::create_dir_all(&dir)?;
-        std::fs::write(dir.join("seq"), result.seq.to_string())?;
+        let seq = dir.join("seq");
+        std::fs::write(&seq, result.seq.to_string()).map_err(|e| (seq, e))?;
         for (name, captured) in [("stdout", result.stdout), ("stderr", result.stderr)] {
-            let mut file = BufWriter::with_capacity(64 * 1024, File::create(dir.join(name))?);
-            captured.for_each_kept_chunk(|chunk| file.write_all(chunk))?;
-            file.flush()?;
+            let path = dir.join(name);
+            let written = File::create(&path).and_then(|file| {
+                let mut file = BufWriter::with_capacity(64 * 1024, file);
+                captured.for_each_kept_chunk(|chunk| file.write_all(chunk))?;
+                file.flush()
+            });
+            written.map_err(|e| (path, e))?;
         }
         Ok(())
+    }
+}
+
+/// Makes directory `path` unless it is one already.
+fn make_directory(path: &Path) -> io::Result<()> {
+    match std::fs::create_dir(path) {
+        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
+            if path.is_dir() {
+                Ok(())
+            } else {
+                Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    "it exists and is not a directory",
+                ))
+            }
+        }
+        other => other,
     }
 }
 

@@ -18,6 +18,7 @@ use std::time::{Duration, SystemTime};
 use dummymp::engine::{Engine, Event, EventSink, OutputRoute, TaskSpec};
 use dummymp::{Outcome, ProcessExit, TaskId, TaskOptions};
 
+use crate::captured::HeldOutput;
 use crate::error::CliError;
 use crate::exit_status;
 use crate::halt::{HaltCounts, HaltMode, HaltPolicy};
@@ -154,6 +155,8 @@ struct Front {
     told_wait: Option<String>,
     /// Why jobs wait, for the bar.
     waiting_reason: Option<String>,
+    /// The jobs' output held in memory.
+    held: HeldOutput,
 }
 
 impl Runner {
@@ -208,6 +211,7 @@ impl Runner {
                 paused: 0,
                 told_wait: None,
                 waiting_reason: None,
+                held: HeldOutput::default(),
             },
         }
     }
@@ -220,6 +224,7 @@ impl Runner {
             self.apply_stop();
             self.front
                 .explain_waiting(self.engine.scheduler().last_decision());
+            self.front.explain_held_output(self.engine.queued() > 0);
             if let Err(error) = processed {
                 self.front.fatal(CliError::Library(error));
             }
@@ -272,8 +277,8 @@ impl Runner {
                 tag,
                 command: None,
                 started_wall: SystemTime::now(),
-                stdout: Captured::default(),
-                stderr: Captured::default(),
+                stdout: Captured::counted_in(&self.front.held),
+                stderr: Captured::counted_in(&self.front.held),
             };
             match self.front.task_for(&job.spec) {
                 Ok((task, command)) => {
@@ -505,11 +510,27 @@ impl Front {
         }
     }
 
+    /// Says once that output could not go to a temporary file, and when new
+    /// jobs (`queued`) first wait for held output to be printed (with
+    /// `-v`, every time).
+    fn explain_held_output(&mut self, queued: bool) {
+        let (notes, changed) = self.held.news(self.running, queued, self.settings.verbose);
+        for note in notes {
+            self.printer.note(&note);
+        }
+        if changed {
+            self.show_running();
+        }
+    }
+
     /// The bar's message: running and paused jobs, and why jobs wait.
     fn show_running(&self) {
         let mut message = format!("{} running, ", self.running);
         if self.paused > 0 {
             message.push_str(&format!("{} paused, ", self.paused));
+        }
+        if self.held.is_holding_back() {
+            message.push_str("waiting for held output to be printed, ");
         }
         if let Some(reason) = &self.waiting_reason {
             message.push_str(reason);
@@ -524,8 +545,8 @@ impl Front {
         self.show_running();
         if let Some(job) = self.jobs.get_mut(&id) {
             job.spec.attempt = next_attempt;
-            job.stdout = Captured::default();
-            job.stderr = Captured::default();
+            job.stdout = Captured::counted_in(&self.held);
+            job.stderr = Captured::counted_in(&self.held);
         }
     }
 
@@ -830,6 +851,6 @@ impl EventSink for Front {
     }
 
     fn accepts_starts(&self) -> bool {
-        self.stop.is_none()
+        self.stop.is_none() && !self.held.holds_back(self.running)
     }
 }

@@ -199,7 +199,7 @@ impl NativeQueue {
                 dict.set_item("message", message)?;
                 "failed"
             }
-            Outcome::Exited { code } => {
+            Outcome::Exited { code } | Outcome::ExitedEarly { code } => {
                 dict.set_item("code", code)?;
                 "exited"
             }

@@ -11,6 +11,7 @@ use super::memory;
 use super::queue::Queued;
 use super::running::RunningTask;
 use super::transient::is_transient_errno;
+use crate::encoded::Encoded;
 use crate::task::TaskId;
 use crate::task::TaskReport;
 use crate::task::TaskSpec;
@@ -23,7 +24,7 @@ struct EndedAttempt {
     attempt: u32,
     pid: u32,
     outcome: Outcome,
-    returned: Option<Vec<u8>>,
+    returned: Option<Encoded>,
     exit: Option<ProcessExit>,
     peak_rss: Option<u64>,
     stdout: Vec<u8>,
@@ -210,7 +211,12 @@ impl Engine {
             runtime: ended.runtime,
             attempts: ended.attempt,
             peak_rss: ended.peak_rss,
-            returned: ended.returned,
+            returned: match ended.returned {
+                Some(value) if !ended.spec.decoded_from_pieces => {
+                    Some(Encoded::Whole(value.into_vec()))
+                }
+                other => other,
+            },
             value: None,
         })));
     }

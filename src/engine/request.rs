@@ -11,7 +11,7 @@ use crate::identity;
 use crate::invocation::worker_args;
 use crate::launch::{LaunchIo, LaunchSpec};
 use crate::platform;
-use crate::protocol::{self, PROTOCOL_VERSION, RequestedCall, TaskRequest};
+use crate::protocol::{self, PROTOCOL_VERSION, RequestedCall, TaskRequestRef};
 use crate::task::{CallTarget, StartInfo, TaskSpec, Work};
 
 impl Engine {
@@ -55,14 +55,21 @@ impl Engine {
                             .collect(),
                     ),
                 };
-                let request = TaskRequest {
+                if call.args.len() > crate::MESSAGE_LIMIT {
+                    // A foreign payload (arguments were checked when queued).
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        crate::encoded::too_large("the call's payload"),
+                    ));
+                }
+                let request = TaskRequestRef {
                     protocol: PROTOCOL_VERSION,
-                    executable: executable.to_vec(),
+                    executable,
                     task_id: start.id.0 as u64,
-                    call: requested,
-                    function_name: spec.name.to_string(),
+                    call: &requested,
+                    function_name: &spec.name,
                     log_level: log::max_level() as u8,
-                    args: call.args.clone(),
+                    args: &call.args,
                     keep_alive: self.settings.reuse_workers,
                 };
                 let frame = protocol::encode_frame(&request).map_err(io::Error::other)?;

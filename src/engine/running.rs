@@ -6,10 +6,11 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::{Instant, SystemTime};
 
+use crate::encoded::{Encoded, Pieces};
 use crate::launch::ProcessHandle;
 use crate::lines::LineBuffer;
 use crate::platform;
-use crate::protocol::{FrameBuffer, TaskResult, WorkerMessage};
+use crate::protocol::{Frame, FrameBuffer, TaskResult, WorkerMessage, returned_value};
 use crate::relay::{self, Captured};
 use crate::task::{Outcome, ProcessExit};
 use crate::task::{OutputMode, Stream, TaskId};
@@ -70,7 +71,8 @@ pub(crate) enum Reader {
     Worker {
         frames: FrameBuffer,
         open: bool,
-        result: Option<TaskResult>,
+        /// The result, with a returned value as it arrived.
+        result: Option<TaskResult<Encoded>>,
         stream_error: Option<StreamBreak>,
     },
     /// A command's standard output and error.
@@ -182,9 +184,18 @@ impl RunningTask {
                     open,
                     &mut self.received,
                     |m| match m {
-                        WorkerMessage::Log(record) => relay::relay_log(sink.pid, &record),
-                        WorkerMessage::Output { stream, data } => sink.lines(stream, &data),
-                        WorkerMessage::Finished(r) => *result = Some(r),
+                        Incoming::Message(WorkerMessage::Log(record)) => {
+                            relay::relay_log(sink.pid, &record)
+                        }
+                        Incoming::Message(WorkerMessage::Output { stream, data }) => {
+                            sink.lines(stream, &data)
+                        }
+                        Incoming::Message(WorkerMessage::Finished(r)) => {
+                            *result = Some(r.map_returned(Encoded::Whole))
+                        }
+                        Incoming::Returned(pieces) => {
+                            *result = Some(TaskResult::Returned(Encoded::Pieces(pieces)))
+                        }
                     },
                 ) {
                     stream_error.get_or_insert(error);
@@ -252,7 +263,7 @@ impl RunningTask {
 
     /// How the task ended, from what it sent, how its process exited and
     /// whether we ended it; and the encoded value a function returned.
-    pub(crate) fn outcome(&mut self, exit: Option<ProcessExit>) -> (Outcome, Option<Vec<u8>>) {
+    pub(crate) fn outcome(&mut self, exit: Option<ProcessExit>) -> (Outcome, Option<Encoded>) {
         let ended_by_us = self.ending.as_ref().map(|e| e.reason);
         match &mut self.reader {
             Reader::Worker {
@@ -297,7 +308,10 @@ impl RunningTask {
                         },
                         None,
                     ),
-                    (None, Some(ProcessExit::Code(code)), None) => (Outcome::Exited { code }, None),
+                    // However it exited, the function did not return.
+                    (None, Some(ProcessExit::Code(code)), None) => {
+                        (Outcome::ExitedEarly { code }, None)
+                    }
                     (None, None, _) => (status_lost(), None),
                 },
             },
@@ -355,6 +369,13 @@ fn status_lost() -> Outcome {
     }
 }
 
+/// What a worker's frame holds.
+enum Incoming {
+    Message(WorkerMessage),
+    /// A big returned value, left in the pieces it came in.
+    Returned(Pieces),
+}
+
 /// Reads the messages of a worker that have arrived, without blocking,
 /// handing each to `on_message`. Returns an error message when the stream
 /// is broken (and then stops reading it).
@@ -363,7 +384,7 @@ fn read_messages(
     frames: &mut FrameBuffer,
     open: &mut bool,
     received: &mut u64,
-    mut on_message: impl FnMut(WorkerMessage),
+    mut on_message: impl FnMut(Incoming),
 ) -> Result<(), StreamBreak> {
     let broke = |reason: String| StreamBreak {
         reason,
@@ -391,8 +412,20 @@ fn read_messages(
                     return Err(broke(broken_stream(&e)));
                 }
             };
-            match postcard::from_bytes::<WorkerMessage>(frame) {
-                Ok(message) => on_message(message),
+            let message = match frame {
+                Frame::Small(bytes) => postcard::from_bytes::<WorkerMessage>(bytes),
+                Frame::Large(pieces) => match returned_value(pieces) {
+                    Ok(value) => {
+                        on_message(Incoming::Returned(value));
+                        continue;
+                    }
+                    Err(pieces) => {
+                        postcard::from_bytes::<WorkerMessage>(&Encoded::Pieces(pieces).into_vec())
+                    }
+                },
+            };
+            match message {
+                Ok(message) => on_message(Incoming::Message(message)),
                 Err(e) => {
                     *open = false;
                     return Err(broke(format!("the worker sent an unreadable message: {e}")));

@@ -229,7 +229,7 @@ pub fn get_outcome(id: impl Into<TaskId>) -> Option<Outcome> {
 /// dummymp::run(quit, 3)?;
 /// dummymp::process_until_done()?;
 /// let report = dummymp::get_report(0).unwrap();
-/// assert_eq!(report.outcome, dummymp::Outcome::Exited { code: 3 });
+/// assert_eq!(report.outcome, dummymp::Outcome::ExitedEarly { code: 3 });
 /// assert!(report.pid.is_some());
 /// # Ok::<(), dummymp::Error>(())
 /// ```

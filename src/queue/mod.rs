@@ -26,6 +26,7 @@ use serde::de::DeserializeOwned;
 
 use crate::callable::{TaskFunction, short_type_name};
 use crate::command::Command;
+use crate::encoded::Encoded;
 use crate::engine::{Engine, OutputRoute, TaskSpec};
 use crate::error::Error;
 use crate::priority::Priority;
@@ -37,7 +38,7 @@ use crate::task::{Progress, TaskReport};
 use record::Recorder;
 
 type Callback = Box<dyn FnMut(Progress) + Send>;
-type Decoder = fn(&[u8]) -> Result<Box<dyn Any + Send>, postcard::Error>;
+type Decoder = fn(Encoded) -> Result<Box<dyn Any + Send>, postcard::Error>;
 
 /// A queue of tasks, each run in a child process of its own: function
 /// calls (in a copy of this program) and [`Command`]s.
@@ -314,7 +315,9 @@ impl DummyMp {
     }
 
     fn submit(&mut self, spec: TaskSpec, returns: Option<ReturnType>) -> TaskId {
-        let spec = spec.with_output(OutputRoute::Relay(self.output_mode));
+        let mut spec = spec.with_output(OutputRoute::Relay(self.output_mode));
+        // The recorder decodes a big value piece by piece.
+        spec.decoded_from_pieces = returns.is_some();
         self.tasks.push(TaskEntry {
             name: Cow::Owned(spec.name().to_string()),
             returns,
@@ -523,9 +526,9 @@ impl DummyMp {
     }
 }
 
-fn decode_value<R>(bytes: &[u8]) -> Result<Box<dyn Any + Send>, postcard::Error>
+fn decode_value<R>(encoded: Encoded) -> Result<Box<dyn Any + Send>, postcard::Error>
 where
     R: DeserializeOwned + Send + 'static,
 {
-    Ok(Box::new(postcard::from_bytes::<R>(bytes)?))
+    Ok(Box::new(encoded.decode::<R>()?))
 }

@@ -35,9 +35,9 @@ impl Recorder<'_> {
         };
         // A task queued as a spec (a foreign call) keeps its encoded value.
         if let Some(returns) = entry.returns
-            && let Some(bytes) = report.returned.take()
+            && let Some(encoded) = report.returned.take()
         {
-            match (returns.decode)(&bytes) {
+            match (returns.decode)(encoded) {
                 Ok(value) => report.value = Some(value),
                 Err(e) => {
                     report.outcome = Outcome::Failed {

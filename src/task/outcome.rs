@@ -6,7 +6,10 @@ use std::fmt;
 /// How a task ended, named after what happened.
 ///
 /// Function tasks end as [`Returned`](Outcome::Returned) when all went well;
-/// command tasks as [`Exited`](Outcome::Exited) with their exit code.
+/// command tasks as [`Exited`](Outcome::Exited) with their exit code. A
+/// function task whose worker exits without returning (through
+/// `std::process::exit`, even with code 0) ends as
+/// [`ExitedEarly`](Outcome::ExitedEarly): a failure.
 ///
 /// ```
 /// use dummymp::Outcome;
@@ -14,6 +17,7 @@ use std::fmt;
 /// assert!(!outcome.is_success());
 /// assert_eq!(outcome.to_string(), "was killed by signal 9 (SIGKILL)");
 /// assert!(Outcome::Exited { code: 0 }.is_success());
+/// assert!(!Outcome::ExitedEarly { code: 0 }.is_success());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -36,15 +40,21 @@ pub enum Outcome {
         /// Its traceback.
         traceback: String,
     },
-    /// The process exited with this code: a command's normal end (success
-    /// when 0), or a function task's worker that exited (for instance
-    /// through `std::process::exit`) before the function returned.
+    /// A command's process exited with this code: its normal end (success
+    /// when 0).
     Exited {
         /// Its exit code.
         code: i32,
     },
-    /// A signal killed the process (a crash, `abort`, somebody's `kill`)
-    /// before it ended by itself.
+    /// A function task's worker exited with this code (for instance
+    /// through `std::process::exit`) before the function returned: no
+    /// value, so a failure whatever the code, retried like any other.
+    ExitedEarly {
+        /// The worker's exit code.
+        code: i32,
+    },
+    /// A signal killed the process (a crash, `abort`, the out-of-memory
+    /// killer, somebody's `kill`) before it ended by itself.
     Signaled {
         /// The signal number.
         signal: i32,
@@ -98,13 +108,15 @@ pub enum Outcome {
 
 impl Outcome {
     /// Whether the task did what it was asked: a function returned its
-    /// value, or a process exited with code 0.
+    /// value, or a command exited with code 0.
     ///
     /// ```
     /// use dummymp::Outcome;
     /// assert!(Outcome::Returned.is_success());
     /// assert!(Outcome::Exited { code: 0 }.is_success());
     /// assert!(!Outcome::Exited { code: 1 }.is_success());
+    /// // A function that exits instead of returning gives no value.
+    /// assert!(!Outcome::ExitedEarly { code: 0 }.is_success());
     /// assert!(!Outcome::TimedOut.is_success());
     /// ```
     pub fn is_success(&self) -> bool {
@@ -128,6 +140,9 @@ impl fmt::Display for Outcome {
                 exception, message, ..
             } => write!(f, "raised {exception}: {message}"),
             Outcome::Exited { code } => write!(f, "exited with code {code}"),
+            Outcome::ExitedEarly { code } => {
+                write!(f, "exited with code {code} before the function returned")
+            }
             Outcome::Signaled { signal } => match signal_name(*signal) {
                 Some(name) => write!(f, "was killed by signal {signal} ({name})"),
                 None => write!(f, "was killed by signal {signal}"),

@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
+use crate::encoded::Encoded;
 use crate::task::TaskId;
 use crate::task::{Outcome, ProcessExit};
 
@@ -49,8 +50,9 @@ pub struct TaskReport {
     /// waited for) reached, in bytes, when known.
     pub peak_rss: Option<u64>,
     /// The encoded return value of a function task, until the front end
-    /// decodes it into `value`.
-    pub(crate) returned: Option<Vec<u8>>,
+    /// decodes it into `value`; in pieces only for a front end that decodes
+    /// it from them (see `TaskSpec::decoded_from_pieces`).
+    pub(crate) returned: Option<Encoded>,
     /// The decoded return value.
     pub(crate) value: Option<Box<dyn Any + Send>>,
 }
@@ -118,7 +120,11 @@ impl TaskReport {
     /// # Ok::<(), dummymp::Error>(())
     /// ```
     pub fn returned_bytes(&self) -> Option<&[u8]> {
-        self.returned.as_deref()
+        match &self.returned {
+            Some(Encoded::Whole(bytes)) => Some(bytes),
+            // Only DummyMp gets pieces, and decodes them.
+            Some(Encoded::Pieces(_)) | None => None,
+        }
     }
 
     /// Takes the encoded return value out of the report (see
@@ -150,7 +156,7 @@ impl TaskReport {
     /// # Ok::<(), dummymp::Error>(())
     /// ```
     pub fn take_returned_bytes(&mut self) -> Option<Vec<u8>> {
-        self.returned.take()
+        self.returned.take().map(Encoded::into_vec)
     }
 }
 

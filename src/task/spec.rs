@@ -150,6 +150,10 @@ pub struct TaskSpec {
     pub(crate) output: OutputRoute,
     pub(crate) name: Cow<'static, str>,
     pub(crate) memory_key: Option<Cow<'static, str>>,
+    /// Whether the front end decodes the returned value from the pieces a
+    /// big one arrives in ([`DummyMp`](crate::DummyMp) does); else the
+    /// engine joins them, for [`TaskReport::returned_bytes`](crate::TaskReport::returned_bytes).
+    pub(crate) decoded_from_pieces: bool,
 }
 
 impl TaskSpec {
@@ -159,16 +163,27 @@ impl TaskSpec {
     ///
     /// # Errors
     ///
-    /// [`Error::EncodeArguments`] when `args` cannot be serialised.
+    /// [`Error::EncodeArguments`] when `args` cannot be serialised;
+    /// [`Error::ArgumentsTooLarge`] when they take more than
+    /// [`MESSAGE_LIMIT`](crate::MESSAGE_LIMIT) bytes encoded.
     pub fn call<F, Signature>(function: F, args: F::Args) -> Result<TaskSpec, Error>
     where
         F: callable::TaskFunction<Signature>,
     {
         let name = callable::short_type_name(std::any::type_name::<Signature>());
-        let args = postcard::to_stdvec(&args).map_err(|source| Error::EncodeArguments {
-            function: name,
-            source,
-        })?;
+        let args =
+            crate::encoded::encode_within(&args, crate::MESSAGE_LIMIT).map_err(|source| {
+                match source {
+                    postcard::Error::SerializeBufferFull => Error::ArgumentsTooLarge {
+                        function: name,
+                        limit: crate::MESSAGE_LIMIT,
+                    },
+                    source => Error::EncodeArguments {
+                        function: name,
+                        source,
+                    },
+                }
+            })?;
         let (entry, function) = callable::offsets_of(function.into_pointer());
         // The function itself, not its signature: two functions of one
         // signature may need very different memory. Its path tells people
@@ -183,12 +198,17 @@ impl TaskSpec {
             output: OutputRoute::default(),
             name: Cow::Borrowed(name),
             memory_key: Some(Cow::Owned(memory_key)),
+            decoded_from_pieces: false,
         })
     }
 
     /// A call of a foreign worker (see [`foreign`](crate::foreign)): the
     /// worker started from `worker` is handed `payload`; `name` names the
-    /// task in reports and logs.
+    /// task in reports and logs. A payload of more than
+    /// [`MESSAGE_LIMIT`](crate::MESSAGE_LIMIT) bytes cannot travel: the
+    /// task then ends as
+    /// [`Outcome::FailedToStart`](crate::Outcome::FailedToStart), naming
+    /// the limit.
     pub fn foreign(
         worker: ForeignWorker,
         payload: Vec<u8>,
@@ -203,6 +223,7 @@ impl TaskSpec {
             output: OutputRoute::default(),
             name: name.into(),
             memory_key: None,
+            decoded_from_pieces: false,
         }
     }
 
@@ -215,6 +236,7 @@ impl TaskSpec {
             output: OutputRoute::default(),
             name,
             memory_key: None,
+            decoded_from_pieces: false,
         }
     }
 
@@ -230,6 +252,7 @@ impl TaskSpec {
             output: OutputRoute::default(),
             name: name.into(),
             memory_key: None,
+            decoded_from_pieces: false,
         }
     }
 

@@ -25,11 +25,31 @@ impl Log for ForwardingLogger {
             module_path: record.module_path().map(str::to_string),
             file: record.file().map(str::to_string),
             line: record.line(),
-            message: record.args().to_string(),
+            message: within_limit(record.args().to_string()),
         }));
     }
 
     fn flush(&self) {}
+}
+
+/// `message`, cut (and saying so) if it is too long for one message to
+/// the parent.
+fn within_limit(mut message: String) -> String {
+    let limit = crate::MESSAGE_LIMIT / 2;
+    if message.len() <= limit {
+        return message;
+    }
+    let full = message.len();
+    let mut end = limit;
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    message.truncate(end);
+    message.push_str(&format!(
+        " [cut from {full} bytes: a record must fit in a message of {}]",
+        crate::encoded::limit_text()
+    ));
+    message
 }
 
 /// Installs the forwarding logger, passing on records up to `level` (the

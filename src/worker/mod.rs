@@ -97,11 +97,11 @@ pub(crate) fn serve(link: Option<ParentLink>, mut foreign: Option<ForeignHandler
         let Some(relay) = &relay else { return 4 };
         logger::install(channel.clone(), request.log_level);
         relay.task_started();
-        let result = execute(&request, &mut foreign);
+        let result = within_limit(execute(&request, &mut foreign));
         let _ = io::stdout().flush();
         let _ = io::stderr().flush();
         relay.task_ended();
-        if !channel.send(&WorkerMessage::Finished(result)) {
+        if !channel.send_result(result) {
             return 4;
         }
         if !request.keep_alive {
@@ -124,6 +124,31 @@ impl Channel {
         };
         let mut out = self.out.lock().unwrap_or_else(PoisonError::into_inner);
         out.write_all(&frame).is_ok()
+    }
+
+    /// Sends a task's result; a returned value straight from where it is,
+    /// not copied into a frame first.
+    pub(crate) fn send_result(&self, result: TaskResult) -> bool {
+        let TaskResult::Returned(value) = result else {
+            return self.send(&WorkerMessage::Finished(result));
+        };
+        let Ok(head) = protocol::returned_frame_head(value.len()) else {
+            return false;
+        };
+        let mut out = self.out.lock().unwrap_or_else(PoisonError::into_inner);
+        out.write_all(&head).is_ok() && out.write_all(&value).is_ok()
+    }
+}
+
+/// `result`, unless it returns a value too big to send (a foreign call's;
+/// a function's encoding already stops at the limit): then a failure that
+/// says so.
+fn within_limit(result: TaskResult) -> TaskResult {
+    match result {
+        TaskResult::Returned(value) if value.len() > crate::MESSAGE_LIMIT => {
+            TaskResult::Failed(crate::encoded::too_large("the return value"))
+        }
+        other => other,
     }
 }
 

@@ -171,7 +171,7 @@ fn as_expected(fault: Fault, x: u64, outcome: &Outcome, value: Option<&u64>) -> 
         Fault::SigkillSelf => *outcome == Outcome::Signaled { signal: 9 },
         Fault::Segfault => *outcome == Outcome::Signaled { signal: 11 },
         Fault::Abort => *outcome == Outcome::Signaled { signal: 6 },
-        Fault::Exit3 => *outcome == Outcome::Exited { code: 3 },
+        Fault::Exit3 => *outcome == Outcome::ExitedEarly { code: 3 },
         Fault::Garbage => {
             matches!(outcome, Outcome::Failed { reason } if reason.contains("message stream is broken"))
         }
@@ -374,6 +374,7 @@ fn outcome_name(outcome: &Outcome) -> String {
         Outcome::Returned => "returned".into(),
         Outcome::Panicked { .. } => "panicked".into(),
         Outcome::Exited { code } => format!("exited_{code}"),
+        Outcome::ExitedEarly { code } => format!("exited_early_{code}"),
         Outcome::Signaled { signal } => {
             format!("signaled_{}", dummymp::signal_name(*signal).unwrap_or("?"))
         }

@@ -17,5 +17,6 @@ mod replacement;
 mod scheduling;
 mod signals;
 mod slurm;
+mod spill;
 mod support;
 mod usage;

@@ -257,3 +257,36 @@ fn memory_stays_bounded_whatever_the_output_size() {
     }
     assert!(written == expected, "the output differs from seq's");
 }
+
+#[test]
+fn a_results_directory_that_cannot_be_written_names_the_path_that_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    // A file where job 1's directory belongs.
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("1"), b"in the way").unwrap();
+    let output = nuclear(dir.path())
+        .args(["--results", "out", "echo", ":::", "a"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(255), "{stderr}");
+    assert!(
+        stderr.contains("cannot write results out/1: it exists and is not a directory"),
+        "{stderr}"
+    );
+
+    // A directory where job 1's standard output file belongs.
+    std::fs::remove_file(out.join("1")).unwrap();
+    std::fs::create_dir_all(out.join("1/a/stdout")).unwrap();
+    let output = nuclear(dir.path())
+        .args(["--results", "out", "echo", ":::", "a"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(255), "{stderr}");
+    assert!(
+        stderr.contains("cannot write results out/1/a/stdout: Is a directory"),
+        "{stderr}"
+    );
+}

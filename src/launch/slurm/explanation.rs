@@ -29,6 +29,7 @@ pub(crate) fn explain(
 ) -> (Outcome, Option<ProcessExit>) {
     let explainable = match &outcome {
         Outcome::Exited { code } => *code != 0,
+        Outcome::ExitedEarly { .. } => true,
         Outcome::Signaled { .. } | Outcome::Failed { .. } => true,
         _ => false,
     };
@@ -55,6 +56,9 @@ pub(crate) fn explain(
         Some(task_exit) if said.iter().any(|line| line.contains(": task 0: ")) => {
             let outcome = match (&outcome, task_exit) {
                 (Outcome::Failed { .. }, _) => outcome,
+                (Outcome::ExitedEarly { .. }, ProcessExit::Code(code)) => {
+                    Outcome::ExitedEarly { code }
+                }
                 (_, ProcessExit::Code(code)) => Outcome::Exited { code },
                 (_, ProcessExit::Signal(signal)) => Outcome::Signaled { signal },
             };

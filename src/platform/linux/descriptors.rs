@@ -33,6 +33,13 @@ pub(crate) fn read_now_onto(
     at_most: usize,
 ) -> io::Result<Option<usize>> {
     bytes.reserve(at_most);
+    read_now_into_spare(fd, bytes)
+}
+
+/// Reads what `fd` (non-blocking) holds now into the spare capacity of
+/// `bytes` (and no further): `Some(n)` bytes came (0 at end of file, or
+/// when there is no spare capacity), or `None` when nothing is there yet.
+pub(crate) fn read_now_into_spare(fd: impl AsFd, bytes: &mut Vec<u8>) -> io::Result<Option<usize>> {
     loop {
         match rustix::io::read(fd.as_fd(), rustix::buffer::spare_capacity(&mut *bytes)) {
             Ok(n) => return Ok(Some(n)),
