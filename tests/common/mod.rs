@@ -141,14 +141,37 @@ pub fn wait_gone(pid: u32, limit: Duration) -> bool {
     }
 }
 
+/// How long a test waits for the CPU-heavy lock: the tests that hold it
+/// take seconds each, but several may be queued before this one.
+pub const CPU_HEAVY_PATIENCE: Duration = Duration::from_secs(300);
+
 /// Holds the machine-wide lock that tests keeping CPUs busy take, so that
 /// they never run at the same time (across test threads and test
 /// processes): the tests that measure foreign load need the CPUs to
 /// themselves and their loops. Released when the returned file is dropped.
+/// Fails the test when the lock stays taken for [`CPU_HEAVY_PATIENCE`]
+/// (a test that hangs while it holds it, in this run or another).
 pub fn cpu_heavy_section() -> std::fs::File {
-    let lock = std::fs::File::create(std::env::temp_dir().join("dummymp-cpu-heavy-tests.lock"))
-        .expect("lock file");
-    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).expect("locked");
+    let path = std::env::temp_dir().join("dummymp-cpu-heavy-tests.lock");
+    let lock = std::fs::File::create(&path).expect("lock file");
+    let deadline = Instant::now() + CPU_HEAVY_PATIENCE;
+    // No event says when a lock is free: try again every 50 ms.
+    while let Err(error) =
+        rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+    {
+        assert_eq!(
+            error,
+            rustix::io::Errno::WOULDBLOCK,
+            "flock {}",
+            path.display()
+        );
+        assert!(
+            Instant::now() < deadline,
+            "{} stayed locked for {CPU_HEAVY_PATIENCE:?}: another test that keeps CPUs busy hangs",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     lock
 }
 
