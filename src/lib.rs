@@ -357,7 +357,7 @@
 //! tasks' priority, pauses and continues them) makes that load itself:
 //! start the program with the environment variable `DUMMYMP_LOAD_SOURCE`
 //! naming a file that lists foreign processes, one `PID NAME PERCENT` line
-//! each (`900001 loop 100`; an empty file is a quiet machine). Every load
+//! each (`5000001 loop 100`; an empty file is a quiet machine). Every load
 //! measurement of that process, the scheduler's and
 //! [`measure_foreign_load`]'s, then reads the file instead of the machine,
 //! with the mode's threshold and counting rules applied as to measured

@@ -435,19 +435,37 @@ fn usable_cpus_follow_taskset() {
     );
 }
 
+/// Starts `command` (which `exec`s `sleep`) and waits until it runs
+/// `sleep` itself.
+fn sleeper(command: &mut std::process::Command) -> Guarded {
+    let sleeper = Guarded::spawn(command.stdin(Stdio::null()));
+    let pid = sleeper.child.id();
+    let limit = Instant::now() + common::PATIENCE;
+    while std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default() != "sleep\n" {
+        assert!(Instant::now() < limit, "{pid} never ran sleep");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    sleeper
+}
+
+// A process whose CPU affinity keeps it off all of our CPUs does not count;
+// one that can reach them does. The processes and their affinity are real;
+// their CPU use is fed, so that nothing else the machine runs changes the
+// outcome.
 #[test]
 fn load_that_cannot_reach_our_cpus_does_not_count() {
     if dummymp::total_cpus() < 2 {
         eprintln!("skipped: needs two CPUs");
         return;
     }
-    let mut load = ForeignLoad::start(1, Some("1"));
-    let pinned = load.pids[0];
-    let anywhere = load.add(1, None)[0];
-    let output = std::process::Command::new("taskset")
-        .args(["-c", "0"])
-        .arg(std::env::current_exe().unwrap())
-        .env("DUMMYMP_TEST_ROLE", "print-counted")
+    let pinned = sleeper(std::process::Command::new("taskset").args(["-c", "1", "sleep", "600"]));
+    let anywhere = sleeper(std::process::Command::new("sleep").arg("600"));
+    let (pinned, anywhere) = (pinned.child.id(), anywhere.child.id());
+    let load = FedLoad::quiet();
+    load.write(&format!("{pinned} pinned 100\n{anywhere} anywhere 100\n"));
+    let mut command = on_cpu_zero("print-counted");
+    let output = load
+        .apply(&mut command)
         .stdin(Stdio::null())
         .output()
         .unwrap();
@@ -457,11 +475,29 @@ fn load_that_cannot_reach_our_cpus_does_not_count() {
         .split_whitespace()
         .map(|p| p.parse().unwrap())
         .collect();
-    assert!(!counted.contains(&pinned), "{counted:?}");
-    assert!(
-        counted.contains(&anywhere) || took_our_cpu_from_the_loops(&counted, &load),
-        "{counted:?}"
-    );
+    assert_eq!(counted, [anywhere], "{pinned} is pinned to CPU 1");
+}
+
+// The same with a real busy loop, measured: pinned to CPU 1, it is never
+// counted by a program on CPU 0, however busy the machine is.
+#[test]
+fn a_busy_loop_on_another_cpu_is_never_counted() {
+    if dummymp::total_cpus() < 2 {
+        eprintln!("skipped: needs two CPUs");
+        return;
+    }
+    let load = ForeignLoad::start(1, Some("1"));
+    let output = on_cpu_zero("print-counted")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let counted: Vec<u32> = String::from_utf8(output.stdout)
+        .unwrap()
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert!(!counted.contains(&load.pids[0]), "{counted:?}");
 }
 
 /// Whether processes other than the test's loops were counted: then they
@@ -660,7 +696,7 @@ fn generous_measures_without_pause_while_it_waits() {
         "{waiting}"
     );
     assert!(
-        waiting.contains("CPUs busy with other processes: pid 900001 (fed-loop) 100 %"),
+        waiting.contains("CPUs busy with other processes: pid 5000001 (fed-loop) 100 %"),
         "{waiting}"
     );
     load.set_quiet();

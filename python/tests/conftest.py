@@ -114,7 +114,7 @@ class FedLoad:
     def set_busy(self, cpus):
         """From now on, ``cpus`` foreign busy loops (0: a quiet machine).
         The file is replaced whole, never read half-written."""
-        text = "".join("%d fed-loop 100\n" % (900000 + i) for i in range(1, cpus + 1))
+        text = "".join("%d fed-loop 100\n" % (5000000 + i) for i in range(1, cpus + 1))
         with open(self.path + ".next", "w") as f:
             f.write(text)
         os.replace(self.path + ".next", self.path)

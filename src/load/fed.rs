@@ -10,16 +10,18 @@
 //!
 //! ```text
 //! # PID NAME PERCENT-OF-ONE-CPU
-//! 4001 fed-loop 100
-//! 4002 fed-loop 95.5
+//! 5000001 fed-loop 100
+//! 5000002 fed-loop 95.5
 //! ```
 //!
 //! Blank lines and everything after a `#` are ignored; an empty file is a
 //! quiet machine. The mode's threshold and both counting rules apply to
-//! the listed processes as to measured ones (each is taken to reach every
-//! CPU), against this process's real usable CPUs; a measurement still
-//! takes the mode's sampling interval, so the scheduler keeps its real
-//! cadence. Changing the file changes what the next measurement finds:
+//! the listed processes as to measured ones, against this process's real
+//! usable CPUs: a listed pid that belongs to a live process reaches the
+//! CPUs its affinity allows, any other pid every CPU (pick pids above
+//! 4194304, which no Linux process can have, for made-up processes). A
+//! measurement still takes the mode's sampling interval, so the scheduler
+//! keeps its real cadence. Changing the file changes what the next measurement finds:
 //! replace it whole (write another file, rename it over this one), so that
 //! a measurement never reads half of it. A file that cannot be read or
 //! parsed fails the measurement as a failed reading of `/proc` would (a
@@ -35,7 +37,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Once;
 use std::time::Instant;
 
-use super::rules::{self, Share};
+use super::rules::{self, Share, system_affinity};
 use super::{LoadMeasurement, MeasurementKind};
 use crate::cpus::CpuInfo;
 use crate::platform::ProcessName;
@@ -80,7 +82,7 @@ pub(crate) fn measure(
         kind,
         &shares,
         cpu,
-        &|_| None,
+        &system_affinity,
         shares.len(),
         Instant::now(),
     ))
@@ -168,7 +170,11 @@ mod tests {
     fn the_rules_and_the_threshold_apply() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("load");
-        std::fs::write(&file, "10 big 100\n11 small 25\n12 small 25\n").unwrap();
+        std::fs::write(
+            &file,
+            "5000010 big 100\n5000011 small 25\n5000012 small 25\n",
+        )
+        .unwrap();
         let m = measure(
             &file,
             Priority::Normal,
@@ -177,13 +183,13 @@ mod tests {
         )
         .unwrap();
         let counted: Vec<i32> = m.counted.iter().map(|p| p.pid).collect();
-        assert_eq!(counted, [10], "25 % is under Normal's 30 %");
+        assert_eq!(counted, [5000010], "25 % is under Normal's 30 %");
         assert_eq!(m.foreign_cpus, 1);
         assert_eq!(m.available_cpus, 1);
         assert_eq!(m.machine_percent, 150.0);
         assert_eq!(
             m.to_string(),
-            "1 of 2 CPUs busy with other processes: pid 10 (big) 100 %"
+            "1 of 2 CPUs busy with other processes: pid 5000010 (big) 100 %"
         );
         let m = measure(
             &file,
@@ -194,7 +200,7 @@ mod tests {
         .unwrap();
         assert_eq!(m.foreign_cpus, 1);
         assert_eq!(m.machine_cpus, 1, "150 - 80 = 70 %, rounded");
-        std::fs::write(&file, "11 small 25\n12 small 25\n").unwrap();
+        std::fs::write(&file, "5000011 small 25\n5000012 small 25\n").unwrap();
         let m = measure(
             &file,
             Priority::Normal,
@@ -205,6 +211,30 @@ mod tests {
         assert!(m.counted.is_empty(), "{m:?}");
         assert_eq!(m.foreign_cpus, 0, "50 - 30 = 20 %, rounded: {m:?}");
         assert_eq!(m.available_cpus, 2);
+    }
+
+    #[test]
+    fn a_live_process_reaches_only_the_cpus_its_affinity_allows() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("load");
+        let me = std::process::id();
+        std::fs::write(&file, format!("{me} live 100\n5000001 made-up 100\n")).unwrap();
+        // Our "CPU" is one that this process's affinity does not hold.
+        let elsewhere = CpuInfo {
+            total: 4096,
+            allowed: CpuSet::from_ids([4095]),
+            quota: None,
+            usable: 1,
+        };
+        let m = measure(
+            &file,
+            Priority::Normal,
+            MeasurementKind::Sampled,
+            &elsewhere,
+        )
+        .unwrap();
+        let counted: Vec<i32> = m.counted.iter().map(|p| p.pid).collect();
+        assert_eq!(counted, [5000001], "{m:?}");
     }
 
     #[test]

@@ -376,17 +376,19 @@ impl FedLoad {
         self.write("");
     }
 
-    /// From now on, `cpus` foreign busy loops (pids 900001, ...) each keep
+    /// From now on, `cpus` foreign busy loops (pids 5000001, ...) each keep
     /// a CPU busy.
     pub fn set_busy(&self, cpus: usize) {
         let lines: String = (1..=cpus)
-            .map(|i| format!("{} fed-loop 100\n", 900_000 + i))
+            .map(|i| format!("{} fed-loop 100\n", 5_000_000 + i))
             .collect();
         self.write(&lines);
     }
 
-    /// Replaces the file whole (a measurement never reads half of it).
-    fn write(&self, text: &str) {
+    /// From now on, the foreign processes of `text` (`PID NAME PERCENT`
+    /// lines). The file is replaced whole: a measurement never reads half
+    /// of it.
+    pub fn write(&self, text: &str) {
         let next = self.dir.path().join("load.next");
         std::fs::write(&next, text).expect("the load file is written");
         std::fs::rename(&next, self.path()).expect("the load file is replaced");

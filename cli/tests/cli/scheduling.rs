@@ -41,7 +41,7 @@ impl FedLoad {
     /// From now on, `cpus` foreign busy loops; replaces the file whole.
     fn set_busy(&self, cpus: usize) {
         let text: String = (1..=cpus)
-            .map(|i| format!("{} fed-loop 100\n", 900_000 + i))
+            .map(|i| format!("{} fed-loop 100\n", 5_000_000 + i))
             .collect();
         let next = self.dir.path().join("load.next");
         std::fs::write(&next, text).unwrap();
@@ -324,7 +324,7 @@ fn generous_waits_until_other_processes_leave_a_cpu_free() {
     });
     assert!(
         waiting.contains(&format!(
-            "{usable} of {usable} CPUs busy with other processes: pid 900001 (fed-loop) 100 %"
+            "{usable} of {usable} CPUs busy with other processes: pid 5000001 (fed-loop) 100 %"
         )),
         "{waiting}"
     );
