@@ -49,13 +49,15 @@ class ForeignLoad:
     """Busy loops on one CPU that dummymp counts as foreign load: started
     through a shell that exits at once (so they are no descendants of the
     tests, which dummymp would count as its own), each in a session of its
-    own, pinned to ``cpu``."""
+    own, pinned to ``cpu``. Each ends by itself once the test process is
+    gone (it looks for ``/proc/PID`` at every turn), so that a test run
+    killed before it could stop them leaves no busy loop behind."""
 
     def __init__(self, cpu, count):
         self.cpu = cpu
         script = (
-            "for i in $(seq %d); do setsid taskset -c %d sh -c 'while :; do :; done' "
-            "</dev/null >/dev/null 2>&1 & echo $!; done" % (count, cpu)
+            "for i in $(seq %d); do setsid taskset -c %d sh -c 'while [ -e /proc/%d ]; do :; done' "
+            "</dev/null >/dev/null 2>&1 & echo $!; done" % (count, cpu, os.getpid())
         )
         out = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True).stdout
         self.pids = [int(line) for line in out.split()]

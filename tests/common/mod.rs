@@ -177,7 +177,10 @@ pub fn cpu_heavy_section() -> std::fs::File {
 
 /// Processes busy-looping on the CPU, started so that they are *not* our
 /// descendants (their parent shell exits at once, so they are re-parented)
-/// and in process groups of their own. Killed on drop.
+/// and in process groups of their own. Killed on drop; a loop also ends by
+/// itself once this test process is gone (it looks for `/proc/PID` at
+/// every turn), so that a test killed before it could drop them leaves no
+/// busy loop behind.
 ///
 /// The loops run inside a [`cpu_heavy_section`]: loops of several tests
 /// together, or other busy tests, would leave each loop less CPU than the
@@ -203,7 +206,8 @@ impl ForeignLoad {
     pub fn add(&mut self, count: usize, cpus: Option<&str>) -> Vec<u32> {
         let pin = cpus.map_or(String::new(), |c| format!("taskset -c {c} "));
         let script = format!(
-            "for i in $(seq {count}); do setsid {pin}sh -c 'while :; do :; done' </dev/null >/dev/null 2>&1 & echo $!; done"
+            "for i in $(seq {count}); do setsid {pin}sh -c 'while [ -e /proc/{me} ]; do :; done' </dev/null >/dev/null 2>&1 & echo $!; done",
+            me = std::process::id()
         );
         let output = Command::new("sh")
             .arg("-c")
