@@ -85,6 +85,17 @@ mod tests {
         let info = CpuInfo::current();
         assert!(info.usable >= 1);
         assert!(info.usable <= info.allowed.len());
-        assert!(info.allowed.len() <= info.total.max(info.allowed.len()));
+        assert_eq!(info.usable, usable_from(info.allowed.len(), info.quota));
+        // The affinity mask holds online CPUs only, so never more than the
+        // machine has.
+        let online = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap();
+        let online = platform::parse_cpu_list(&online).unwrap();
+        assert_eq!(info.total, online.len());
+        assert!(
+            info.allowed.iter().all(|cpu| online.contains(cpu)),
+            "{:?} not within the online {online:?}",
+            info.allowed
+        );
+        assert!(info.allowed.len() <= info.total, "{info:?}");
     }
 }

@@ -353,6 +353,19 @@
 //! [`enable_test_support!()`](enable_test_support) at the top of each
 //! integration-test crate that queues tasks.
 //!
+//! A test of how a program reacts to other users' load (waits, lowers its
+//! tasks' priority, pauses and continues them) makes that load itself:
+//! start the program with the environment variable `DUMMYMP_LOAD_SOURCE`
+//! naming a file that lists foreign processes, one `PID NAME PERCENT` line
+//! each (`5000001 loop 100`; an empty file is a quiet machine). Every load
+//! measurement of that process, the scheduler's and
+//! [`measure_foreign_load`]'s, then reads the file instead of the machine,
+//! with the mode's threshold and counting rules applied as to measured
+//! processes; replace the file (write another, rename it over) to change
+//! the load. Whatever else the test machine runs then changes nothing.
+//! `docs/testing.md` has examples for a test, the command-line tool and the
+//! Python package.
+//!
 //! # Where things are
 //!
 //! | what | module |

@@ -107,6 +107,7 @@ fn run_interleave(role: &str, tagged: bool) {
     assert_eq!(per_task.len(), TASKS as usize);
     assert!(per_task.values().all(|&n| n == LINES), "{per_task:?}");
     let (per_task, _) = check_lines(&stderr, tagged, "-err");
+    assert_eq!(per_task.len(), TASKS as usize, "{per_task:?}");
     assert!(per_task.values().all(|&n| n == LINES / 10), "{per_task:?}");
     if tagged {
         let mut distinct = tags;

@@ -5,11 +5,11 @@
 
 mod common;
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::ForeignLoad;
+use common::{FedLoad, Guarded, Lines};
 use dummymp::{Command, DummyMp, Outcome, OutputMode, Priority, TaskOptions};
 
 dummymp::enable_test_support!();
@@ -18,7 +18,7 @@ crate::role_programs! {
     "generous-parent" => generous_parent(),
 }
 
-/// Role (run on CPU 0): a Generous queue running one task that prints its
+/// Role: a Generous queue running one task that prints its
 /// pid, then does `WORK` loops of CPU work in the shell and exits, with a
 /// timeout of `TIMEOUT_S` seconds. Prints the task's outcome at the end.
 fn generous_parent() -> i32 {
@@ -68,7 +68,32 @@ fn wait_state(pid: u32, what: &str, wanted: impl Fn(char, i32) -> bool) {
     }
 }
 
-// The scenario on CPU 0: our task runs; foreign load arrives on that CPU
+/// Opens the fifo `path` for writing once its reader waits on it, for at
+/// most [`common::PATIENCE`]; fails the test naming `what` otherwise.
+fn open_fifo_for_writing(path: &std::path::Path, what: &str) -> std::fs::File {
+    use std::os::unix::fs::OpenOptionsExt;
+    let limit = Instant::now() + common::PATIENCE;
+    loop {
+        // Without a reader, a non-blocking open fails (ENXIO) instead of
+        // waiting forever.
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+        {
+            Ok(file) => return file,
+            Err(error) => assert!(
+                Instant::now() < limit,
+                "no reader of {} for {what}: {error}",
+                path.display()
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+// The scenario, with the load fed to the role (`FedLoad`), so that nothing
+// else the machine runs changes it: our task runs; foreign load arrives
 // and our task is reniced and paused; the load goes and it continues; the
 // time it was paused does not count against its 8-second timeout (it is
 // paused for longer than that), so it ends by itself.
@@ -81,37 +106,32 @@ fn generous_pauses_a_running_task_for_foreign_load_and_continues_it() {
         .status()
         .unwrap();
     assert!(made.success());
-    let mut load = ForeignLoad::start(0, None);
-    let mut role = std::process::Command::new("taskset")
-        .args(["-c", "0"])
-        .arg(std::env::current_exe().unwrap())
-        .env("DUMMYMP_TEST_ROLE", "generous-parent")
+    let load = FedLoad::quiet();
+    let mut command = common::role_command("generous-parent");
+    load.apply(&mut command)
         .env("WORK", "20000")
         .env("TIMEOUT_S", "8")
         .env("GO", &go)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(role.stdout.take().unwrap()).lines();
-    let task: u32 = lines.next().unwrap().unwrap().trim().parse().unwrap();
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped());
+    let mut role = Guarded::spawn(&mut command);
+    let lines = Lines::new(role.child.stdout.take().unwrap());
+    let task: u32 = lines.next("the task's pid").trim().parse().unwrap();
 
-    load.add(2, Some("0"));
+    load.set_busy(dummymp::usable_cpus());
     wait_state(task, "was paused", |state, nice| state == 'T' && nice == 19);
     // Stay paused for longer than the timeout (the pause came after at
     // most one re-measure interval, 5 s, of the 8).
     std::thread::sleep(Duration::from_secs(9));
     assert_eq!(state_and_nice(task).map(|(s, _)| s), Some('T'));
-    load.stop();
+    load.set_quiet();
     wait_state(task, "continued", |state, _| state != 'T');
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&go)
-        .unwrap()
+    open_fifo_for_writing(&go, "the go-ahead")
         .write_all(b"go\n")
         .unwrap();
-    let outcome = lines.next().unwrap().unwrap();
+    let outcome = lines.next("the task's outcome");
     assert_eq!(outcome, format!("outcome {}", Outcome::Exited { code: 0 }));
-    assert!(role.wait().unwrap().success());
+    assert!(role.wait("the role to end").success());
 }
 
 #[test]

@@ -3,11 +3,13 @@ module-level functions."""
 
 import logging
 import os
+import time
 
 import pytest
 
 import dummymp
 import tasks
+from conftest import PATIENCE
 
 
 def test_run_queues_and_process_until_done_runs(dmp):
@@ -53,11 +55,16 @@ def test_process_process_is_true_only_when_nothing_is_queued_or_running(dmp):
     dmp.set_priority_mode(dmp.DUMMYMP_NUCLEAR)
     dmp.run(tasks.square, 5)
     assert dmp.process_process() is False
-    turns = 0
+    deadline = time.monotonic() + PATIENCE
     while not dmp.process_process():
+        # False: the task is still queued or running.
+        completed, running, total = dummymp.default().progress()
+        assert (completed, total) == (0, 1), (completed, running, total)
+        assert time.monotonic() < deadline, "the task never ended"
         dmp.process_queue()
         dummymp.default().wait(0.05)
-        turns += 1
+    # True: nothing queued or running any more.
+    assert dummymp.default().progress() == (1, 0, 1)
     assert dmp.get_returns() == {0: 25}
 
 

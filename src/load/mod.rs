@@ -19,7 +19,13 @@
 //!
 //! [`monitor`] runs measurements on a background thread so that the
 //! scheduler never waits for one.
+//!
+//! Tests of the reactions to load feed the measurements instead: when the
+//! environment variable `DUMMYMP_LOAD_SOURCE` names a file, every
+//! measurement lists the foreign processes written in that file
+//! (`PID NAME PERCENT` per line) rather than reading the machine ([`fed`]).
 
+mod fed;
 pub(crate) mod monitor;
 mod own;
 mod probe;
@@ -134,7 +140,9 @@ pub enum ProcessScan {
 /// reading every process.
 ///
 /// In [`Priority::Nuclear`], which ignores other processes, nothing is
-/// measured and every usable CPU is available.
+/// measured and every usable CPU is available. When the environment
+/// variable `DUMMYMP_LOAD_SOURCE` names a file, the foreign processes are
+/// read from it instead of measured (see the crate's "Testing" section).
 ///
 /// ```no_run
 /// use dummymp::{OwnProcesses, Priority, measure_foreign_load};

@@ -14,10 +14,15 @@
 //! does not depend on the number of processes on the machine. Our tasks'
 //! other processes are not read, so their CPU time only makes the bound
 //! larger (a scan follows, never a wrong answer).
+//!
+//! When measurements are fed from a file ([`fed`](super::fed)), a probe
+//! reads nothing and a measurement reads that file at its end.
 
 use std::io;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use super::fed;
 use super::rules::{self, system_affinity};
 use super::snapshot::{self, Snapshot};
 use super::{LoadMeasurement, MeasurementKind, OwnProcesses, ProcessScan};
@@ -94,6 +99,8 @@ pub(crate) struct Sampler {
     table: ProcessTable,
     /// The storage of a scan no longer needed, for the next one.
     spare: Option<Snapshot>,
+    /// The file measurements are fed from instead (see [`fed`]).
+    fed: Option<PathBuf>,
 }
 
 impl Sampler {
@@ -104,12 +111,21 @@ impl Sampler {
             scan,
             table: ProcessTable::new(),
             spare: None,
+            fed: fed::source(),
         }
     }
 
     /// Reads the totals and our processes, and scans every process when
     /// `scan`.
     pub(crate) fn probe(&mut self, scan: bool) -> io::Result<Probe> {
+        if self.fed.is_some() {
+            return Ok(Probe {
+                taken: Instant::now(),
+                times: CpuTimes::default(),
+                ours: Vec::new(),
+                snapshot: None,
+            });
+        }
         let times = platform::cpu_times()?;
         let taken = Instant::now();
         let mut ours = Vec::new();
@@ -143,6 +159,9 @@ impl Sampler {
 
     /// The instant estimate from the scan of `probe` (which must have one).
     pub(crate) fn estimate(&self, probe: &Probe, cpu: &CpuInfo) -> Option<LoadMeasurement> {
+        if let Some(path) = &self.fed {
+            return fed::measure(path, self.priority, MeasurementKind::Estimate, cpu).ok();
+        }
         let snapshot = probe.snapshot.as_ref()?;
         let shares = snapshot::estimate_shares(snapshot, &self.own);
         Some(rules::summarize(
@@ -167,6 +186,10 @@ impl Sampler {
     ) -> io::Result<(LoadMeasurement, Probe)> {
         let cpu = CpuInfo::current();
         sleep_until(before.taken + interval);
+        if let Some(path) = &self.fed {
+            let m = fed::measure(path, self.priority, MeasurementKind::Sampled, &cpu)?;
+            return Ok((m, self.probe(false)?));
+        }
         let mut after = self.probe(false)?;
         if self.scan == ProcessScan::WhenLoaded {
             let threshold = self.priority.threshold_percent().unwrap_or(f64::INFINITY);

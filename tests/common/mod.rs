@@ -2,8 +2,10 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::io::Read;
-use std::process::{Command, Stdio};
+use std::io::{BufRead, Read};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Mutex, Once, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -139,20 +141,46 @@ pub fn wait_gone(pid: u32, limit: Duration) -> bool {
     }
 }
 
+/// How long a test waits for the CPU-heavy lock: the tests that hold it
+/// take seconds each, but several may be queued before this one.
+pub const CPU_HEAVY_PATIENCE: Duration = Duration::from_secs(300);
+
 /// Holds the machine-wide lock that tests keeping CPUs busy take, so that
 /// they never run at the same time (across test threads and test
 /// processes): the tests that measure foreign load need the CPUs to
 /// themselves and their loops. Released when the returned file is dropped.
+/// Fails the test when the lock stays taken for [`CPU_HEAVY_PATIENCE`]
+/// (a test that hangs while it holds it, in this run or another).
 pub fn cpu_heavy_section() -> std::fs::File {
-    let lock = std::fs::File::create(std::env::temp_dir().join("dummymp-cpu-heavy-tests.lock"))
-        .expect("lock file");
-    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).expect("locked");
+    let path = std::env::temp_dir().join("dummymp-cpu-heavy-tests.lock");
+    let lock = std::fs::File::create(&path).expect("lock file");
+    let deadline = Instant::now() + CPU_HEAVY_PATIENCE;
+    // No event says when a lock is free: try again every 50 ms.
+    while let Err(error) =
+        rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+    {
+        assert_eq!(
+            error,
+            rustix::io::Errno::WOULDBLOCK,
+            "flock {}",
+            path.display()
+        );
+        assert!(
+            Instant::now() < deadline,
+            "{} stayed locked for {CPU_HEAVY_PATIENCE:?}: another test that keeps CPUs busy hangs",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     lock
 }
 
 /// Processes busy-looping on the CPU, started so that they are *not* our
 /// descendants (their parent shell exits at once, so they are re-parented)
-/// and in process groups of their own. Killed on drop.
+/// and in process groups of their own. Killed on drop; a loop also ends by
+/// itself once this test process is gone (it looks for `/proc/PID` at
+/// every turn), so that a test killed before it could drop them leaves no
+/// busy loop behind.
 ///
 /// The loops run inside a [`cpu_heavy_section`]: loops of several tests
 /// together, or other busy tests, would leave each loop less CPU than the
@@ -178,7 +206,8 @@ impl ForeignLoad {
     pub fn add(&mut self, count: usize, cpus: Option<&str>) -> Vec<u32> {
         let pin = cpus.map_or(String::new(), |c| format!("taskset -c {c} "));
         let script = format!(
-            "for i in $(seq {count}); do setsid {pin}sh -c 'while :; do :; done' </dev/null >/dev/null 2>&1 & echo $!; done"
+            "for i in $(seq {count}); do setsid {pin}sh -c 'while [ -e /proc/{me} ]; do :; done' </dev/null >/dev/null 2>&1 & echo $!; done",
+            me = std::process::id()
         );
         let output = Command::new("sh")
             .arg("-c")
@@ -228,6 +257,10 @@ impl Drop for ForeignLoad {
 /// is started by [`role_command`] with one of these names, a constructor
 /// runs that role (an expression giving the exit code) instead of the
 /// tests.
+///
+/// A role that panics (a failed assertion, a deadline that passed) exits
+/// with [`ROLE_PANICKED`] after the panic's message, rather than aborting
+/// the process: a panic cannot unwind out of a constructor.
 #[macro_export]
 macro_rules! role_programs {
     ($($name:literal => $run:expr),* $(,)?) => {
@@ -238,14 +271,26 @@ macro_rules! role_programs {
             let Ok(role) = std::env::var("DUMMYMP_TEST_ROLE") else {
                 return;
             };
-            let code: i32 = match role.as_str() {
-                $($name => $run,)*
-                _ => 99,
+            let run = || -> i32 {
+                match role.as_str() {
+                    $($name => $run,)*
+                    _ => 99,
+                }
             };
+            let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))
+                .unwrap_or_else(|_| {
+                    // The panic hook has printed the message and where.
+                    eprintln!("role {role} panicked: exit status {}", $crate::common::ROLE_PANICKED);
+                    $crate::common::ROLE_PANICKED
+                });
             std::process::exit(code);
         }
     };
 }
+
+/// The exit status of a role program that panicked (the test harness's
+/// own for a failed test).
+pub const ROLE_PANICKED: i32 = 101;
 
 /// Runs this test executable again as a "role" program: its constructor
 /// sees `DUMMYMP_TEST_ROLE` and runs the role's `main` instead of the tests.
@@ -298,4 +343,133 @@ pub fn peak_rss_kib() -> u64 {
         .find_map(|line| line.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .expect("a VmHWM line")
+}
+
+/// Foreign load fed to dummymp instead of measured: a file that a child
+/// process started with [`FedLoad::apply`] reads at each of its load
+/// measurements (`DUMMYMP_LOAD_SOURCE`, see `src/load/fed.rs`). The test
+/// decides what the scheduler sees, whatever else the machine runs.
+pub struct FedLoad {
+    dir: tempfile::TempDir,
+}
+
+impl FedLoad {
+    /// A machine where no other process uses any CPU.
+    pub fn quiet() -> FedLoad {
+        let load = FedLoad {
+            dir: tempfile::tempdir().expect("a temporary directory"),
+        };
+        load.set_quiet();
+        load
+    }
+
+    /// A machine where other processes keep `cpus` CPUs busy.
+    pub fn busy(cpus: usize) -> FedLoad {
+        let load = FedLoad::quiet();
+        load.set_busy(cpus);
+        load
+    }
+
+    /// The file the measurements read.
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join("load")
+    }
+
+    /// From now on, no other process uses any CPU.
+    pub fn set_quiet(&self) {
+        self.write("");
+    }
+
+    /// From now on, `cpus` foreign busy loops (pids 5000001, ...) each keep
+    /// a CPU busy.
+    pub fn set_busy(&self, cpus: usize) {
+        let lines: String = (1..=cpus)
+            .map(|i| format!("{} fed-loop 100\n", 5_000_000 + i))
+            .collect();
+        self.write(&lines);
+    }
+
+    /// From now on, the foreign processes of `text` (`PID NAME PERCENT`
+    /// lines). The file is replaced whole: a measurement never reads half
+    /// of it.
+    pub fn write(&self, text: &str) {
+        let next = self.dir.path().join("load.next");
+        std::fs::write(&next, text).expect("the load file is written");
+        std::fs::rename(&next, self.path()).expect("the load file is replaced");
+    }
+
+    /// Makes `command` read its load from this file.
+    pub fn apply<'a>(&self, command: &'a mut Command) -> &'a mut Command {
+        command.env("DUMMYMP_LOAD_SOURCE", self.path())
+    }
+}
+
+/// The lines a child writes, read on a thread of their own so that every
+/// wait for one has a deadline.
+pub struct Lines {
+    rx: Receiver<String>,
+}
+
+impl Lines {
+    /// Starts reading `reader` line by line.
+    pub fn new(reader: impl Read + Send + 'static) -> Lines {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(reader).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Lines { rx }
+    }
+
+    /// The next line; fails the test, naming `what` it waited for, when
+    /// none comes within [`PATIENCE`] or the output ends.
+    pub fn next(&self, what: &str) -> String {
+        match self.rx.recv_timeout(PATIENCE) {
+            Ok(line) => line,
+            Err(RecvTimeoutError::Timeout) => {
+                panic!("no line within {PATIENCE:?} while waiting for {what}")
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                panic!("the output ended while waiting for {what}")
+            }
+        }
+    }
+}
+
+/// A child process that is killed (and reaped) when the test lets go of it,
+/// whether the test passed or failed.
+pub struct Guarded {
+    pub child: Child,
+}
+
+impl Guarded {
+    /// Starts `command`.
+    pub fn spawn(command: &mut Command) -> Guarded {
+        Guarded {
+            child: command.spawn().expect("the child starts"),
+        }
+    }
+
+    /// Waits for the child to exit; fails the test, naming `what` it waited
+    /// for, after [`PATIENCE`].
+    pub fn wait(&mut self, what: &str) -> ExitStatus {
+        assert!(
+            wait_gone(self.child.id(), PATIENCE),
+            "the child did not exit within {PATIENCE:?} while waiting for {what}"
+        );
+        self.child.wait().expect("waitable")
+    }
+}
+
+impl Drop for Guarded {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }
