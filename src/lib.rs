@@ -530,7 +530,7 @@ macro_rules! enable_test_support {
             // the fork server while the process is still single-threaded.
             #[ctor(unsafe, anonymous)]
             fn __dummymp_test_support() {
-                $crate::init();
+                $crate::__private::init_in_constructor();
             }
         }
     };
@@ -539,6 +539,13 @@ macro_rules! enable_test_support {
 #[doc(hidden)]
 pub mod __private {
     pub use ctor;
+
+    /// What [`enable_test_support!`](crate::enable_test_support) runs in its
+    /// constructor: [`init`](crate::init), with a panic reported and the
+    /// process ended (code 101) instead of an abort.
+    pub fn init_in_constructor() {
+        crate::role::in_constructor("running dummymp::init()", crate::init);
+    }
 }
 
 /// Entry points for the fuzz targets in `fuzz/` (not an API: hidden, and

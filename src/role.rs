@@ -60,7 +60,23 @@ ctor::declarative::ctor! {
     // thread and touches no other constructor's state.
     #[ctor(unsafe)]
     fn detect_worker_before_main() {
-        detect();
+        in_constructor("detecting the process's role", || {
+            detect();
+        });
+    }
+}
+
+/// Runs `work` in a constructor (before `main`): a panic cannot unwind out
+/// of one (it would abort the process with "panic in a function that
+/// cannot unwind"), so it is reported on standard error and the process
+/// exits with code 101, as a panicking `main` would.
+pub(crate) fn in_constructor(what: &str, work: impl FnOnce()) {
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).is_err() {
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            format!("dummymp: a panic before main, while {what}; exiting\n").as_bytes(),
+        );
+        std::process::exit(101);
     }
 }
 
