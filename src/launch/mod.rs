@@ -109,6 +109,14 @@ impl Launcher {
     /// # Errors
     ///
     /// See [`SlurmOptions::from_env`].
+    ///
+    /// ```no_run
+    /// use dummymp::{DummyMp, Launcher};
+    /// let mut mp = DummyMp::new();
+    /// mp.set_launcher(Launcher::slurm()?);
+    /// assert!(matches!(mp.launcher(), Launcher::Slurm(_)));
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
     pub fn slurm() -> Result<Launcher, Error> {
         SlurmOptions::from_env().map(Launcher::Slurm)
     }
