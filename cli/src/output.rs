@@ -52,7 +52,7 @@ pub enum Stream {
 
 /// The `--tag` prefix of a job with these input values: the values
 /// separated by spaces, then a tab (as GNU parallel writes it).
-pub fn tag_prefix(inputs: &[Vec<u8>]) -> Vec<u8> {
+pub(crate) fn tag_prefix(inputs: &[Vec<u8>]) -> Vec<u8> {
     let mut tag = Vec::new();
     for (i, value) in inputs.iter().enumerate() {
         if i > 0 {
@@ -99,7 +99,7 @@ impl Default for Captured {
 
 impl Captured {
     /// Holds at most `memory_limit` bytes in memory.
-    pub fn with_memory_limit(memory_limit: usize) -> Captured {
+    pub(crate) fn with_memory_limit(memory_limit: usize) -> Captured {
         Captured {
             memory: Vec::new(),
             spool: None,
@@ -115,7 +115,7 @@ impl Captured {
     }
 
     /// Takes in bytes the job wrote.
-    pub fn push(&mut self, data: &[u8]) {
+    pub(crate) fn push(&mut self, data: &[u8]) {
         // Each byte is looked at once, from the end of what came: finding
         // the last newline never rescans older bytes.
         match data.iter().rposition(|&b| b == b'\n') {
@@ -165,7 +165,7 @@ impl Captured {
     /// Every byte the job wrote, when they were kept (read back from the
     /// temporary file, if any).
     #[cfg(test)]
-    pub fn kept(&self) -> Vec<u8> {
+    pub(crate) fn kept(&self) -> Vec<u8> {
         let mut all = Vec::new();
         // Reading back a file we wrote: an error leaves what was read.
         let _ = self.for_each_chunk(self.stored_from, self.total, |chunk| {
@@ -176,19 +176,22 @@ impl Captured {
     }
 
     /// Calls `each` with the kept bytes in order, a chunk at a time.
-    pub fn for_each_kept_chunk(&self, each: impl FnMut(&[u8]) -> io::Result<()>) -> io::Result<()> {
+    pub(crate) fn for_each_kept_chunk(
+        &self,
+        each: impl FnMut(&[u8]) -> io::Result<()>,
+    ) -> io::Result<()> {
         self.for_each_chunk(self.stored_from, self.total, each)
     }
 
     /// How many bytes the job wrote.
-    pub fn total(&self) -> u64 {
+    pub(crate) fn total(&self) -> u64 {
         self.total
     }
 
     /// How many bytes were looked at to find newlines (at most one look
     /// per byte written).
     #[cfg(test)]
-    pub fn newline_scan(&self) -> u64 {
+    pub(crate) fn newline_scan(&self) -> u64 {
         self.newline_scan
     }
 
@@ -297,7 +300,7 @@ pub struct Printer {
 impl Printer {
     /// A printer for `mode`; `keep_all` keeps every byte in the
     /// [`Captured`] buffers (for `--results`).
-    pub fn new(mode: OutputMode, keep_order: bool, keep_all: bool) -> Printer {
+    pub(crate) fn new(mode: OutputMode, keep_order: bool, keep_all: bool) -> Printer {
         Printer {
             mode,
             keep_order,
@@ -312,18 +315,18 @@ impl Printer {
 
     /// `-v`: print each job's command (given to [`Printer::announce`])
     /// before its output.
-    pub fn set_verbose(&mut self, verbose: bool) {
+    pub(crate) fn set_verbose(&mut self, verbose: bool) {
         self.verbose = verbose;
     }
 
     /// Whether each job's command is printed before its output.
-    pub fn is_verbose(&self) -> bool {
+    pub(crate) fn is_verbose(&self) -> bool {
         self.verbose
     }
 
     /// With `-v`: job `seq` started with this command line, to be printed
     /// on standard output before its output.
-    pub fn announce(&mut self, seq: u64, command: &[u8]) {
+    pub(crate) fn announce(&mut self, seq: u64, command: &[u8]) {
         if self.verbose {
             let mut line = command.to_vec();
             line.push(b'\n');
@@ -334,7 +337,7 @@ impl Printer {
     /// Writes one line (a warning, a `-v` note) to standard error, around
     /// the progress bar. A standard error that cannot be written is no
     /// reason to stop the run.
-    pub fn note(&self, line: &str) {
+    pub(crate) fn note(&self, line: &str) {
         let mut text = line.as_bytes().to_vec();
         text.push(b'\n');
         let _ = self.emit(|| write_fd(io::stderr().as_fd(), &text));
@@ -342,7 +345,7 @@ impl Printer {
 
     /// Clears the progress bar around every write, and draws it again
     /// after.
-    pub fn set_bar(&mut self, bar: ProgressBar) {
+    pub(crate) fn set_bar(&mut self, bar: ProgressBar) {
         self.bar = Some(bar);
     }
 
@@ -353,7 +356,7 @@ impl Printer {
 
     /// In line-buffer mode, prints the whole lines job `seq` wrote to
     /// `stream` since the last call, if it is the job's turn.
-    pub fn print_lines(
+    pub(crate) fn print_lines(
         &mut self,
         seq: u64,
         tag: &[u8],
@@ -385,7 +388,7 @@ impl Printer {
     /// Prints (or, when it is not its turn yet, holds) what job `seq` wrote
     /// and was not printed yet. With `--keep-order`, returns the job whose
     /// turn it is now when that changed, so that its lines can be printed.
-    pub fn finish_job(
+    pub(crate) fn finish_job(
         &mut self,
         seq: u64,
         tag: &[u8],
@@ -415,7 +418,7 @@ impl Printer {
 
     /// Records that job `seq` will print nothing (it was skipped); returns
     /// the job whose turn it is now when that changed.
-    pub fn skip_job(&mut self, seq: u64) -> io::Result<Option<u64>> {
+    pub(crate) fn skip_job(&mut self, seq: u64) -> io::Result<Option<u64>> {
         if !self.keep_order {
             return Ok(None);
         }
@@ -446,7 +449,7 @@ impl Printer {
 
     /// Prints everything still held, in order, whatever turns are missing
     /// (jobs that never ran because the run stopped early).
-    pub fn flush_held(&mut self) -> io::Result<()> {
+    pub(crate) fn flush_held(&mut self) -> io::Result<()> {
         while let Some((_, mut held)) = self.held.pop_first() {
             self.print_held(&mut held)?;
         }
@@ -579,7 +582,7 @@ impl<'a> StreamWriter<'a> {
 
 /// Writes all of `data` to `fd`, waiting while a non-blocking descriptor is
 /// full (the library's writer, which the engine's relay uses too).
-pub fn write_fd(fd: BorrowedFd<'_>, data: &[u8]) -> io::Result<()> {
+pub(crate) fn write_fd(fd: BorrowedFd<'_>, data: &[u8]) -> io::Result<()> {
     dummymp::engine::write_all(fd, data)
 }
 
