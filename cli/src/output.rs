@@ -99,7 +99,7 @@ impl Default for Captured {
 
 impl Captured {
     /// Holds at most `memory_limit` bytes in memory.
-    pub(crate) fn with_memory_limit(memory_limit: usize) -> Captured {
+    pub fn with_memory_limit(memory_limit: usize) -> Captured {
         Captured {
             memory: Vec::new(),
             spool: None,
@@ -115,7 +115,7 @@ impl Captured {
     }
 
     /// Takes in bytes the job wrote.
-    pub(crate) fn push(&mut self, data: &[u8]) {
+    pub fn push(&mut self, data: &[u8]) {
         // Each byte is looked at once, from the end of what came: finding
         // the last newline never rescans older bytes.
         match data.iter().rposition(|&b| b == b'\n') {
@@ -165,7 +165,7 @@ impl Captured {
     /// Every byte the job wrote, when they were kept (read back from the
     /// temporary file, if any).
     #[cfg(test)]
-    pub(crate) fn kept(&self) -> Vec<u8> {
+    pub fn kept(&self) -> Vec<u8> {
         let mut all = Vec::new();
         // Reading back a file we wrote: an error leaves what was read.
         let _ = self.for_each_chunk(self.stored_from, self.total, |chunk| {
@@ -176,22 +176,19 @@ impl Captured {
     }
 
     /// Calls `each` with the kept bytes in order, a chunk at a time.
-    pub(crate) fn for_each_kept_chunk(
-        &self,
-        each: impl FnMut(&[u8]) -> io::Result<()>,
-    ) -> io::Result<()> {
+    pub fn for_each_kept_chunk(&self, each: impl FnMut(&[u8]) -> io::Result<()>) -> io::Result<()> {
         self.for_each_chunk(self.stored_from, self.total, each)
     }
 
     /// How many bytes the job wrote.
-    pub(crate) fn total(&self) -> u64 {
+    pub fn total(&self) -> u64 {
         self.total
     }
 
     /// How many bytes were looked at to find newlines (at most one look
     /// per byte written).
     #[cfg(test)]
-    pub(crate) fn newline_scan(&self) -> u64 {
+    pub fn newline_scan(&self) -> u64 {
         self.newline_scan
     }
 

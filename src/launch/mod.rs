@@ -106,10 +106,6 @@ impl Launcher {
     /// The Slurm launcher for the allocation this process runs in, with
     /// the default [`SlurmOptions`].
     ///
-    /// # Errors
-    ///
-    /// See [`SlurmOptions::from_env`].
-    ///
     /// ```no_run
     /// use dummymp::{DummyMp, Launcher};
     /// let mut mp = DummyMp::new();
@@ -117,6 +113,10 @@ impl Launcher {
     /// assert!(matches!(mp.launcher(), Launcher::Slurm(_)));
     /// # Ok::<(), dummymp::Error>(())
     /// ```
+    ///
+    /// # Errors
+    ///
+    /// See [`SlurmOptions::from_env`].
     pub fn slurm() -> Result<Launcher, Error> {
         SlurmOptions::from_env().map(Launcher::Slurm)
     }

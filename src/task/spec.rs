@@ -180,10 +180,6 @@ impl TaskSpec {
     /// item or a closure that captures nothing (see
     /// [`TaskFunction`](crate::TaskFunction)); `args` is serialised now.
     ///
-    /// # Errors
-    ///
-    /// [`Error::EncodeArguments`] when `args` cannot be serialised.
-    ///
     /// ```
     /// # dummymp::init();
     /// use dummymp::engine::TaskSpec;
@@ -198,6 +194,10 @@ impl TaskSpec {
     /// assert_eq!(mp.report(id).unwrap().returned_bytes(), Some(&[5][..])); // postcard's 5u32
     /// # Ok::<(), dummymp::Error>(())
     /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::EncodeArguments`] when `args` cannot be serialised.
     pub fn call<F, Signature>(function: F, args: F::Args) -> Result<TaskSpec, Error>
     where
         F: callable::TaskFunction<Signature>,

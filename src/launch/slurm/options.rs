@@ -44,12 +44,6 @@ impl SlurmOptions {
     /// `srun` from `PATH`, no job name of our own, and as many CPUs per task
     /// as the allocation's `--cpus-per-task` (1 when not given).
     ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidSetting`] when `srun` is not on `PATH` (not a Slurm
-    /// machine), or when the Slurm variables of the environment are
-    /// inconsistent.
-    ///
     /// ```no_run
     /// use dummymp::SlurmOptions;
     /// let slurm = SlurmOptions::from_env()?;
@@ -60,6 +54,12 @@ impl SlurmOptions {
     /// assert!(slurm.get_cpus_per_task() >= 1);
     /// # Ok::<(), dummymp::Error>(())
     /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidSetting`] when `srun` is not on `PATH` (not a Slurm
+    /// machine), or when the Slurm variables of the environment are
+    /// inconsistent.
     pub fn from_env() -> Result<SlurmOptions, Error> {
         let srun = find_on_path("srun", std::env::var_os("PATH").as_deref()).ok_or_else(|| {
             invalid("srun is not on PATH: is this a machine of a Slurm cluster?".to_string())
