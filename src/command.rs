@@ -43,6 +43,13 @@ pub struct Command {
 impl Command {
     /// Runs `program` (looked up in `PATH` when it has no `/`) with no
     /// arguments yet.
+    ///
+    /// ```
+    /// use dummymp::Command;
+    /// let gzip = Command::new("gzip");
+    /// assert_eq!(gzip.get_program(), "gzip");
+    /// assert_eq!(gzip.get_args().count(), 0);
+    /// ```
     pub fn new(program: impl AsRef<OsStr>) -> Command {
         Command {
             program: program.as_ref().to_owned(),
@@ -58,6 +65,13 @@ impl Command {
     /// work, and so does everything else the shell does, so never paste
     /// untrusted text into `line`; pass it through the environment instead
     /// (`Command::shell("grep -- \"$PATTERN\" f").env("PATTERN", text)`).
+    ///
+    /// ```
+    /// use dummymp::Command;
+    /// let count = Command::shell("ls | wc -l");
+    /// assert_eq!(count.get_program(), dummymp::SHELL);
+    /// assert_eq!(count.get_args().collect::<Vec<_>>(), ["-c", "ls | wc -l"]);
+    /// ```
     pub fn shell(line: impl AsRef<OsStr>) -> Command {
         let line = line.as_ref().to_owned();
         let mut command = Command::new(SHELL);
@@ -67,12 +81,24 @@ impl Command {
     }
 
     /// Adds an argument.
+    ///
+    /// ```
+    /// use dummymp::Command;
+    /// let gzip = Command::new("gzip").arg("-9").arg("big file.txt");
+    /// assert_eq!(gzip.get_args().collect::<Vec<_>>(), ["-9", "big file.txt"]);
+    /// ```
     pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Command {
         self.args.push(arg.as_ref().to_owned());
         self
     }
 
     /// Adds arguments.
+    ///
+    /// ```
+    /// use dummymp::Command;
+    /// let tar = Command::new("tar").args(["-czf", "out.tgz", "src"]);
+    /// assert_eq!(tar.display(), "tar -czf out.tgz src");
+    /// ```
     pub fn args<I, S>(mut self, args: I) -> Command
     where
         I: IntoIterator<Item = S>,
@@ -84,6 +110,18 @@ impl Command {
     }
 
     /// Sets an environment variable for the task.
+    ///
+    /// ```
+    /// # dummymp::init();
+    /// use dummymp::{Command, DummyMp, OutputMode, Priority};
+    /// let mut mp = DummyMp::new();
+    /// mp.set_priority_mode(Priority::Nuclear);
+    /// mp.set_output_mode(OutputMode::Captured);
+    /// let task = mp.run_command(Command::shell("echo $NAME").env("NAME", "world"))?;
+    /// mp.process_until_done()?;
+    /// assert_eq!(mp.report(task).unwrap().stdout, b"world\n");
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
     pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Command {
         self.env
             .push((key.as_ref().to_owned(), Some(value.as_ref().to_owned())));
@@ -91,6 +129,13 @@ impl Command {
     }
 
     /// Sets environment variables for the task.
+    ///
+    /// ```
+    /// use dummymp::Command;
+    /// let make = Command::new("make").envs([("CC", "clang"), ("JOBS", "4")]);
+    /// let set: Vec<_> = make.get_envs().collect();
+    /// assert_eq!(set, [("CC".as_ref(), Some("clang".as_ref())), ("JOBS".as_ref(), Some("4".as_ref()))]);
+    /// ```
     pub fn envs<I, K, V>(mut self, vars: I) -> Command
     where
         I: IntoIterator<Item = (K, V)>,
@@ -104,6 +149,12 @@ impl Command {
     }
 
     /// Removes an environment variable from the task's environment.
+    ///
+    /// ```
+    /// use dummymp::Command;
+    /// let ls = Command::new("ls").env_remove("LS_COLORS");
+    /// assert_eq!(ls.get_envs().collect::<Vec<_>>(), [("LS_COLORS".as_ref(), None)]);
+    /// ```
     pub fn env_remove(mut self, key: impl AsRef<OsStr>) -> Command {
         self.env.push((key.as_ref().to_owned(), None));
         self
@@ -111,6 +162,20 @@ impl Command {
 
     /// Starts the task with an empty environment (plus what
     /// [`env`](Command::env) adds).
+    ///
+    /// ```
+    /// # dummymp::init();
+    /// use dummymp::{Command, DummyMp, OutputMode, Priority};
+    /// let mut mp = DummyMp::new();
+    /// mp.set_priority_mode(Priority::Nuclear);
+    /// mp.set_output_mode(OutputMode::Captured);
+    /// let env = Command::new("/usr/bin/env").env_clear().env("ONLY", "this");
+    /// assert!(env.get_env_clear());
+    /// let task = mp.run_command(env)?;
+    /// mp.process_until_done()?;
+    /// assert_eq!(mp.report(task).unwrap().stdout, b"ONLY=this\n");
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
     pub fn env_clear(mut self) -> Command {
         self.env_clear = true;
         self.env.clear();
@@ -119,38 +184,88 @@ impl Command {
 
     /// Runs the task in `dir` instead of the parent's working directory
     /// (as it is when the task starts).
+    ///
+    /// ```
+    /// # dummymp::init();
+    /// use dummymp::{Command, DummyMp, OutputMode, Priority};
+    /// let mut mp = DummyMp::new();
+    /// mp.set_priority_mode(Priority::Nuclear);
+    /// mp.set_output_mode(OutputMode::Captured);
+    /// let task = mp.run_command(Command::new("pwd").current_dir("/"))?;
+    /// mp.process_until_done()?;
+    /// assert_eq!(mp.report(task).unwrap().stdout, b"/\n");
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
     pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Command {
         self.current_dir = Some(dir.as_ref().to_owned());
         self
     }
 
     /// The program.
+    ///
+    /// ```
+    /// use dummymp::Command;
+    /// assert_eq!(Command::new("ls").arg("-l").get_program(), "ls");
+    /// assert_eq!(Command::shell("ls -l").get_program(), "/bin/sh");
+    /// ```
     pub fn get_program(&self) -> &OsStr {
         &self.program
     }
 
     /// The arguments (for a shell command: `-c` and the line).
+    ///
+    /// ```
+    /// use dummymp::Command;
+    /// let ls = Command::new("ls").args(["-l", "/tmp"]);
+    /// assert_eq!(ls.get_args().collect::<Vec<_>>(), ["-l", "/tmp"]);
+    /// ```
     pub fn get_args(&self) -> impl Iterator<Item = &OsStr> {
         self.args.iter().map(OsString::as_os_str)
     }
 
     /// The shell line, for a command made with [`Command::shell`].
+    ///
+    /// ```
+    /// use dummymp::Command;
+    /// assert_eq!(Command::shell("ls | wc -l").get_shell_line(), Some("ls | wc -l".as_ref()));
+    /// assert_eq!(Command::new("ls").get_shell_line(), None);
+    /// ```
     pub fn get_shell_line(&self) -> Option<&OsStr> {
         self.shell_line.as_deref()
     }
 
     /// The environment changes: `(key, Some(value))` sets, `(key, None)`
     /// removes.
+    ///
+    /// ```
+    /// use dummymp::Command;
+    /// let cc = Command::new("cc").env("LANG", "C").env_remove("CFLAGS");
+    /// let changes: Vec<_> = cc.get_envs().collect();
+    /// assert_eq!(changes, [("LANG".as_ref(), Some("C".as_ref())), ("CFLAGS".as_ref(), None)]);
+    /// ```
     pub fn get_envs(&self) -> impl Iterator<Item = (&OsStr, Option<&OsStr>)> {
         self.env.iter().map(|(k, v)| (k.as_os_str(), v.as_deref()))
     }
 
     /// Whether the environment starts empty.
+    ///
+    /// ```
+    /// use dummymp::Command;
+    /// assert!(!Command::new("env").get_env_clear());
+    /// assert!(Command::new("env").env_clear().get_env_clear());
+    /// ```
     pub fn get_env_clear(&self) -> bool {
         self.env_clear
     }
 
     /// The working directory, when set.
+    ///
+    /// ```
+    /// use dummymp::Command;
+    /// use std::path::Path;
+    /// assert_eq!(Command::new("ls").get_current_dir(), None);
+    /// assert_eq!(Command::new("ls").current_dir("/tmp").get_current_dir(), Some(Path::new("/tmp")));
+    /// ```
     pub fn get_current_dir(&self) -> Option<&Path> {
         self.current_dir.as_deref()
     }

@@ -19,6 +19,12 @@ pub struct CpuSet {
 
 impl CpuSet {
     /// The set of the given CPU ids.
+    ///
+    /// ```
+    /// use dummymp::CpuSet;
+    /// let set = CpuSet::from_ids([3, 1, 1]);
+    /// assert_eq!(set.iter().collect::<Vec<_>>(), [1, 3]);
+    /// ```
     pub fn from_ids(ids: impl IntoIterator<Item = usize>) -> Self {
         let mut set = CpuSet::default();
         for id in ids {
@@ -32,16 +38,34 @@ impl CpuSet {
     }
 
     /// Number of CPUs in the set.
+    ///
+    /// ```
+    /// use dummymp::CpuSet;
+    /// assert_eq!(CpuSet::from_ids(0..8).len(), 8);
+    /// ```
     pub fn len(&self) -> usize {
         self.words.iter().map(|w| w.count_ones() as usize).sum()
     }
 
     /// Whether the set holds no CPU.
+    ///
+    /// ```
+    /// use dummymp::CpuSet;
+    /// assert!(CpuSet::default().is_empty());
+    /// assert!(!CpuSet::from_ids([0]).is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Whether `cpu` is in the set.
+    ///
+    /// ```
+    /// use dummymp::CpuSet;
+    /// let set = CpuSet::from_ids([0, 2]);
+    /// assert!(set.contains(2));
+    /// assert!(!set.contains(1));
+    /// ```
     pub fn contains(&self, cpu: usize) -> bool {
         self.words
             .get(cpu / 64)
@@ -49,6 +73,12 @@ impl CpuSet {
     }
 
     /// Number of CPUs in both sets.
+    ///
+    /// ```
+    /// use dummymp::CpuSet;
+    /// let mine = CpuSet::from_ids(0..4);
+    /// assert_eq!(mine.intersection_len(&CpuSet::from_ids([2, 3, 4, 5])), 2);
+    /// ```
     pub fn intersection_len(&self, other: &CpuSet) -> usize {
         self.words
             .iter()
@@ -58,6 +88,12 @@ impl CpuSet {
     }
 
     /// The CPU ids in the set, in increasing order.
+    ///
+    /// ```
+    /// use dummymp::CpuSet;
+    /// let set = CpuSet::from_ids([70, 4, 0]);
+    /// assert_eq!(set.iter().collect::<Vec<_>>(), [0, 4, 70]);
+    /// ```
     pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
         self.words.iter().enumerate().flat_map(|(i, &w)| {
             (0..64)

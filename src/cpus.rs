@@ -23,6 +23,12 @@ pub struct CpuInfo {
 
 impl CpuInfo {
     /// Reads the current facts from the operating system.
+    ///
+    /// ```
+    /// let cpus = dummymp::CpuInfo::current();
+    /// assert!(cpus.usable >= 1 && cpus.usable <= cpus.allowed.len());
+    /// assert_eq!(cpus.usable, dummymp::usable_cpus());
+    /// ```
     pub fn current() -> CpuInfo {
         let fallback = || std::thread::available_parallelism().map_or(1, |n| n.get());
         let total = platform::online_cpu_count().unwrap_or_else(|_| fallback());

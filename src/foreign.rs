@@ -47,6 +47,16 @@ pub enum ForeignResult {
 /// call a fresh worker is started for). Call it before anything can write
 /// to standard output: from then on standard output and error are captured
 /// and relayed, and standard input is `/dev/null`.
+///
+/// ```no_run
+/// use dummymp::foreign::{ForeignCall, ForeignResult, serve};
+/// // The worker program's first line: each payload comes back reversed.
+/// serve(|call: &ForeignCall<'_>| {
+///     let mut bytes = call.payload.to_vec();
+///     bytes.reverse();
+///     ForeignResult::Returned(bytes)
+/// })
+/// ```
 pub fn serve(mut handler: impl FnMut(&ForeignCall<'_>) -> ForeignResult) -> ! {
     let mut run = |task: u64, name: &str, payload: &[u8]| match handler(&ForeignCall {
         task,

@@ -543,6 +543,12 @@ pub mod __private {
     /// What [`enable_test_support!`](crate::enable_test_support) runs in its
     /// constructor: [`init`](crate::init), with a panic reported and the
     /// process ended (code 101) instead of an abort.
+    ///
+    /// ```
+    /// // What the macro's constructor runs (in a program that is no
+    /// // worker, it starts the fork server, once).
+    /// dummymp::__private::init_in_constructor();
+    /// ```
     pub fn init_in_constructor() {
         crate::role::in_constructor("running dummymp::init()", crate::init);
     }
@@ -560,6 +566,10 @@ pub mod __fuzz {
     /// request. Stops at the first broken frame, as the engine does.
     /// Returns how many messages decoded. Never panics, and allocates no
     /// more than a few times `data.len()`, whatever the frames claim.
+    ///
+    /// ```
+    /// assert_eq!(dummymp::__fuzz::decode_protocol_bytes(&[]), 0);
+    /// ```
     pub fn decode_protocol_bytes(data: &[u8]) -> usize {
         use crate::encoded::Encoded;
         use crate::protocol::{
@@ -606,8 +616,13 @@ pub mod __fuzz {
     }
 
     /// A well-formed stream for [`decode_protocol_bytes`] (its selector
-    /// byte first): one message of each kind a worker sends, then a task
-    /// request. Seeds for the fuzzers.
+    /// byte first): five messages of the kinds a worker sends (no task
+    /// request). Seeds for the fuzzers.
+    ///
+    /// ```
+    /// use dummymp::__fuzz::{decode_protocol_bytes, sample_protocol_bytes};
+    /// assert_eq!(decode_protocol_bytes(&sample_protocol_bytes()), 5);
+    /// ```
     pub fn sample_protocol_bytes() -> Vec<u8> {
         use crate::protocol::{LogRecord, TaskResult, WorkerMessage, encode_frame};
         let messages = [

@@ -83,6 +83,13 @@ impl std::fmt::Debug for Scheduler {
 impl Scheduler {
     /// A scheduler for `priority` with at most `max_processes` tasks at once
     /// (0: no cap beyond the CPUs).
+    ///
+    /// ```
+    /// use dummymp::{Priority, Scheduler};
+    /// let scheduler = Scheduler::new(Priority::Generous, 4);
+    /// assert_eq!(scheduler.priority(), Priority::Generous);
+    /// assert_eq!(scheduler.max_processes(), 4);
+    /// ```
     pub fn new(priority: Priority, max_processes: usize) -> Scheduler {
         let own = OwnProcesses::new();
         let monitor = LoadMonitor::new(priority, own.clone());
@@ -105,29 +112,63 @@ impl Scheduler {
     }
 
     /// The priority mode.
+    ///
+    /// ```
+    /// use dummymp::{Priority, Scheduler};
+    /// assert_eq!(Scheduler::new(Priority::Extreme, 0).priority(), Priority::Extreme);
+    /// ```
     pub fn priority(&self) -> Priority {
         self.priority
     }
 
     /// Changes the priority mode; measurements made under another mode are
     /// dropped, and the next decision starts from a new measurement.
+    ///
+    /// ```
+    /// use dummymp::{Priority, Scheduler};
+    /// let mut scheduler = Scheduler::new(Priority::Normal, 0);
+    /// scheduler.set_priority(Priority::Nuclear);
+    /// assert_eq!(scheduler.priority(), Priority::Nuclear);
+    /// assert_eq!(scheduler.free_slots(0, 1000), scheduler.cpu_info().usable);
+    /// ```
     pub fn set_priority(&mut self, priority: Priority) {
         self.priority = priority;
         self.monitor.set_priority(priority);
     }
 
     /// The process cap (0: none).
+    ///
+    /// ```
+    /// use dummymp::{Priority, Scheduler};
+    /// assert_eq!(Scheduler::new(Priority::Normal, 0).max_processes(), 0);
+    /// assert_eq!(Scheduler::new(Priority::Normal, 3).max_processes(), 3);
+    /// ```
     pub fn max_processes(&self) -> usize {
         self.max_processes
     }
 
     /// Sets the process cap (0: none).
+    ///
+    /// ```
+    /// use dummymp::{Priority, Scheduler};
+    /// let mut scheduler = Scheduler::new(Priority::Nuclear, 0);
+    /// scheduler.set_max_processes(2);
+    /// assert_eq!(scheduler.free_slots(0, 1000), 2.min(scheduler.cpu_info().usable));
+    /// ```
     pub fn set_max_processes(&mut self, max_processes: usize) {
         self.max_processes = max_processes;
     }
 
     /// How many tasks may run when no foreign load is counted (`None`: one
     /// per usable CPU, the default).
+    ///
+    /// ```
+    /// use dummymp::{Priority, Scheduler};
+    /// let mut scheduler = Scheduler::new(Priority::Normal, 0);
+    /// assert_eq!(scheduler.capacity(), None);
+    /// scheduler.set_capacity(Some(16));
+    /// assert_eq!(scheduler.capacity(), Some(16));
+    /// ```
     pub fn capacity(&self) -> Option<usize> {
         self.capacity
     }
@@ -137,29 +178,68 @@ impl Scheduler {
     /// larger capacity suits tasks that mostly wait (the command-line tool
     /// sets it from `-j`). Counted foreign CPUs are subtracted from it in
     /// every mode but `Nuclear`, and the process cap still applies.
+    ///
+    /// ```
+    /// use dummymp::{Priority, Scheduler};
+    /// let mut scheduler = Scheduler::new(Priority::Nuclear, 0);
+    /// scheduler.set_capacity(Some(8)); // tasks that mostly wait: 8 at once, whatever the CPUs
+    /// assert_eq!(scheduler.free_slots(0, 1000), 8);
+    /// assert_eq!(scheduler.free_slots(8, 992), 0);
+    /// ```
     pub fn set_capacity(&mut self, capacity: Option<usize>) {
         self.capacity = capacity;
     }
 
     /// The processes that never count as foreign load. Register the process
     /// group of every task you start with [`OwnProcesses::add_group`].
+    ///
+    /// ```
+    /// use dummymp::{Priority, Scheduler};
+    /// let scheduler = Scheduler::new(Priority::Normal, 0);
+    /// scheduler.own_processes().add_group(4242); // a task's process group
+    /// assert_eq!(scheduler.own_processes().groups(), [4242]);
+    /// ```
     pub fn own_processes(&self) -> &OwnProcesses {
         &self.own
     }
 
     /// The CPU facts the scheduler works with (read when it was created,
     /// refreshed with every sampled measurement).
+    ///
+    /// ```
+    /// use dummymp::{Priority, Scheduler};
+    /// let scheduler = Scheduler::new(Priority::Normal, 0);
+    /// assert_eq!(scheduler.cpu_info().usable, dummymp::usable_cpus());
+    /// ```
     pub fn cpu_info(&self) -> &CpuInfo {
         &self.cpu
     }
 
     /// The measurement decisions are based on now, if any.
+    ///
+    /// ```
+    /// use dummymp::{Priority, Scheduler};
+    /// let mut scheduler = Scheduler::new(Priority::Normal, 0);
+    /// assert!(scheduler.measurement().is_none());
+    /// scheduler.available_cpus(); // measures, blocking
+    /// let measurement = scheduler.measurement().unwrap();
+    /// assert_eq!(measurement.priority, Priority::Normal);
+    /// assert!(measurement.available_cpus <= measurement.usable_cpus);
+    /// ```
     pub fn measurement(&self) -> Option<&LoadMeasurement> {
         self.monitor.current().map(|m| &**m)
     }
 
     /// The last decision of [`Scheduler::free_slots`] (or
     /// [`Scheduler::free_slots_with_memory`]) and why: show it with `{}`.
+    ///
+    /// ```
+    /// use dummymp::{Priority, Scheduler, SlotLimit};
+    /// let mut scheduler = Scheduler::new(Priority::Nuclear, 1);
+    /// scheduler.free_slots(1, 5);
+    /// assert_eq!(scheduler.last_decision().limit, SlotLimit::ProcessCap);
+    /// println!("{}", scheduler.last_decision()); // why: the process cap of 1 is reached
+    /// ```
     pub fn last_decision(&self) -> &Decision {
         &self.last
     }
@@ -187,6 +267,15 @@ impl Scheduler {
     /// starts soon after the load goes away. Call again when a task ends,
     /// when [`Scheduler::wake_fd`] is readable, and once
     /// [`Scheduler::next_deadline`] passes.
+    ///
+    /// ```
+    /// use dummymp::{Priority, Scheduler};
+    /// let mut scheduler = Scheduler::new(Priority::Nuclear, 0);
+    /// let usable = scheduler.cpu_info().usable;
+    /// assert_eq!(scheduler.free_slots(0, 1000), usable); // one per usable CPU
+    /// assert_eq!(scheduler.free_slots(0, 1), 1); // never more than wait
+    /// assert_eq!(scheduler.free_slots(usable, 1000), 0);
+    /// ```
     pub fn free_slots(&mut self, running: usize, waiting: usize) -> usize {
         let per_task = self.memory.per_task();
         self.free_slots_with_memory(running, waiting, per_task)
@@ -349,6 +438,15 @@ impl Scheduler {
     /// Readable when a background measurement has a result: include it in
     /// your `poll` set and call [`Scheduler::free_slots`] when it fires.
     /// `None` until the first measurement starts.
+    ///
+    /// ```
+    /// use dummymp::{Priority, Scheduler};
+    /// let mut scheduler = Scheduler::new(Priority::Normal, 0);
+    /// assert!(scheduler.wake_fd().is_none());
+    /// // One of ours runs, four wait, nothing is measured yet: a measurement starts.
+    /// assert_eq!(scheduler.free_slots(1, 4), 0);
+    /// assert!(scheduler.wake_fd().is_some()); // poll it; ask again when readable
+    /// ```
     pub fn wake_fd(&self) -> Option<BorrowedFd<'_>> {
         self.monitor.wake_fd()
     }
@@ -359,6 +457,13 @@ impl Scheduler {
     /// change the answer: nothing waits (or runs, for the advice), the cap
     /// is reached, a measurement is in progress, or the mode never
     /// measures.
+    ///
+    /// ```
+    /// use dummymp::{Priority, Scheduler};
+    /// let mut scheduler = Scheduler::new(Priority::Nuclear, 0);
+    /// scheduler.free_slots(0, 1000);
+    /// assert_eq!(scheduler.next_deadline(), None); // Nuclear never measures
+    /// ```
     pub fn next_deadline(&self) -> Option<Instant> {
         let measurement = (self.measurement_wanted || self.advising)
             .then(|| self.monitor.next_deadline())
@@ -371,6 +476,14 @@ impl Scheduler {
 
     /// Whether a load measurement is in progress in the background (its
     /// result will make [`Scheduler::wake_fd`] readable).
+    ///
+    /// ```
+    /// use dummymp::{Priority, Scheduler};
+    /// let mut scheduler = Scheduler::new(Priority::Normal, 0);
+    /// assert!(!scheduler.measuring());
+    /// scheduler.free_slots(1, 4); // tasks wait for a first measurement
+    /// assert!(scheduler.measuring());
+    /// ```
     pub fn measuring(&self) -> bool {
         self.monitor.measuring()
     }
@@ -379,6 +492,14 @@ impl Scheduler {
     /// capacity (every usable CPU unless set) in `Nuclear`, else what
     /// foreign load leaves of it. Blocks for one sampling interval unless a
     /// fresh measurement exists.
+    ///
+    /// ```
+    /// use dummymp::{Priority, Scheduler};
+    /// let mut scheduler = Scheduler::new(Priority::Normal, 0);
+    /// assert!(scheduler.available_cpus() <= scheduler.cpu_info().usable);
+    /// let mut nuclear = Scheduler::new(Priority::Nuclear, 0);
+    /// assert_eq!(nuclear.available_cpus(), nuclear.cpu_info().usable);
+    /// ```
     pub fn available_cpus(&mut self) -> usize {
         let m = self.monitor.measure_blocking();
         self.cpu.usable = m.usable_cpus;
@@ -397,6 +518,15 @@ impl Scheduler {
 
     /// Forgets every measurement, re-reads the CPU facts and looks up the
     /// memory limits again (learned memory estimates are kept).
+    ///
+    /// ```
+    /// use dummymp::{Priority, Scheduler};
+    /// let mut scheduler = Scheduler::new(Priority::Normal, 0);
+    /// scheduler.available_cpus();
+    /// assert!(scheduler.measurement().is_some());
+    /// scheduler.reset_measurements();
+    /// assert!(scheduler.measurement().is_none());
+    /// ```
     pub fn reset_measurements(&mut self) {
         self.monitor.forget();
         self.cpu = CpuInfo::current();
@@ -406,6 +536,14 @@ impl Scheduler {
 
     /// The per-task memory estimate [`Scheduler::free_slots`] uses, in
     /// bytes (`None`: none, the default).
+    ///
+    /// ```
+    /// use dummymp::{Priority, Scheduler};
+    /// let mut scheduler = Scheduler::new(Priority::Normal, 0);
+    /// assert_eq!(scheduler.memory_per_task(), None);
+    /// scheduler.set_memory_per_task(Some(2 << 30));
+    /// assert_eq!(scheduler.memory_per_task(), Some(2 << 30));
+    /// ```
     pub fn memory_per_task(&self) -> Option<u64> {
         self.memory.per_task()
     }
@@ -413,6 +551,15 @@ impl Scheduler {
     /// States how much memory each task needs, in bytes: it then overrides
     /// what was learned (see [`Scheduler::memory_estimate`]). `None` goes
     /// back to learning.
+    ///
+    /// ```
+    /// use dummymp::{Priority, Scheduler};
+    /// let mut scheduler = Scheduler::new(Priority::Nuclear, 0);
+    /// scheduler.set_memory_per_task(Some(u64::MAX)); // no machine has that much
+    /// assert_eq!(scheduler.free_slots(0, 1), 0);
+    /// scheduler.set_memory_per_task(None);
+    /// assert_eq!(scheduler.free_slots(0, 1), 1);
+    /// ```
     pub fn set_memory_per_task(&mut self, bytes: Option<u64>) {
         self.memory.set_per_task(bytes);
     }
@@ -439,6 +586,14 @@ impl Scheduler {
     }
 
     /// The memory estimate learned for `key` from recorded peaks, if any.
+    ///
+    /// ```
+    /// use dummymp::{Priority, Scheduler};
+    /// let mut scheduler = Scheduler::new(Priority::Normal, 0);
+    /// assert_eq!(scheduler.learned_memory("resize"), None);
+    /// scheduler.record_peak_rss("resize", 40 << 20);
+    /// assert_eq!(scheduler.learned_memory("resize"), Some(40 << 20));
+    /// ```
     pub fn learned_memory(&self, key: &str) -> Option<u64> {
         self.memory.learned(key)
     }
@@ -446,6 +601,16 @@ impl Scheduler {
     /// The memory estimate for a task of `key`: the one stated with
     /// [`Scheduler::set_memory_per_task`], else the learned one. Pass it to
     /// [`Scheduler::free_slots_with_memory`] and [`Scheduler::memory_fit`].
+    ///
+    /// ```
+    /// use dummymp::{Priority, Scheduler};
+    /// let mut scheduler = Scheduler::new(Priority::Normal, 0);
+    /// scheduler.record_peak_rss("resize", 40 << 20);
+    /// assert_eq!(scheduler.memory_estimate("resize"), Some(40 << 20)); // learned
+    /// assert_eq!(scheduler.memory_estimate("other"), None);
+    /// scheduler.set_memory_per_task(Some(1 << 30));
+    /// assert_eq!(scheduler.memory_estimate("other"), Some(1 << 30)); // stated
+    /// ```
     pub fn memory_estimate(&self, key: &str) -> Option<u64> {
         self.memory.per_task().or_else(|| self.memory.learned(key))
     }

@@ -29,7 +29,7 @@ use crate::template::{JobValues, Template, TemplateOptions};
 
 /// Runs `dummymp` with these arguments (the program name first); returns
 /// the exit status.
-pub fn run(args: impl IntoIterator<Item = OsString>) -> Result<u8, CliError> {
+pub(crate) fn run(args: impl IntoIterator<Item = OsString>) -> Result<u8, CliError> {
     let options = match Options::try_parse_from(args) {
         Ok(options) => options,
         Err(error) => return help_or_usage_error(error),

@@ -46,25 +46,25 @@ struct HeldState {
 
 impl HeldOutput {
     /// The bytes held in memory now.
-    pub fn bytes(&self) -> usize {
+    pub(crate) fn bytes(&self) -> usize {
         self.0.bytes.get()
     }
 
     /// Whether more than [`HELD_MEMORY_BOUND`] bytes are held.
-    pub fn over_bound(&self) -> bool {
+    pub(crate) fn over_bound(&self) -> bool {
         self.bytes() > HELD_MEMORY_BOUND
     }
 
     /// Whether new jobs wait for held output to be printed while `running`
     /// jobs run: while too much is held and one runs (with none running,
     /// nothing else could print it).
-    pub fn holds_back(&self, running: usize) -> bool {
+    pub(crate) fn holds_back(&self, running: usize) -> bool {
         running > 0 && self.over_bound()
     }
 
     /// Whether new jobs wait for held output to be printed, as last told
     /// by [`HeldOutput::news`].
-    pub fn is_holding_back(&self) -> bool {
+    pub(crate) fn is_holding_back(&self) -> bool {
         self.0.holding_back.get()
     }
 
@@ -73,7 +73,7 @@ impl HeldOutput {
     /// directory (once), and that new jobs wait for held output (the first
     /// time; every time with `verbose`). Also whether that wait began or
     /// ended.
-    pub fn news(&self, running: usize, queued: bool, verbose: bool) -> (Vec<String>, bool) {
+    pub(crate) fn news(&self, running: usize, queued: bool, verbose: bool) -> (Vec<String>, bool) {
         let mut notes = Vec::new();
         if let Some(error) = self.untold_spill_failure() {
             notes.push(format!(
@@ -147,7 +147,7 @@ impl Default for Captured {
 
 impl Captured {
     /// Holds at most `memory_limit` bytes in memory.
-    pub fn with_memory_limit(memory_limit: usize) -> Captured {
+    pub(crate) fn with_memory_limit(memory_limit: usize) -> Captured {
         Captured {
             memory: Vec::new(),
             spool: None,
@@ -164,7 +164,7 @@ impl Captured {
     }
 
     /// A `Captured` whose bytes in memory count in `held`.
-    pub fn counted_in(held: &HeldOutput) -> Captured {
+    pub(crate) fn counted_in(held: &HeldOutput) -> Captured {
         let mut captured = Captured::default();
         captured.held = Some(held.clone());
         captured
@@ -179,7 +179,7 @@ impl Captured {
     }
 
     /// Takes in bytes the job wrote.
-    pub fn push(&mut self, data: &[u8]) {
+    pub(crate) fn push(&mut self, data: &[u8]) {
         // Each byte is looked at once, from the end of what came: finding
         // the last newline never rescans older bytes.
         match data.iter().rposition(|&b| b == b'\n') {
@@ -239,7 +239,7 @@ impl Captured {
     /// Every byte the job wrote, when they were kept (read back from the
     /// temporary file, if any).
     #[cfg(test)]
-    pub fn kept(&self) -> Vec<u8> {
+    pub(crate) fn kept(&self) -> Vec<u8> {
         let mut all = Vec::new();
         // Reading back a file we wrote: an error leaves what was read.
         let _ = self.for_each_chunk(self.stored_from, self.total, |chunk| {
@@ -250,19 +250,19 @@ impl Captured {
     }
 
     /// Calls `each` with the kept bytes in order, a chunk at a time.
-    pub fn for_each_kept_chunk(&self, each: impl FnMut(&[u8]) -> io::Result<()>) -> io::Result<()> {
+    pub(crate) fn for_each_kept_chunk(&self, each: impl FnMut(&[u8]) -> io::Result<()>) -> io::Result<()> {
         self.for_each_chunk(self.stored_from, self.total, each)
     }
 
     /// How many bytes the job wrote.
-    pub fn total(&self) -> u64 {
+    pub(crate) fn total(&self) -> u64 {
         self.total
     }
 
     /// How many bytes were looked at to find newlines (at most one look
     /// per byte written).
     #[cfg(test)]
-    pub fn newline_scan(&self) -> u64 {
+    pub(crate) fn newline_scan(&self) -> u64 {
         self.newline_scan
     }
 

@@ -39,7 +39,7 @@ pub struct InputSource {
 
 impl InputSource {
     /// A source combined with the ones before it.
-    pub fn combined(spec: SourceSpec) -> InputSource {
+    pub(crate) fn combined(spec: SourceSpec) -> InputSource {
         InputSource {
             spec,
             linked: false,
@@ -65,7 +65,7 @@ enum Reading {
 
 impl CommandLine {
     /// Splits `words` at `:::` and `::::`.
-    pub fn split(words: Vec<OsString>) -> Result<CommandLine, CliError> {
+    pub(crate) fn split(words: Vec<OsString>) -> Result<CommandLine, CliError> {
         let mut command = Vec::new();
         let mut sources = Vec::new();
         let mut reading = Reading::Command;

@@ -60,7 +60,7 @@ impl fmt::Display for JobLimit {
 
 /// What `-j 0` means here: [`AS_MANY_AS_POSSIBLE`] jobs, or fewer when
 /// the soft open-file limit `open_files` leaves fewer descriptors.
-pub fn as_many_as_possible(open_files: Option<u64>) -> usize {
+pub(crate) fn as_many_as_possible(open_files: Option<u64>) -> usize {
     let by_files = open_files.map_or(AS_MANY_AS_POSSIBLE as u64, |limit| {
         limit.saturating_sub(DESCRIPTORS_KEPT) / DESCRIPTORS_PER_JOB
     });
@@ -74,7 +74,7 @@ fn open_file_limit() -> Option<u64> {
 
 /// The cap in jobs that a `-j` value means on a machine with
 /// `usable_cpus` usable CPUs: `None` for no cap of our own.
-pub fn resolve_cap(limit: Option<JobLimit>, usable_cpus: usize) -> Option<usize> {
+pub(crate) fn resolve_cap(limit: Option<JobLimit>, usable_cpus: usize) -> Option<usize> {
     match limit {
         None => None,
         Some(JobLimit::Count(0)) => Some(as_many_as_possible(open_file_limit())),
@@ -90,7 +90,7 @@ pub fn resolve_cap(limit: Option<JobLimit>, usable_cpus: usize) -> Option<usize>
 /// capacity (jobs that mostly wait may use more jobs than CPUs; foreign
 /// CPUs are still subtracted in the considerate modes) and the process cap;
 /// without one, the priority mode and the usable CPUs alone decide.
-pub fn scheduler_for(priority: Priority, limit: Option<JobLimit>) -> Scheduler {
+pub(crate) fn scheduler_for(priority: Priority, limit: Option<JobLimit>) -> Scheduler {
     let cap = resolve_cap(limit, dummymp::usable_cpus());
     let mut scheduler = Scheduler::new(priority, cap.unwrap_or(0));
     scheduler.set_capacity(cap);

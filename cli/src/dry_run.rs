@@ -17,7 +17,7 @@ const WRITE_BATCH: usize = 64 * 1024;
 /// Prints the commands; returns the exit status (141 when our output was
 /// closed early; the number of jobs refused, like failed jobs, when a value
 /// could not be placed safely).
-pub fn print_commands(
+pub(crate) fn print_commands(
     template: &Template,
     inputs: &mut JobInputs,
     resume: Option<&ResumePlan>,

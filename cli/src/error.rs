@@ -182,7 +182,7 @@ pub enum CliError {
 
 impl CliError {
     /// A closure that wraps an [`io::Error`] as [`CliError::Os`].
-    pub fn os<E: Into<io::Error>>(context: &'static str) -> impl FnOnce(E) -> CliError {
+    pub(crate) fn os<E: Into<io::Error>>(context: &'static str) -> impl FnOnce(E) -> CliError {
         move |source| CliError::Os {
             context,
             source: source.into(),

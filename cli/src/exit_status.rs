@@ -18,7 +18,7 @@ pub const OUTPUT_CLOSED: u8 = 141;
 
 /// The exit status for `failed` failed jobs: 0, the count itself up to 100,
 /// else 101.
-pub fn for_failures(failed: u64) -> u8 {
+pub(crate) fn for_failures(failed: u64) -> u8 {
     match u8::try_from(failed) {
         Ok(n) if failed <= MAX_COUNTED_FAILURES => n,
         _ => MANY_FAILED,
@@ -27,7 +27,7 @@ pub fn for_failures(failed: u64) -> u8 {
 
 /// The exit status after being stopped by signal `signal` (the shell's
 /// convention: 128 + the signal number).
-pub fn for_signal(signal: i32) -> u8 {
+pub(crate) fn for_signal(signal: i32) -> u8 {
     u8::try_from(128 + signal).unwrap_or(USAGE_ERROR - 1)
 }
 

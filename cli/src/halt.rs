@@ -150,7 +150,7 @@ impl FromStr for HaltOption {
 
 impl HaltPolicy {
     /// Whether the condition is met.
-    pub fn is_met(&self, counts: &HaltCounts) -> bool {
+    pub(crate) fn is_met(&self, counts: &HaltCounts) -> bool {
         let counted = match self.outcome {
             HaltOutcome::Fail => counts.failed,
             HaltOutcome::Success => counts.succeeded,
@@ -168,7 +168,11 @@ impl HaltPolicy {
 /// The exit status of a run with `--halt` `policy` (none: `--halt never`),
 /// given how many jobs ended which way; `trigger` is the status of the job
 /// that met the condition, when one did (see the module's rules).
-pub fn exit_status(policy: Option<HaltPolicy>, counts: &HaltCounts, trigger: Option<u8>) -> u8 {
+pub(crate) fn exit_status(
+    policy: Option<HaltPolicy>,
+    counts: &HaltCounts,
+    trigger: Option<u8>,
+) -> u8 {
     let failures = crate::exit_status::for_failures(counts.failed);
     let Some(policy) = policy else {
         return failures;
@@ -186,7 +190,7 @@ pub fn exit_status(policy: Option<HaltPolicy>, counts: &HaltCounts, trigger: Opt
 /// A finished job's status as GNU parallel reports it for `--halt`: its
 /// exit code (its low 8 bits), 128 + the signal that killed it, or 255 for
 /// a job that ran past `--timeout`.
-pub fn job_status(ending: LoggedEnding) -> u8 {
+pub(crate) fn job_status(ending: LoggedEnding) -> u8 {
     match ending {
         LoggedEnding::Exited(code) => (code & 0xff) as u8,
         LoggedEnding::Signaled(signal) => crate::exit_status::for_signal(signal),

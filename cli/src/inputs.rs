@@ -54,7 +54,7 @@ fn replace_nul_bytes(record: Vec<u8>) -> Vec<u8> {
 
 /// Splits `data` into records ended by `separator`; a last record without
 /// one counts too. With a separator other than NUL, NUL bytes become `\0`.
-pub fn split_records(data: &[u8], separator: u8) -> Vec<Vec<u8>> {
+pub(crate) fn split_records(data: &[u8], separator: u8) -> Vec<Vec<u8>> {
     let mut records: Vec<Vec<u8>> = data
         .split(|&b| b == separator)
         .map(<[u8]>::to_vec)
@@ -100,7 +100,7 @@ pub struct Combinations {
 
 impl Combinations {
     /// Reads every source (each argument file once, now).
-    pub fn read(sources: Vec<InputSource>, separator: u8) -> Result<Combinations, CliError> {
+    pub(crate) fn read(sources: Vec<InputSource>, separator: u8) -> Result<Combinations, CliError> {
         let links: Vec<bool> = sources.iter().map(|s| s.linked).collect();
         let values = sources
             .into_iter()
@@ -111,14 +111,17 @@ impl Combinations {
 
     /// The combinations of these sources' values.
     #[cfg(test)]
-    pub fn new(sources: Vec<Vec<Vec<u8>>>) -> Result<Combinations, CliError> {
+    pub(crate) fn new(sources: Vec<Vec<Vec<u8>>>) -> Result<Combinations, CliError> {
         let links = vec![false; sources.len()];
         Combinations::linked(sources, &links)
     }
 
     /// The combinations of these sources' values, `links[i]` saying whether
     /// source `i` is linked to source `i - 1`.
-    pub fn linked(sources: Vec<Vec<Vec<u8>>>, links: &[bool]) -> Result<Combinations, CliError> {
+    pub(crate) fn linked(
+        sources: Vec<Vec<Vec<u8>>>,
+        links: &[bool],
+    ) -> Result<Combinations, CliError> {
         let mut groups: Vec<(Vec<usize>, u64)> = Vec::new();
         for (index, values) in sources.iter().enumerate() {
             let len = values.len() as u64;
@@ -146,17 +149,17 @@ impl Combinations {
     }
 
     /// How many combinations there are.
-    pub fn total(&self) -> u64 {
+    pub(crate) fn total(&self) -> u64 {
         self.total
     }
 
     /// The number of input sources.
-    pub fn source_count(&self) -> usize {
+    pub(crate) fn source_count(&self) -> usize {
         self.sources.len()
     }
 
     /// The combination at `index` (from 0), one value per source.
-    pub fn at(&self, index: u64) -> Option<Vec<Vec<u8>>> {
+    pub(crate) fn at(&self, index: u64) -> Option<Vec<Vec<u8>>> {
         if index >= self.total {
             return None;
         }
@@ -186,7 +189,7 @@ pub struct StdinRecords {
 
 impl StdinRecords {
     /// Records separated by `separator`.
-    pub fn new(separator: u8) -> StdinRecords {
+    pub(crate) fn new(separator: u8) -> StdinRecords {
         StdinRecords {
             separator,
             partial: Vec::new(),
@@ -197,7 +200,7 @@ impl StdinRecords {
 
     /// Reads once from standard input (blocking unless it was reported
     /// readable) and splits what came into records.
-    pub fn read_once(&mut self, scratch: &mut [u8]) -> Result<(), CliError> {
+    pub(crate) fn read_once(&mut self, scratch: &mut [u8]) -> Result<(), CliError> {
         let stdin = io::stdin();
         let limit = READ_CHUNK.min(scratch.len());
         let n = loop {
@@ -243,23 +246,23 @@ impl StdinRecords {
     }
 
     /// Whether standard input has ended.
-    pub fn at_eof(&self) -> bool {
+    pub(crate) fn at_eof(&self) -> bool {
         self.eof
     }
 
     /// How many records are ready.
     #[cfg(test)]
-    pub fn ready_count(&self) -> usize {
+    pub(crate) fn ready_count(&self) -> usize {
         self.ready.len()
     }
 
     /// The ready record at `index` (0: the next one).
-    pub fn peek(&self, index: usize) -> Option<&[u8]> {
+    pub(crate) fn peek(&self, index: usize) -> Option<&[u8]> {
         self.ready.get(index).map(Vec::as_slice)
     }
 
     /// Takes the next ready record.
-    pub fn next_record(&mut self) -> Option<Vec<u8>> {
+    pub(crate) fn next_record(&mut self) -> Option<Vec<u8>> {
         self.ready.pop_front()
     }
 }
@@ -349,7 +352,7 @@ pub struct JobInputs {
 impl JobInputs {
     /// The inputs for `sources`: their combinations, or standard input
     /// when there are none.
-    pub fn new(sources: Vec<InputSource>, separator: u8) -> Result<JobInputs, CliError> {
+    pub(crate) fn new(sources: Vec<InputSource>, separator: u8) -> Result<JobInputs, CliError> {
         let arguments = if sources.is_empty() {
             Arguments::Stdin {
                 records: StdinRecords::new(separator),
@@ -369,7 +372,7 @@ impl JobInputs {
     }
 
     /// Shapes the arguments into jobs as `shape` says.
-    pub fn set_shape(&mut self, shape: InputShape) -> Result<(), CliError> {
+    pub(crate) fn set_shape(&mut self, shape: InputShape) -> Result<(), CliError> {
         if shape.shuffle
             && let Arguments::Combinations {
                 combinations,
@@ -390,7 +393,7 @@ impl JobInputs {
     }
 
     /// The number of input sources (values per argument, before columns).
-    pub fn source_count(&self) -> usize {
+    pub(crate) fn source_count(&self) -> usize {
         match &self.arguments {
             Arguments::Combinations { combinations, .. } => combinations.source_count(),
             Arguments::Stdin { .. } => 1,
@@ -398,7 +401,7 @@ impl JobInputs {
     }
 
     /// The total number of jobs, when it is known in advance.
-    pub fn known_total(&self) -> Option<u64> {
+    pub(crate) fn known_total(&self) -> Option<u64> {
         let Arguments::Combinations { combinations, .. } = &self.arguments else {
             return None;
         };
@@ -512,7 +515,7 @@ impl JobInputs {
     }
 
     /// The next job's inputs, if they are available now.
-    pub fn next_inputs(&mut self) -> Option<Vec<Vec<u8>>> {
+    pub(crate) fn next_inputs(&mut self) -> Option<Vec<Vec<u8>>> {
         match self.form(0) {
             Formed::Job { values, arguments } => {
                 self.consume(arguments);
@@ -524,7 +527,7 @@ impl JobInputs {
 
     /// The values of the next `count` jobs (fewer if the input has fewer),
     /// without taking them: standard input is read as far as needed.
-    pub fn preview(
+    pub(crate) fn preview(
         &mut self,
         count: u64,
         scratch: &mut [u8],
@@ -545,20 +548,20 @@ impl JobInputs {
     }
 
     /// Whether every job's inputs have been handed out.
-    pub fn exhausted(&self) -> bool {
+    pub(crate) fn exhausted(&self) -> bool {
         matches!(self.form(0), Formed::End)
     }
 
     /// Whether more standard input has to be read before more jobs are
     /// known: only when the next job cannot be formed from the records read
     /// so far, so that input is read as jobs need it, not all at once.
-    pub fn wants_stdin(&self) -> bool {
+    pub(crate) fn wants_stdin(&self) -> bool {
         matches!(&self.arguments, Arguments::Stdin { records, .. } if !records.at_eof())
             && matches!(self.form(0), Formed::Wait)
     }
 
     /// Reads once from standard input (when the inputs come from it).
-    pub fn read_stdin_once(&mut self, scratch: &mut [u8]) -> Result<(), CliError> {
+    pub(crate) fn read_stdin_once(&mut self, scratch: &mut [u8]) -> Result<(), CliError> {
         let shuffle = self.shape.shuffle;
         if let Arguments::Stdin { records, shuffled } = &mut self.arguments {
             records.read_once(scratch)?;

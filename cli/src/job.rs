@@ -23,7 +23,7 @@ pub struct JobSpec {
 impl JobSpec {
     /// The `--tag` prefix: the input values separated by spaces, and a
     /// tab.
-    pub fn tag(&self) -> Vec<u8> {
+    pub(crate) fn tag(&self) -> Vec<u8> {
         crate::output::tag_prefix(&self.inputs)
     }
 }
@@ -74,24 +74,24 @@ pub struct FinishedJob {
 
 impl FinishedJob {
     /// Whether the job succeeded: exit code 0, and not ended by us.
-    pub fn succeeded(&self) -> bool {
+    pub(crate) fn succeeded(&self) -> bool {
         self.ending == Ending::Exited(0) && self.ended_by_us.is_none()
     }
 
     /// Whether it ran past `--timeout`.
-    pub fn timed_out(&self) -> bool {
+    pub(crate) fn timed_out(&self) -> bool {
         self.ended_by_us == Some(EndedByUs::TimedOut)
     }
 
     /// The job log's Exitval and Signal: an exit code and 0, 128 + a signal
     /// and the signal, or -1 and the signal we sent for a job that ran past
     /// its timeout.
-    pub fn exit_value_and_signal(&self) -> (i32, i32) {
+    pub(crate) fn exit_value_and_signal(&self) -> (i32, i32) {
         crate::job_log::exit_value_and_signal(self.logged_ending())
     }
 
     /// How the job ended, for the job log.
-    pub fn logged_ending(&self) -> crate::job_log::LoggedEnding {
+    pub(crate) fn logged_ending(&self) -> crate::job_log::LoggedEnding {
         use crate::job_log::LoggedEnding;
         match (self.timed_out(), self.ending) {
             (true, Ending::Signaled(signal)) => LoggedEnding::TimedOut(Some(signal)),
@@ -102,7 +102,7 @@ impl FinishedJob {
     }
 
     /// The exit code for `--results`, when the job exited.
-    pub fn exit_code(&self) -> Option<i32> {
+    pub(crate) fn exit_code(&self) -> Option<i32> {
         match self.ending {
             Ending::Exited(code) | Ending::NotStarted(code) => Some(code),
             Ending::Signaled(_) => None,
@@ -110,7 +110,7 @@ impl FinishedJob {
     }
 
     /// The signal for `--results`, when one ended the job.
-    pub fn signal(&self) -> Option<i32> {
+    pub(crate) fn signal(&self) -> Option<i32> {
         match self.ending {
             Ending::Signaled(signal) => Some(signal),
             _ => None,
@@ -125,7 +125,7 @@ pub const CANNOT_RUN_EXIT: i32 = 126;
 
 /// The exit code a job that could not start is recorded with, from the
 /// system's error number.
-pub fn exit_code_for_start_error(errno: Option<i32>) -> i32 {
+pub(crate) fn exit_code_for_start_error(errno: Option<i32>) -> i32 {
     if errno == Some(rustix::io::Errno::NOENT.raw_os_error()) {
         NOT_FOUND_EXIT
     } else {
@@ -135,7 +135,7 @@ pub fn exit_code_for_start_error(errno: Option<i32>) -> i32 {
 
 /// The library command that runs `invocation`: its argument vector
 /// directly, or its script with `/bin/sh -c`.
-pub fn command_for(invocation: &Invocation) -> Command {
+pub(crate) fn command_for(invocation: &Invocation) -> Command {
     match invocation {
         Invocation::Argv(argv) => match argv.split_first() {
             Some((program, args)) => Command::new(program).args(args),

@@ -50,7 +50,7 @@ pub enum LoggedEnding {
 /// The job log's Exitval and Signal for a job that ended this way: the
 /// exit code and 0; 128 + the signal and the signal; -1 and the signal we
 /// sent (SIGTERM when unknown) for a job that ran past its timeout.
-pub fn exit_value_and_signal(ending: LoggedEnding) -> (i32, i32) {
+pub(crate) fn exit_value_and_signal(ending: LoggedEnding) -> (i32, i32) {
     match ending {
         LoggedEnding::Exited(code) => (code, 0),
         LoggedEnding::Signaled(signal) => (128 + signal, signal),
@@ -82,7 +82,7 @@ pub struct JobLogEntry<'a> {
 
 /// `command` with newlines, carriage returns and tabs escaped, as the log
 /// holds it.
-pub fn escape_command(command: &[u8]) -> Vec<u8> {
+pub(crate) fn escape_command(command: &[u8]) -> Vec<u8> {
     let mut escaped = Vec::with_capacity(command.len());
     for &byte in command {
         match byte {
@@ -96,7 +96,7 @@ pub fn escape_command(command: &[u8]) -> Vec<u8> {
 }
 
 /// The log line for `entry`, newline included.
-pub fn format_entry(entry: &JobLogEntry<'_>) -> Vec<u8> {
+pub(crate) fn format_entry(entry: &JobLogEntry<'_>) -> Vec<u8> {
     let start = entry
         .start
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -127,7 +127,7 @@ pub struct JobLogWriter {
 impl JobLogWriter {
     /// Creates (or empties) the log and writes its header; with `append`,
     /// keeps what it holds and writes the header only into an empty file.
-    pub fn open(path: &Path, append: bool) -> Result<JobLogWriter, CliError> {
+    pub(crate) fn open(path: &Path, append: bool) -> Result<JobLogWriter, CliError> {
         let open_error = |source| CliError::JobLogOpen {
             path: path.to_path_buf(),
             source,
@@ -155,7 +155,7 @@ impl JobLogWriter {
     }
 
     /// Appends the line for `entry`.
-    pub fn record(&mut self, entry: &JobLogEntry<'_>) -> Result<(), CliError> {
+    pub(crate) fn record(&mut self, entry: &JobLogEntry<'_>) -> Result<(), CliError> {
         self.write_line(&format_entry(entry))
     }
 
@@ -209,7 +209,7 @@ pub struct LoggedJob {
 
 impl LoggedJob {
     /// Whether the job succeeded.
-    pub fn succeeded(&self) -> bool {
+    pub(crate) fn succeeded(&self) -> bool {
         self.exit_value == 0 && self.signal == 0
     }
 }
@@ -217,7 +217,7 @@ impl LoggedJob {
 /// The jobs a job log records, by job number; a job logged more than once
 /// (by an earlier `--resume-failed`) counts as its last line says. A log
 /// that does not exist records no job.
-pub fn read_job_log(path: &Path) -> Result<BTreeMap<u64, LoggedJob>, CliError> {
+pub(crate) fn read_job_log(path: &Path) -> Result<BTreeMap<u64, LoggedJob>, CliError> {
     let data = match std::fs::read(path) {
         Ok(data) => data,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(BTreeMap::new()),

@@ -46,7 +46,7 @@ pub enum Stream {
 
 /// The `--tag` prefix of a job with these input values: the values
 /// separated by spaces, then a tab (as GNU parallel writes it).
-pub fn tag_prefix(inputs: &[Vec<u8>]) -> Vec<u8> {
+pub(crate) fn tag_prefix(inputs: &[Vec<u8>]) -> Vec<u8> {
     let mut tag = Vec::new();
     for (i, value) in inputs.iter().enumerate() {
         if i > 0 {
@@ -85,7 +85,7 @@ pub struct Printer {
 impl Printer {
     /// A printer for `mode`; `keep_all` keeps every byte in the
     /// [`Captured`] buffers (for `--results`).
-    pub fn new(mode: OutputMode, keep_order: bool, keep_all: bool) -> Printer {
+    pub(crate) fn new(mode: OutputMode, keep_order: bool, keep_all: bool) -> Printer {
         Printer {
             mode,
             keep_order,
@@ -100,18 +100,18 @@ impl Printer {
 
     /// `-v`: print each job's command (given to [`Printer::announce`])
     /// before its output.
-    pub fn set_verbose(&mut self, verbose: bool) {
+    pub(crate) fn set_verbose(&mut self, verbose: bool) {
         self.verbose = verbose;
     }
 
     /// Whether each job's command is printed before its output.
-    pub fn is_verbose(&self) -> bool {
+    pub(crate) fn is_verbose(&self) -> bool {
         self.verbose
     }
 
     /// With `-v`: job `seq` started with this command line, to be printed
     /// on standard output before its output.
-    pub fn announce(&mut self, seq: u64, command: &[u8]) {
+    pub(crate) fn announce(&mut self, seq: u64, command: &[u8]) {
         if self.verbose {
             let mut line = command.to_vec();
             line.push(b'\n');
@@ -122,7 +122,7 @@ impl Printer {
     /// Writes one line (a warning, a `-v` note) to standard error, around
     /// the progress bar. A standard error that cannot be written is no
     /// reason to stop the run.
-    pub fn note(&self, line: &str) {
+    pub(crate) fn note(&self, line: &str) {
         let mut text = line.as_bytes().to_vec();
         text.push(b'\n');
         let _ = self.emit(|| write_fd(io::stderr().as_fd(), &text));
@@ -130,7 +130,7 @@ impl Printer {
 
     /// Clears the progress bar around every write, and draws it again
     /// after.
-    pub fn set_bar(&mut self, bar: ProgressBar) {
+    pub(crate) fn set_bar(&mut self, bar: ProgressBar) {
         self.bar = Some(bar);
     }
 
@@ -141,7 +141,7 @@ impl Printer {
 
     /// In line-buffer mode, prints the whole lines job `seq` wrote to
     /// `stream` since the last call, if it is the job's turn.
-    pub fn print_lines(
+    pub(crate) fn print_lines(
         &mut self,
         seq: u64,
         tag: &[u8],
@@ -173,7 +173,7 @@ impl Printer {
     /// Prints (or, when it is not its turn yet, holds) what job `seq` wrote
     /// and was not printed yet. With `--keep-order`, returns the job whose
     /// turn it is now when that changed, so that its lines can be printed.
-    pub fn finish_job(
+    pub(crate) fn finish_job(
         &mut self,
         seq: u64,
         tag: &[u8],
@@ -203,7 +203,7 @@ impl Printer {
 
     /// Records that job `seq` will print nothing (it was skipped); returns
     /// the job whose turn it is now when that changed.
-    pub fn skip_job(&mut self, seq: u64) -> io::Result<Option<u64>> {
+    pub(crate) fn skip_job(&mut self, seq: u64) -> io::Result<Option<u64>> {
         if !self.keep_order {
             return Ok(None);
         }
@@ -234,7 +234,7 @@ impl Printer {
 
     /// Prints everything still held, in order, whatever turns are missing
     /// (jobs that never ran because the run stopped early).
-    pub fn flush_held(&mut self) -> io::Result<()> {
+    pub(crate) fn flush_held(&mut self) -> io::Result<()> {
         while let Some((_, mut held)) = self.held.pop_first() {
             self.print_held(&mut held)?;
         }
@@ -367,7 +367,7 @@ impl<'a> StreamWriter<'a> {
 
 /// Writes all of `data` to `fd`, waiting while a non-blocking descriptor is
 /// full (the library's writer, which the engine's relay uses too).
-pub fn write_fd(fd: BorrowedFd<'_>, data: &[u8]) -> io::Result<()> {
+pub(crate) fn write_fd(fd: BorrowedFd<'_>, data: &[u8]) -> io::Result<()> {
     dummymp::engine::write_all(fd, data)
 }
 

@@ -18,7 +18,7 @@ pub enum PathPart {
 
 impl PathPart {
     /// The part of `input` this stands for.
-    pub fn of(self, input: &[u8]) -> &[u8] {
+    pub(crate) fn of(self, input: &[u8]) -> &[u8] {
         match self {
             PathPart::Whole => input,
             PathPart::WithoutExtension => without_extension(input),

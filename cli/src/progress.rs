@@ -42,7 +42,7 @@ pub struct Progress {
 
 impl Progress {
     /// No bar yet.
-    pub fn new(choice: BarChoice) -> Progress {
+    pub(crate) fn new(choice: BarChoice) -> Progress {
         Progress {
             choice,
             stderr_is_terminal: io::stderr().is_terminal(),
@@ -53,7 +53,7 @@ impl Progress {
 
     /// Counts `count` more jobs that will run. Returns the bar when this
     /// call created it.
-    pub fn add_jobs(&mut self, count: u64) -> Option<ProgressBar> {
+    pub(crate) fn add_jobs(&mut self, count: u64) -> Option<ProgressBar> {
         self.known_jobs += count;
         if let Some(bar) = &self.bar {
             bar.set_length(self.known_jobs);
@@ -84,7 +84,7 @@ impl Progress {
     }
 
     /// Counts one finished job.
-    pub fn job_done(&self) {
+    pub(crate) fn job_done(&self) {
         if let Some(bar) = &self.bar {
             bar.inc(1);
         }
@@ -92,7 +92,7 @@ impl Progress {
 
     /// Shows `message` (how many jobs run, are paused, why jobs wait)
     /// before the ETA.
-    pub fn set_message(&self, message: String) {
+    pub(crate) fn set_message(&self, message: String) {
         if let Some(bar) = &self.bar {
             bar.set_message(message);
         }
@@ -100,7 +100,7 @@ impl Progress {
 
     /// Leaves the bar in its final state: full when every job ran, else
     /// where the run stopped.
-    pub fn finish(&self, every_job_ran: bool) {
+    pub(crate) fn finish(&self, every_job_ran: bool) {
         if let Some(bar) = &self.bar {
             bar.set_message("");
             if every_job_ran {

@@ -8,12 +8,12 @@
 
 /// Whether `byte` never needs quoting in a shell word: the characters GNU
 /// parallel leaves bare (letters, digits and `_ - . / +`).
-pub fn is_plain(byte: u8) -> bool {
+pub(crate) fn is_plain(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || b"_-./+".contains(&byte)
 }
 
 /// Whether `value` can be written bare: not empty, plain characters only.
-pub fn is_plain_word(value: &[u8]) -> bool {
+pub(crate) fn is_plain_word(value: &[u8]) -> bool {
     !value.is_empty() && value.iter().copied().all(is_plain)
 }
 
@@ -28,7 +28,7 @@ pub fn is_plain_word(value: &[u8]) -> bool {
 /// 'a     -> "'"'a'
 /// (none) -> ''
 /// ```
-pub fn push_shell_word(out: &mut Vec<u8>, value: &[u8]) {
+pub(crate) fn push_shell_word(out: &mut Vec<u8>, value: &[u8]) {
     if is_plain_word(value) {
         out.extend_from_slice(value);
         return;
@@ -63,7 +63,7 @@ pub fn push_shell_word(out: &mut Vec<u8>, value: &[u8]) {
 /// Appends `value` where a single-quoted string is open: every byte but
 /// `'` is literal there, and a `'` closes the quotes, adds an escaped
 /// quote and opens them again (`'\''`).
-pub fn push_inside_single_quotes(out: &mut Vec<u8>, value: &[u8]) {
+pub(crate) fn push_inside_single_quotes(out: &mut Vec<u8>, value: &[u8]) {
     for &byte in value {
         if byte == b'\'' {
             out.extend_from_slice(b"'\\''");
@@ -76,7 +76,7 @@ pub fn push_inside_single_quotes(out: &mut Vec<u8>, value: &[u8]) {
 /// Appends `value` where a double-quoted string is open: `$`, `` ` ``,
 /// `"` and `\` get a backslash, everything else (a newline included) is
 /// literal there.
-pub fn push_inside_double_quotes(out: &mut Vec<u8>, value: &[u8]) {
+pub(crate) fn push_inside_double_quotes(out: &mut Vec<u8>, value: &[u8]) {
     for &byte in value {
         if matches!(byte, b'$' | b'`' | b'"' | b'\\') {
             out.push(b'\\');
@@ -88,7 +88,7 @@ pub fn push_inside_double_quotes(out: &mut Vec<u8>, value: &[u8]) {
 /// Appends `value` where the body of a here-document with an unquoted
 /// delimiter goes on: `$`, `` ` `` and `\` get a backslash (a `"` is
 /// literal there).
-pub fn push_inside_expanding_here_document(out: &mut Vec<u8>, value: &[u8]) {
+pub(crate) fn push_inside_expanding_here_document(out: &mut Vec<u8>, value: &[u8]) {
     for &byte in value {
         if matches!(byte, b'$' | b'`' | b'\\') {
             out.push(b'\\');
@@ -100,7 +100,7 @@ pub fn push_inside_expanding_here_document(out: &mut Vec<u8>, value: &[u8]) {
 /// Escapes `text` for one level of backquoted command substitution
 /// (`` `...` ``): the shell removes one backslash before `$`, `` ` `` and
 /// `\` there before it parses the command.
-pub fn escape_for_backquotes(text: &[u8]) -> Vec<u8> {
+pub(crate) fn escape_for_backquotes(text: &[u8]) -> Vec<u8> {
     let mut escaped = Vec::with_capacity(text.len() + 8);
     for &byte in text {
         if matches!(byte, b'$' | b'`' | b'\\') {

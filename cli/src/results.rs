@@ -86,7 +86,7 @@ fn write_json_output(out: &mut impl Write, captured: &Captured) -> std::io::Resu
 }
 
 /// Writes the JSON line for `result`, newline included.
-pub fn write_result(out: &mut impl Write, result: &JobResult<'_>) -> std::io::Result<()> {
+pub(crate) fn write_result(out: &mut impl Write, result: &JobResult<'_>) -> std::io::Result<()> {
     let seconds = |time: SystemTime| {
         time.duration_since(SystemTime::UNIX_EPOCH)
             .unwrap_or_default()
@@ -115,7 +115,7 @@ pub fn write_result(out: &mut impl Write, result: &JobResult<'_>) -> std::io::Re
 
 /// A directory name for `value`: `/` as `\_`, `\` as `\\`, the names `.`
 /// and `..` and the empty name escaped, at most 255 bytes.
-pub fn directory_name(value: &[u8]) -> Vec<u8> {
+pub(crate) fn directory_name(value: &[u8]) -> Vec<u8> {
     match value {
         b"" => return b"\\e".to_vec(),
         b"." => return b"\\.".to_vec(),
@@ -154,7 +154,7 @@ pub struct ResultsWriter {
 impl ResultsWriter {
     /// Opens the results: creates (or empties) a `.jsonl` file, appending
     /// with `append`; or makes the directory.
-    pub fn open(path: &Path, append: bool) -> Result<ResultsWriter, CliError> {
+    pub(crate) fn open(path: &Path, append: bool) -> Result<ResultsWriter, CliError> {
         let name = path.as_os_str().to_string_lossy();
         let lower = name.to_ascii_lowercase();
         if [".csv", ".tsv", ".json"]
@@ -186,7 +186,7 @@ impl ResultsWriter {
     }
 
     /// Records `result`.
-    pub fn record(&mut self, result: &JobResult<'_>) -> Result<(), CliError> {
+    pub(crate) fn record(&mut self, result: &JobResult<'_>) -> Result<(), CliError> {
         let written = match &self.target {
             Target::JsonLines(file) => {
                 let mut out = BufWriter::with_capacity(256 * 1024, file);

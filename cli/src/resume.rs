@@ -32,7 +32,7 @@ pub struct ResumePlan {
 
 impl ResumePlan {
     /// Reads the job log at `path`.
-    pub fn read(path: &Path, mode: ResumeMode) -> Result<ResumePlan, CliError> {
+    pub(crate) fn read(path: &Path, mode: ResumeMode) -> Result<ResumePlan, CliError> {
         Ok(ResumePlan {
             path: path.to_path_buf(),
             mode,
@@ -41,12 +41,12 @@ impl ResumePlan {
     }
 
     /// The highest job number the log records (0 for none).
-    pub fn highest_seq(&self) -> u64 {
+    pub(crate) fn highest_seq(&self) -> u64 {
         self.logged.keys().next_back().copied().unwrap_or(0)
     }
 
     /// Whether job `seq` is skipped.
-    pub fn skips(&self, seq: u64) -> bool {
+    pub(crate) fn skips(&self, seq: u64) -> bool {
         self.logged.get(&seq).is_some_and(|job| match self.mode {
             ResumeMode::Logged => true,
             ResumeMode::Succeeded => job.succeeded(),
@@ -54,7 +54,7 @@ impl ResumePlan {
     }
 
     /// How many of the jobs `1..=total` are skipped.
-    pub fn skipped_up_to(&self, total: u64) -> u64 {
+    pub(crate) fn skipped_up_to(&self, total: u64) -> u64 {
         self.logged
             .range(1..=total)
             .filter(|(seq, _)| self.skips(**seq))
@@ -65,7 +65,7 @@ impl ResumePlan {
     /// `commands_of(seq)` gives the forms of the command job `seq` would
     /// run now (ours first, then GNU parallel's), or `None` when the input
     /// has fewer jobs (then `jobs` is how many it has).
-    pub fn check_commands(
+    pub(crate) fn check_commands(
         &self,
         jobs: u64,
         mut commands_of: impl FnMut(u64) -> Option<CommandForms>,
@@ -103,7 +103,7 @@ pub struct CommandForms {
 impl CommandForms {
     /// Whether a logged Command column is one of these forms, escaped as
     /// dummymp or GNU parallel writes it.
-    pub fn matches(&self, logged: &[u8]) -> bool {
+    pub(crate) fn matches(&self, logged: &[u8]) -> bool {
         logged == escape_command(&self.ours).as_slice()
             || logged == gnu_escape_command(&self.gnu).as_slice()
             || logged == gnu_escape_command(&self.ours).as_slice()
@@ -112,7 +112,7 @@ impl CommandForms {
 
 /// `command` as GNU parallel writes it in a job log: a newline as a NUL
 /// byte, everything else as it is.
-pub fn gnu_escape_command(command: &[u8]) -> Vec<u8> {
+pub(crate) fn gnu_escape_command(command: &[u8]) -> Vec<u8> {
     command
         .iter()
         .map(|&b| if b == b'\n' { 0 } else { b })

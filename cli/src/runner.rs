@@ -161,7 +161,7 @@ struct Front {
 
 impl Runner {
     /// A run that has not started anything yet.
-    pub fn new(parts: RunParts) -> Runner {
+    pub(crate) fn new(parts: RunParts) -> Runner {
         let RunParts {
             settings,
             engine,
@@ -217,7 +217,7 @@ impl Runner {
     }
 
     /// Runs every job; returns the exit status.
-    pub fn run(mut self) -> Result<u8, CliError> {
+    pub(crate) fn run(mut self) -> Result<u8, CliError> {
         loop {
             self.submit_jobs();
             let processed = self.engine.process(&mut self.front);

@@ -129,7 +129,7 @@ struct Lexer<'a> {
 }
 
 /// The placement of every value of `items`, in order.
-pub fn placements(items: &[Item]) -> Result<Vec<Placement>, PlacementError> {
+pub(crate) fn placements(items: &[Item]) -> Result<Vec<Placement>, PlacementError> {
     let mut lexer = Lexer {
         items,
         position: 0,

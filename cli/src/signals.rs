@@ -22,7 +22,7 @@ pub enum StopSignal {
 
 impl StopSignal {
     /// Its number.
-    pub fn number(self) -> i32 {
+    pub(crate) fn number(self) -> i32 {
         match self {
             StopSignal::Interrupt => SIGINT,
             StopSignal::Terminate => SIGTERM,
@@ -46,13 +46,13 @@ impl SignalPipe {
     }
 
     /// The descriptor to poll.
-    pub fn fd(&self) -> BorrowedFd<'_> {
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
         self.reader.as_fd()
     }
 
     /// Empties the pipe; returns how many times the signal arrived since
     /// the last call (signals that arrive together may count once).
-    pub fn take(&self) -> usize {
+    pub(crate) fn take(&self) -> usize {
         let mut count = 0;
         let mut buffer = [0u8; 64];
         loop {
@@ -77,7 +77,7 @@ pub struct SignalPipes {
 impl SignalPipes {
     /// Installs the handlers. From now on these signals no longer end the
     /// process by themselves.
-    pub fn install() -> Result<SignalPipes, CliError> {
+    pub(crate) fn install() -> Result<SignalPipes, CliError> {
         let register = |signal| {
             SignalPipe::register(signal).map_err(CliError::os("cannot install signal handlers"))
         };

@@ -172,7 +172,7 @@ pub struct TemplateOptions {
 impl TemplateOptions {
     /// Plain options for jobs with `sources` input values.
     #[cfg(test)]
-    pub fn for_sources(sources: usize) -> TemplateOptions {
+    pub(crate) fn for_sources(sources: usize) -> TemplateOptions {
         TemplateOptions {
             sources: Some(sources),
             quote_command: false,
@@ -202,12 +202,15 @@ impl Template {
     /// Parses the command words (joined with spaces, as GNU parallel does)
     /// for jobs with `sources` input values.
     #[cfg(test)]
-    pub fn parse(words: &[OsString], sources: usize) -> Result<Template, CliError> {
+    pub(crate) fn parse(words: &[OsString], sources: usize) -> Result<Template, CliError> {
         Template::parse_with(words, TemplateOptions::for_sources(sources))
     }
 
     /// Parses the command words with `options`.
-    pub fn parse_with(words: &[OsString], options: TemplateOptions) -> Result<Template, CliError> {
+    pub(crate) fn parse_with(
+        words: &[OsString],
+        options: TemplateOptions,
+    ) -> Result<Template, CliError> {
         let mut text = Vec::new();
         for (i, word) in words.iter().enumerate() {
             if i > 0 {
@@ -283,18 +286,18 @@ impl Template {
 
     /// Whether jobs run through `/bin/sh -c`.
     #[cfg(test)]
-    pub fn runs_through_shell(&self) -> bool {
+    pub(crate) fn runs_through_shell(&self) -> bool {
         self.direct_words.is_none()
     }
 
     /// Whether the command depends on the job slot (`{%}`), which differs
     /// from run to run.
-    pub fn uses_slot(&self) -> bool {
+    pub(crate) fn uses_slot(&self) -> bool {
         self.uses_slot
     }
 
     /// How to start the job with these values.
-    pub fn invocation(&self, job: &JobValues<'_>) -> Result<Invocation, RefusedValue> {
+    pub(crate) fn invocation(&self, job: &JobValues<'_>) -> Result<Invocation, RefusedValue> {
         match &self.direct_words {
             Some(words) => Ok(Invocation::Argv(self.render_argv(words, job))),
             None => Ok(Invocation::Shell(
@@ -306,7 +309,7 @@ impl Template {
     /// The job's command as a shell command line: what `--dry-run` and `-v`
     /// print and the job log and results record. For a template without
     /// quotes it is the command GNU parallel shows for the same job.
-    pub fn command_line(&self, job: &JobValues<'_>) -> Result<Vec<u8>, RefusedValue> {
+    pub(crate) fn command_line(&self, job: &JobValues<'_>) -> Result<Vec<u8>, RefusedValue> {
         match (&self.direct_words, self.quote_words) {
             (Some(words), true) => Ok(quoted_words(&self.render_argv(words, job))),
             _ => self.render_script(job, Quoting::ByContext),
@@ -317,7 +320,7 @@ impl Template {
     /// [`Template::command_line`], but with every value quoted as if it
     /// stood outside quotes (GNU parallel does not look at the quoting
     /// context). Used to recognise GNU parallel's job logs.
-    pub fn gnu_command_line(&self, job: &JobValues<'_>) -> Vec<u8> {
+    pub(crate) fn gnu_command_line(&self, job: &JobValues<'_>) -> Vec<u8> {
         match (&self.direct_words, self.quote_words) {
             (Some(words), true) => quoted_words(&self.render_argv(words, job)),
             // Unquoted rendering refuses nothing.

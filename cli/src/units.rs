@@ -14,7 +14,7 @@ pub struct DurationError;
 /// Parses a non-negative duration: a number of seconds, or numbers each
 /// followed by `s`, `m`, `h` or `d` (seconds, minutes, hours, days), added
 /// up: `1h30m` is 5400 seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     let text = text.trim();
     if text.is_empty() {
         return Err(DurationError);
@@ -62,7 +62,7 @@ pub struct SizeError;
 /// Parses a size with GNU parallel's unit letters: `K M G T P` multiply by
 /// powers of 1024, `k m g t p` by powers of 1000; fractions are allowed
 /// (`1.5G`).
-pub fn parse_size(text: &str) -> Result<u64, SizeError> {
+pub(crate) fn parse_size(text: &str) -> Result<u64, SizeError> {
     let text = text.trim();
     let (number, multiplier) = match text.chars().last() {
         Some(c) if c.is_ascii_alphabetic() => {

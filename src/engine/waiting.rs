@@ -15,6 +15,19 @@ impl Engine {
     /// one of `extra` becomes readable, the next deadline comes, or
     /// `limit`. Returns, for each of `extra`, whether it is readable. Call
     /// [`Engine::process`] next.
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use std::os::fd::AsFd;
+    /// use dummymp::engine::Engine;
+    /// use dummymp::{Priority, Scheduler};
+    /// let mut engine = Engine::new(Scheduler::new(Priority::Nuclear, 0));
+    /// let (reader, mut writer) = std::io::pipe()?;
+    /// writer.write_all(b"go")?;
+    /// // Nothing runs, but the front end's own descriptor is readable.
+    /// assert_eq!(engine.wait(None, &[reader.as_fd()])?, [true]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn wait(
         &mut self,
         limit: Option<Instant>,

@@ -106,6 +106,14 @@ impl Launcher {
     /// The Slurm launcher for the allocation this process runs in, with
     /// the default [`SlurmOptions`].
     ///
+    /// ```no_run
+    /// use dummymp::{DummyMp, Launcher};
+    /// let mut mp = DummyMp::new();
+    /// mp.set_launcher(Launcher::slurm()?);
+    /// assert!(matches!(mp.launcher(), Launcher::Slurm(_)));
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// See [`SlurmOptions::from_env`].

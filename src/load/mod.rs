@@ -166,6 +166,16 @@ pub fn measure_foreign_load(priority: Priority, own: &OwnProcesses) -> io::Resul
 /// interval of your choice (blocking for it), reading every process. A zero
 /// interval measures the cost of two scans of the process table, nothing
 /// more meaningful.
+///
+/// ```
+/// use std::time::Duration;
+/// use dummymp::{MeasurementKind, OwnProcesses, Priority, measure_foreign_load_over};
+/// let own = OwnProcesses::new();
+/// let m = measure_foreign_load_over(Priority::Normal, &own, Duration::from_millis(50))?;
+/// assert_eq!(m.kind, MeasurementKind::Sampled); // every process was read
+/// assert!(m.available_cpus <= m.usable_cpus);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn measure_foreign_load_over(
     priority: Priority,
     own: &OwnProcesses,

@@ -40,16 +40,37 @@ impl Default for OwnProcesses {
 
 impl OwnProcesses {
     /// The set for this process, with no task process group yet.
+    ///
+    /// ```
+    /// use dummymp::OwnProcesses;
+    /// assert!(OwnProcesses::new().groups().is_empty());
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Counts every process of the group `pgid` as ours.
+    ///
+    /// ```
+    /// use dummymp::OwnProcesses;
+    /// let own = OwnProcesses::new();
+    /// own.add_group(300);
+    /// own.add_group(200);
+    /// assert_eq!(own.groups(), [200, 300]);
+    /// ```
     pub fn add_group(&self, pgid: u32) {
         self.lock().insert(pgid as i32);
     }
 
     /// Stops counting the group `pgid` as ours (its processes are gone).
+    ///
+    /// ```
+    /// use dummymp::OwnProcesses;
+    /// let own = OwnProcesses::new();
+    /// own.add_group(300);
+    /// own.remove_group(300);
+    /// assert!(own.groups().is_empty());
+    /// ```
     pub fn remove_group(&self, pgid: u32) {
         self.lock().remove(&(pgid as i32));
     }
@@ -57,6 +78,13 @@ impl OwnProcesses {
     /// The process groups counted as ours now, in increasing order. A task
     /// runs in a group of its own whose id is the pid of the task's first
     /// process.
+    ///
+    /// ```
+    /// use dummymp::OwnProcesses;
+    /// let own = OwnProcesses::new();
+    /// own.add_group(7);
+    /// assert_eq!(own.groups(), [7]);
+    /// ```
     pub fn groups(&self) -> Vec<u32> {
         let mut groups: Vec<u32> = self.lock().iter().map(|&g| g as u32).collect();
         groups.sort_unstable();

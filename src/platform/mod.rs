@@ -74,7 +74,7 @@ impl ProcessName {
     pub const CAPACITY: usize = 16;
 
     /// The name made of (the first [`ProcessName::CAPACITY`] bytes of) `bytes`.
-    pub fn from_bytes(bytes: &[u8]) -> ProcessName {
+    pub(crate) fn from_bytes(bytes: &[u8]) -> ProcessName {
         let len = bytes.len().min(Self::CAPACITY);
         let mut name = ProcessName::default();
         name.bytes[..len].copy_from_slice(&bytes[..len]);
@@ -83,7 +83,7 @@ impl ProcessName {
     }
 
     /// The name's bytes.
-    pub fn as_bytes(&self) -> &[u8] {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
         &self.bytes[..self.len as usize]
     }
 }

@@ -304,6 +304,13 @@ impl DummyMp {
     }
 
     /// Whether workers are reused.
+    ///
+    /// ```
+    /// let mut mp = dummymp::DummyMp::new();
+    /// assert!(!mp.reuse_workers());
+    /// mp.set_reuse_workers(true);
+    /// assert!(mp.reuse_workers());
+    /// ```
     pub fn reuse_workers(&self) -> bool {
         self.engine.reuse_workers()
     }

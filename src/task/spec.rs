@@ -85,6 +85,11 @@ pub struct ForeignWorker {
 
 impl ForeignWorker {
     /// Starts `program`.
+    ///
+    /// ```
+    /// use dummymp::engine::ForeignWorker;
+    /// assert_eq!(ForeignWorker::new("python3").program(), "python3");
+    /// ```
     pub fn new(program: impl AsRef<OsStr>) -> ForeignWorker {
         ForeignWorker {
             program: program.as_ref().to_owned(),
@@ -94,6 +99,12 @@ impl ForeignWorker {
     }
 
     /// Adds arguments.
+    ///
+    /// ```
+    /// use dummymp::engine::ForeignWorker;
+    /// let worker = ForeignWorker::new("python3").args(["-m", "my_worker"]);
+    /// assert_ne!(worker, ForeignWorker::new("python3"));
+    /// ```
     pub fn args<I, S>(mut self, args: I) -> ForeignWorker
     where
         I: IntoIterator<Item = S>,
@@ -105,6 +116,12 @@ impl ForeignWorker {
     }
 
     /// Sets an environment variable.
+    ///
+    /// ```
+    /// use dummymp::engine::ForeignWorker;
+    /// let worker = ForeignWorker::new("python3").env("PYTHONPATH", "/opt/lib");
+    /// assert_ne!(worker, ForeignWorker::new("python3"));
+    /// ```
     pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> ForeignWorker {
         self.env
             .push((key.as_ref().to_owned(), value.as_ref().to_owned()));
@@ -112,6 +129,12 @@ impl ForeignWorker {
     }
 
     /// The program.
+    ///
+    /// ```
+    /// use dummymp::engine::ForeignWorker;
+    /// let worker = ForeignWorker::new("/usr/bin/python3").args(["-u"]);
+    /// assert_eq!(worker.program(), "/usr/bin/python3");
+    /// ```
     pub fn program(&self) -> &OsStr {
         &self.program
     }
@@ -161,6 +184,21 @@ impl TaskSpec {
     /// item or a closure that captures nothing (see
     /// [`TaskFunction`](crate::TaskFunction)); `args` is serialised now.
     ///
+    /// ```
+    /// # dummymp::init();
+    /// use dummymp::engine::TaskSpec;
+    /// use dummymp::{DummyMp, Priority};
+    /// fn add((a, b): (u32, u32)) -> u32 { a + b }
+    /// let spec = TaskSpec::call(add, (2, 3))?;
+    /// assert!(spec.is_call());
+    /// let mut mp = DummyMp::new();
+    /// mp.set_priority_mode(Priority::Nuclear);
+    /// let id = mp.run_spec(spec);
+    /// mp.process_until_done()?;
+    /// assert_eq!(mp.report(id).unwrap().returned_bytes(), Some(&[5][..])); // postcard's 5u32
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`Error::EncodeArguments`] when `args` cannot be serialised;
@@ -209,6 +247,14 @@ impl TaskSpec {
     /// task then ends as
     /// [`Outcome::FailedToStart`](crate::Outcome::FailedToStart), naming
     /// the limit.
+    ///
+    /// ```
+    /// use dummymp::engine::{ForeignWorker, TaskSpec};
+    /// let python = ForeignWorker::new("python3").args(["-m", "my_worker"]);
+    /// let spec = TaskSpec::foreign(python, b"pickled call".to_vec(), "resize");
+    /// assert!(spec.is_call());
+    /// assert_eq!(spec.name(), "resize");
+    /// ```
     pub fn foreign(
         worker: ForeignWorker,
         payload: Vec<u8>,
@@ -228,6 +274,13 @@ impl TaskSpec {
     }
 
     /// A command.
+    ///
+    /// ```
+    /// use dummymp::engine::TaskSpec;
+    /// let spec = TaskSpec::command(dummymp::Command::new("gzip").arg("-9"));
+    /// assert!(!spec.is_call());
+    /// assert_eq!(spec.name(), "gzip -9");
+    /// ```
     pub fn command(command: Command) -> TaskSpec {
         let name = Cow::Owned(command.display());
         TaskSpec {
@@ -242,6 +295,22 @@ impl TaskSpec {
 
     /// A command that `build` makes when the task starts (each attempt),
     /// knowing its slot; `name` names it in reports and logs.
+    ///
+    /// ```
+    /// # dummymp::init();
+    /// use dummymp::engine::TaskSpec;
+    /// use dummymp::{Command, DummyMp, OutputMode, Priority};
+    /// let mut mp = DummyMp::new();
+    /// mp.set_priority_mode(Priority::Nuclear);
+    /// mp.set_output_mode(OutputMode::Captured);
+    /// let spec = TaskSpec::command_with("echo slot", |start| {
+    ///     Command::new("echo").arg(format!("slot {} attempt {}", start.slot, start.attempt))
+    /// });
+    /// let id = mp.run_spec(spec);
+    /// mp.process_until_done()?;
+    /// assert_eq!(mp.report(id).unwrap().stdout, b"slot 1 attempt 1\n");
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
     pub fn command_with(
         name: impl Into<Cow<'static, str>>,
         build: impl FnMut(&StartInfo) -> Command + Send + 'static,
@@ -257,18 +326,52 @@ impl TaskSpec {
     }
 
     /// Sets the options.
+    ///
+    /// ```
+    /// use dummymp::engine::TaskSpec;
+    /// use dummymp::{Command, TaskOptions};
+    /// let spec = TaskSpec::command(Command::new("true")).with_options(TaskOptions::new().retries(3));
+    /// assert_eq!(spec.options().get_retries(), 3);
+    /// ```
     pub fn with_options(mut self, options: TaskOptions) -> TaskSpec {
         self.options = options;
         self
     }
 
     /// Sets where the output goes.
+    ///
+    /// ```
+    /// # dummymp::init();
+    /// use dummymp::engine::{Engine, Event, OutputRoute, TaskSpec};
+    /// use dummymp::{Command, Priority, Scheduler};
+    /// let mut engine = Engine::new(Scheduler::new(Priority::Nuclear, 0));
+    /// engine.submit(TaskSpec::command(Command::new("echo").arg("hi")).with_output(OutputRoute::Events));
+    /// let mut printed = Vec::new();
+    /// while !engine.is_idle() {
+    ///     engine.process(&mut |event: Event<'_>| {
+    ///         if let Event::Output { data, .. } = event {
+    ///             printed.extend_from_slice(data);
+    ///         }
+    ///     })?;
+    ///     if !engine.is_idle() {
+    ///         engine.wait(None, &[])?;
+    ///     }
+    /// }
+    /// assert_eq!(printed, b"hi\n");
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
     pub fn with_output(mut self, output: OutputRoute) -> TaskSpec {
         self.output = output;
         self
     }
 
     /// Sets the name reports and logs use.
+    ///
+    /// ```
+    /// use dummymp::engine::TaskSpec;
+    /// let spec = TaskSpec::command(dummymp::Command::new("true")).with_name("nothing");
+    /// assert_eq!(spec.name(), "nothing");
+    /// ```
     pub fn with_name(mut self, name: impl Into<Cow<'static, str>>) -> TaskSpec {
         self.name = name.into();
         self
@@ -279,6 +382,14 @@ impl TaskSpec {
     /// key is the function for a call, such as `app::square @0x1f40`, and
     /// the name otherwise; a front end running one command template over
     /// many inputs uses the template).
+    ///
+    /// ```
+    /// use dummymp::engine::TaskSpec;
+    /// use dummymp::Command;
+    /// let spec = TaskSpec::command(Command::new("convert").arg("a.png")).with_memory_key("convert {}");
+    /// assert_eq!(spec.name(), "convert a.png");
+    /// assert_eq!(spec.memory_key(), "convert {}");
+    /// ```
     pub fn with_memory_key(mut self, key: impl Into<Cow<'static, str>>) -> TaskSpec {
         self.memory_key = Some(key.into());
         self
@@ -306,17 +417,40 @@ impl TaskSpec {
     }
 
     /// The name reports and logs use.
+    ///
+    /// ```
+    /// use dummymp::engine::TaskSpec;
+    /// fn square(x: u64) -> u64 { x * x }
+    /// assert_eq!(TaskSpec::command(dummymp::Command::shell("ls | wc -l")).name(), "ls | wc -l");
+    /// assert_eq!(TaskSpec::call(square, 3)?.name(), "fn(u64) -> u64");
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
     pub fn name(&self) -> &str {
         &self.name
     }
 
     /// The options.
+    ///
+    /// ```
+    /// use dummymp::engine::TaskSpec;
+    /// use dummymp::TaskOptions;
+    /// let spec = TaskSpec::command(dummymp::Command::new("true"));
+    /// assert_eq!(spec.options(), &TaskOptions::new());
+    /// ```
     pub fn options(&self) -> &TaskOptions {
         &self.options
     }
 
     /// Whether it runs in a worker (a function or foreign call, as opposed
     /// to a command).
+    ///
+    /// ```
+    /// use dummymp::engine::TaskSpec;
+    /// fn one() -> u8 { 1 }
+    /// assert!(TaskSpec::call(one, ())?.is_call());
+    /// assert!(!TaskSpec::command(dummymp::Command::new("true")).is_call());
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
     pub fn is_call(&self) -> bool {
         matches!(self.work, Work::Call(_))
     }

@@ -44,6 +44,17 @@ impl SlurmOptions {
     /// `srun` from `PATH`, no job name of our own, and as many CPUs per task
     /// as the allocation's `--cpus-per-task` (1 when not given).
     ///
+    /// ```no_run
+    /// use dummymp::SlurmOptions;
+    /// let slurm = SlurmOptions::from_env()?;
+    /// match slurm.job_id() {
+    ///     Some(job) => println!("steps of job {job}, {:?} at once", slurm.concurrent_tasks()),
+    ///     None => println!("outside an allocation: each task is a job of its own"),
+    /// }
+    /// assert!(slurm.get_cpus_per_task() >= 1);
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`Error::InvalidSetting`] when `srun` is not on `PATH` (not a Slurm
@@ -66,6 +77,13 @@ impl SlurmOptions {
 
     /// Names every step (or job) `name` (`srun --job-name`), as `squeue`
     /// shows it; without it Slurm names a step after its program.
+    ///
+    /// ```no_run
+    /// use dummymp::SlurmOptions;
+    /// let slurm = SlurmOptions::from_env()?.job_name("render");
+    /// assert_eq!(slurm.get_job_name(), Some("render"));
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
     pub fn job_name(mut self, name: impl Into<String>) -> SlurmOptions {
         self.job_name = Some(name.into());
         self
@@ -74,6 +92,13 @@ impl SlurmOptions {
     /// How many CPUs each task asks for (at least 1); a task whose
     /// [`TaskOptions::cpus`](crate::TaskOptions::cpus) is larger asks for
     /// that many. The number of tasks that run at once is sized for it.
+    ///
+    /// ```no_run
+    /// use dummymp::SlurmOptions;
+    /// assert_eq!(SlurmOptions::from_env()?.cpus_per_task(4).get_cpus_per_task(), 4);
+    /// assert_eq!(SlurmOptions::from_env()?.cpus_per_task(0).get_cpus_per_task(), 1);
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
     pub fn cpus_per_task(mut self, cpus: u32) -> SlurmOptions {
         self.cpus_per_task = Some(cpus.max(1));
         self
@@ -83,23 +108,54 @@ impl SlurmOptions {
     /// `--partition=short` or `--time=10` outside an allocation. Options
     /// that change the number of tasks or the standard streams break the
     /// launcher.
+    ///
+    /// ```no_run
+    /// use dummymp::{DummyMp, Launcher, SlurmOptions};
+    /// let slurm = SlurmOptions::from_env()?.srun_arg("--partition=short").srun_arg("--time=10");
+    /// assert_ne!(slurm, SlurmOptions::from_env()?);
+    /// let mut mp = DummyMp::new();
+    /// mp.set_launcher(Launcher::Slurm(slurm));
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
     pub fn srun_arg(mut self, arg: impl Into<OsString>) -> SlurmOptions {
         self.srun_args.push(arg.into());
         self
     }
 
     /// Starts steps with this `srun` instead of the one on `PATH`.
+    ///
+    /// ```no_run
+    /// use dummymp::SlurmOptions;
+    /// let slurm = SlurmOptions::from_env()?.srun_program("/opt/slurm/bin/srun");
+    /// assert_ne!(slurm, SlurmOptions::from_env()?);
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
     pub fn srun_program(mut self, srun: impl Into<PathBuf>) -> SlurmOptions {
         self.srun = srun.into();
         self
     }
 
     /// The job name given to steps, if any.
+    ///
+    /// ```no_run
+    /// use dummymp::SlurmOptions;
+    /// assert_eq!(SlurmOptions::from_env()?.get_job_name(), None);
+    /// assert_eq!(SlurmOptions::from_env()?.job_name("render").get_job_name(), Some("render"));
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
     pub fn get_job_name(&self) -> Option<&str> {
         self.job_name.as_deref()
     }
 
     /// CPUs each task asks for at least.
+    ///
+    /// ```no_run
+    /// use dummymp::SlurmOptions;
+    /// let slurm = SlurmOptions::from_env()?; // the allocation's --cpus-per-task, or 1
+    /// println!("each task asks for {} CPUs", slurm.get_cpus_per_task());
+    /// assert_eq!(slurm.cpus_per_task(2).get_cpus_per_task(), 2);
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
     pub fn get_cpus_per_task(&self) -> u32 {
         self.cpus_per_task.unwrap_or_else(|| {
             self.allocation
@@ -110,6 +166,13 @@ impl SlurmOptions {
 
     /// The id of the job whose allocation steps run in (`None`: outside
     /// any allocation).
+    ///
+    /// ```no_run
+    /// use dummymp::SlurmOptions;
+    /// let slurm = SlurmOptions::from_env()?;
+    /// assert_eq!(slurm.job_id().is_some(), std::env::var_os("SLURM_JOB_ID").is_some());
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
     pub fn job_id(&self) -> Option<u64> {
         self.allocation.as_ref().map(|a| a.job_id)
     }
@@ -118,6 +181,16 @@ impl SlurmOptions {
     /// CPUs fit in the allocation at once, all its nodes together (`None`:
     /// outside any allocation). At least 1: a task too large for every node
     /// is still tried once, and Slurm's refusal reported.
+    ///
+    /// ```no_run
+    /// use dummymp::SlurmOptions;
+    /// let slurm = SlurmOptions::from_env()?.cpus_per_task(4);
+    /// match slurm.concurrent_tasks() {
+    ///     Some(n) => assert!(n >= 1, "at least one task is tried"),
+    ///     None => assert_eq!(slurm.job_id(), None), // outside an allocation
+    /// }
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
     pub fn concurrent_tasks(&self) -> Option<usize> {
         let allocation = self.allocation.as_ref()?;
         let fit = allocation
