@@ -250,7 +250,10 @@ impl Captured {
     }
 
     /// Calls `each` with the kept bytes in order, a chunk at a time.
-    pub(crate) fn for_each_kept_chunk(&self, each: impl FnMut(&[u8]) -> io::Result<()>) -> io::Result<()> {
+    pub(crate) fn for_each_kept_chunk(
+        &self,
+        each: impl FnMut(&[u8]) -> io::Result<()>,
+    ) -> io::Result<()> {
         self.for_each_chunk(self.stored_from, self.total, each)
     }
 

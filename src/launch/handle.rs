@@ -10,8 +10,9 @@ use std::sync::Arc;
 use rustix::process::Signal;
 
 use super::fork_server::ForkChannel;
-use super::local::watchdog::WatchEntry;
-use super::slurm;
+use super::local::watch_table::WatchEntry;
+use super::slurm::explanation;
+use super::slurm::messages::SrunMessages;
 use crate::platform::{self, ExitInfo};
 use crate::task::{Outcome, ProcessExit};
 
@@ -61,7 +62,7 @@ pub(crate) struct ProcessHandle {
     /// How actions reach it.
     pub(super) control: Control,
     /// What Slurm says about the job step, when it is one.
-    pub(super) srun_messages: Option<slurm::SrunMessages>,
+    pub(super) srun_messages: Option<SrunMessages>,
     /// Its entry in the watchdog's table, while it has one.
     pub(super) watch: Option<WatchEntry>,
 }
@@ -210,7 +211,7 @@ impl ProcessHandle {
         exit: Option<ProcessExit>,
     ) -> (Outcome, Option<ProcessExit>) {
         match &self.srun_messages {
-            Some(messages) => slurm::explain(outcome, exit, &messages.said()),
+            Some(messages) => explanation::explain(outcome, exit, &messages.said()),
             None => (outcome, exit),
         }
     }

@@ -3,11 +3,10 @@
 
 use std::ffi::OsString;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{OwnedFd, RawFd};
 use std::path::PathBuf;
 
 use super::WorkerMain;
-use super::server::Child;
 use crate::platform;
 
 /// How a forked worker starts.
@@ -17,11 +16,10 @@ pub(super) struct WorkerStart {
     pub env: Vec<(OsString, Option<OsString>)>,
 }
 
-/// Forks a worker with `stdio` as its descriptors 0 to 2.
+/// Forks a worker with `stdio` as its descriptors 0 to 2; the copy closes
+/// `server_fds`, the server's own descriptors, first.
 pub(super) fn fork_worker(
-    link: &OwnedFd,
-    channels: &[Option<OwnedFd>],
-    children: &[Child],
+    server_fds: &[RawFd],
     stdio: Vec<OwnedFd>,
     start: WorkerStart,
     worker_main: WorkerMain,
@@ -38,10 +36,7 @@ pub(super) fn fork_worker(
         0 => {
             // The worker: none of the server's descriptors, its own group,
             // the three it was handed as 0, 1 and 2, then the task.
-            let server_fds = std::iter::once(link.as_raw_fd())
-                .chain(channels.iter().flatten().map(|c| c.as_raw_fd()))
-                .chain(children.iter().map(|c| c.pidfd.as_raw_fd()));
-            for fd in server_fds {
+            for &fd in server_fds {
                 // SAFETY: `close` is a system call; these descriptors belong
                 // to the server, which this copy is not.
                 unsafe { libc::close(fd) };

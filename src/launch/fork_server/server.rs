@@ -2,7 +2,7 @@
 //! forks workers when an engine asks and reports their exits, until the
 //! program's link closes.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
 use super::WorkerMain;
 use super::child::{WorkerStart, fork_worker};
@@ -11,9 +11,9 @@ use super::wire::{Reply, Request, receive, receive_all, send};
 use crate::platform::{self, ExitInfo, Interest};
 
 /// A worker the server forked and has not reaped yet.
-pub(super) struct Child {
+struct Child {
     pid: u32,
-    pub(super) pidfd: OwnedFd,
+    pidfd: OwnedFd,
     /// The channel that asked for it (an index into `channels`).
     channel: usize,
 }
@@ -67,7 +67,11 @@ pub(super) fn serve(link: OwnedFd, at_init: Limits, worker_main: WorkerMain) -> 
                 ))) => {
                     take_on_limits(&mut applied, &at_init, &limits);
                     let start = WorkerStart { niceness, cwd, env };
-                    let reply = fork_worker(&link, &channels, &children, stdio, start, worker_main);
+                    let server_fds: Vec<RawFd> = std::iter::once(link.as_raw_fd())
+                        .chain(channels.iter().flatten().map(|c| c.as_raw_fd()))
+                        .chain(children.iter().map(|c| c.pidfd.as_raw_fd()))
+                        .collect();
+                    let reply = fork_worker(&server_fds, stdio, start, worker_main);
                     match reply {
                         Ok((pid, pidfd)) => {
                             let sent = send(channel, &Reply::Forked { pid }, &[pidfd.as_fd()]);

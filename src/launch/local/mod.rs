@@ -7,6 +7,7 @@
 //! and kept here, per engine.
 
 pub(crate) mod spawn;
+pub(crate) mod watch_table;
 pub(crate) mod watchdog;
 
 use std::io;

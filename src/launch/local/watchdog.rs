@@ -15,16 +15,14 @@
 use std::ffi::OsStr;
 use std::io;
 use std::os::fd::OwnedFd;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rustix::fs::MemfdFlags;
 use rustix::process::Signal;
 
+use super::watch_table::{Table, WatchEntry, read_table};
 use crate::invocation::{TICKET_VARIABLE, WATCHDOG_FLAG, ticket};
-
-/// The size of one table entry: a `kill(2)` target, 0 when free.
-const ENTRY: u64 = 4;
 
 /// The launcher's handle on its watchdog.
 pub(crate) struct Watchdog {
@@ -34,28 +32,6 @@ pub(crate) struct Watchdog {
     /// the watchdog up.
     alive: Option<OwnedFd>,
     table: Arc<Table>,
-}
-
-/// The table the watchdog reads, shared with the entries that are in it.
-struct Table {
-    file: OwnedFd,
-    /// Free entries, and how many were ever used.
-    entries: Mutex<(Vec<u32>, u32)>,
-}
-
-/// A task's entry in the watchdog's table, taken out when dropped: drop it
-/// before the task's process is reaped, so that a stale entry can never
-/// name a reused id.
-#[derive(Debug)]
-pub(crate) struct WatchEntry {
-    table: Arc<Table>,
-    entry: u32,
-}
-
-impl std::fmt::Debug for Table {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Table").finish_non_exhaustive()
-    }
 }
 
 impl Watchdog {
@@ -81,54 +57,14 @@ impl Watchdog {
             pid,
             pidfd,
             alive: Some(write),
-            table: Arc::new(Table {
-                file: table,
-                entries: Mutex::new((Vec::new(), 0)),
-            }),
+            table: Arc::new(Table::new(table)),
         })
     }
 
     /// Puts `target` (a `kill(2)` target: a negative process group or a
     /// positive process id) in the table.
     pub(crate) fn watch(&self, target: i32) -> WatchEntry {
-        let entry = {
-            let mut entries = self
-                .table
-                .entries
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            let (free, used) = &mut *entries;
-            free.pop().unwrap_or_else(|| {
-                *used += 1;
-                *used - 1
-            })
-        };
-        self.table.write(entry, target);
-        WatchEntry {
-            table: Arc::clone(&self.table),
-            entry,
-        }
-    }
-}
-
-impl Table {
-    fn write(&self, entry: u32, target: i32) {
-        let offset = u64::from(entry) * ENTRY;
-        if let Err(e) = rustix::io::pwrite(&self.file, &target.to_le_bytes(), offset) {
-            log::warn!(target: "dummymp::engine", "cannot update the watchdog's table: {e}");
-        }
-    }
-}
-
-impl Drop for WatchEntry {
-    fn drop(&mut self) {
-        self.table.write(self.entry, 0);
-        self.table
-            .entries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .0
-            .push(self.entry);
+        Table::add(&self.table, target)
     }
 }
 
@@ -180,40 +116,4 @@ pub(crate) fn run(grace_ms: &str) -> ! {
         signal_all(Signal::KILL);
     }
     std::process::exit(0)
-}
-
-/// The targets in the table behind `table` (never 0, 1, -1: "everything").
-fn read_table(table: &impl std::os::fd::AsFd) -> Vec<i32> {
-    let mut bytes = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        match rustix::io::pread(table, &mut chunk, bytes.len() as u64) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
-        }
-    }
-    bytes
-        .chunks_exact(ENTRY as usize)
-        .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .filter(|target| target.unsigned_abs() > 1)
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_table_lists_registered_targets_only() {
-        let table = rustix::fs::memfd_create("t", MemfdFlags::CLOEXEC).unwrap();
-        let write = |entry: u64, target: i32| {
-            rustix::io::pwrite(&table, &target.to_le_bytes(), entry * ENTRY).unwrap();
-        };
-        write(0, -4242);
-        write(1, 4343);
-        write(2, 4444);
-        write(3, -1);
-        write(1, 0);
-        assert_eq!(read_table(&table), vec![-4242, 4444]);
-    }
 }

@@ -11,8 +11,8 @@
 //! steps run at once ([`SlurmOptions`]).
 
 pub(crate) mod allocation;
-mod explanation;
-mod messages;
+pub(crate) mod explanation;
+pub(crate) mod messages;
 mod options;
 mod step;
 
@@ -25,7 +25,6 @@ use super::handle::{Control, ProcessHandle};
 use super::{LaunchIo, LaunchSpec, local};
 use messages::Destination;
 
-pub(crate) use explanation::explain;
 pub(crate) use messages::SrunMessages;
 pub use options::SlurmOptions;
 
