@@ -8,7 +8,10 @@
 //! any foreign process to pass the mode's threshold, it is done
 //! ([`MeasurementKind::Aggregate`]), whatever the number of processes on the
 //! machine. Otherwise it reads the CPU time of every process (two scans of
-//! the process table) and applies two rules ([`rules`]): the per-process
+//! the process table; for a process runnable at both, the time it waited
+//! for a CPU counts too, since a busy process that shares a CPU with ours
+//! gets only part of what it wants) and applies two rules ([`rules`]): the
+//! per-process
 //! rule counts each foreign process above the threshold; the machine-wide
 //! rule counts all foreign use together, less one threshold's worth; the
 //! larger wins. Processes whose CPU affinity keeps them off all of our CPUs
@@ -69,7 +72,9 @@ pub struct ForeignProcess {
     /// Its command name (`/proc/<pid>/comm`, at most 15 bytes on Linux).
     pub name: String,
     /// The share of one CPU it was counted for, in percent (a process with
-    /// two busy threads counts up to 200).
+    /// two busy threads counts up to 200): the CPU time it used over the
+    /// interval plus, when it was runnable at both readings, the time it
+    /// waited for a CPU.
     pub cpu_percent: f64,
 }
 

@@ -14,7 +14,10 @@
 //!
 //! The foreign CPUs are the larger of the two. A process whose CPU affinity
 //! keeps it off all of our CPUs counts under neither rule, and one that can
-//! reach only some of our CPUs counts for at most that many.
+//! reach only some of our CPUs counts for at most that many; under each
+//! rule, the processes counted together count for at most the CPUs of ours
+//! that they can reach (two busy loops pinned to one CPU, each waiting for
+//! it half of the time, want two CPUs but can only take one).
 
 use std::time::Instant;
 
@@ -60,19 +63,24 @@ pub(crate) fn summarize(
     let mut counted = Vec::new();
     let mut machine_percent = 0.0;
     let mut active_processes = 0;
+    // The CPUs of ours that the active and the counted processes can reach.
+    let mut reached = CpuSet::default();
+    let mut reached_by_counted = CpuSet::default();
     for share in shares.iter().filter(|s| s.percent > 0.0) {
         let reach = match affinity_of(share.pid) {
-            Some(set) => set.intersection_len(&cpu.allowed),
+            Some(set) => set.intersection(&cpu.allowed),
             // Vanished, or not ours to inspect: assume it can run anywhere.
-            None => cpu.allowed.len(),
+            None => cpu.allowed.clone(),
         };
-        if reach == 0 {
+        if reach.is_empty() {
             continue;
         }
-        let percent = share.percent.min(reach as f64 * 100.0);
+        let percent = share.percent.min(reach.len() as f64 * 100.0);
         machine_percent += percent;
         active_processes += 1;
+        reached.add_all(&reach);
         if share.percent > threshold {
+            reached_by_counted.add_all(&reach);
             counted.push(ForeignProcess {
                 pid: share.pid,
                 name: share.name.to_string(),
@@ -81,7 +89,11 @@ pub(crate) fn summarize(
         }
     }
     counted.sort_by(|a, b| b.cpu_percent.total_cmp(&a.cpu_percent));
-    let foreign_percent: f64 = counted.iter().map(|p| p.cpu_percent).sum();
+    let machine_percent = f64::min(machine_percent, reached.len() as f64 * 100.0);
+    let foreign_percent = f64::min(
+        counted.iter().map(|p| p.cpu_percent).sum(),
+        reached_by_counted.len() as f64 * 100.0,
+    );
     let per_process_cpus = whole_cpus(foreign_percent);
     let machine_cpus = whole_cpus(machine_percent - threshold);
     let (rule, foreign_cpus) = if machine_cpus > per_process_cpus {
@@ -262,8 +274,41 @@ mod tests {
             .map(|p| (p.pid, p.cpu_percent.round()))
             .collect();
         assert_eq!(pids, vec![(5001, 100.0), (5002, 100.0)]);
-        assert_eq!(m.machine_percent, 200.0, "the unreachable one is left out");
-        assert_eq!(m.available_cpus, 0);
+        // The unreachable one is left out, and the two others can only
+        // reach CPU 1 between them.
+        assert_eq!(m.machine_percent, 100.0);
+        assert_eq!(m.foreign_percent, 100.0);
+        assert_eq!(m.available_cpus, 1);
+    }
+
+    #[test]
+    fn processes_that_want_more_than_their_cpus_count_for_those() {
+        // Three loops that wait half of the time for CPU 1 between them,
+        // and one that has both CPUs to itself.
+        let affinity = |pid: i32| match pid {
+            5000..=5002 => Some(CpuSet::from_ids([1])),
+            _ => None,
+        };
+        let m = summarize(
+            Priority::Normal,
+            MeasurementKind::Sampled,
+            &shares(&[100.0, 100.0, 100.0]),
+            &two_cpus(),
+            &affinity,
+            3,
+            Instant::now(),
+        );
+        assert_eq!((m.foreign_cpus, m.available_cpus), (1, 1));
+        let m = summarize(
+            Priority::Normal,
+            MeasurementKind::Sampled,
+            &shares(&[100.0, 100.0, 100.0, 100.0]),
+            &two_cpus(),
+            &affinity,
+            4,
+            Instant::now(),
+        );
+        assert_eq!((m.foreign_cpus, m.available_cpus), (2, 0));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Tests that run the built `dummymp` binary.
 
 mod compat;
+mod contention;
 mod control;
 mod explain;
 mod faults;
