@@ -50,6 +50,7 @@
 
 pub(crate) mod ending;
 mod events;
+mod pausing;
 mod pool;
 mod running;
 mod slots;
@@ -156,6 +157,9 @@ pub struct Engine {
     waited: bool,
     /// No task starts (while [`Engine::killall`] waits).
     holding: bool,
+    /// The front end paused every task ([`Engine::pause_all`]): no task
+    /// starts.
+    paused: bool,
     /// Nothing starts and nothing is retried any more ([`Engine::close`]).
     closed: bool,
     /// Workers run task after task ([`Engine::set_reuse_workers`]).
@@ -225,6 +229,7 @@ impl Engine {
             watchdog: WatchdogState::NotStarted,
             waited: false,
             holding: false,
+            paused: false,
             closed: false,
             reuse_workers: false,
             pool: Pool::default(),
@@ -443,7 +448,7 @@ impl Engine {
         self.check_deadlines(Instant::now());
         self.sweeper
             .check(self.scheduler.own_processes(), Instant::now());
-        if !self.holding && !self.closed && sink.accepts_starts() {
+        if !self.holding && !self.closed && !self.paused && sink.accepts_starts() {
             self.start_ready(sink);
         }
         self.yield_if_advised(sink);
@@ -522,7 +527,7 @@ impl Engine {
             fds.push(channel.fd());
             owners.push(Owner::ForkServer);
         }
-        if (!self.queue.is_empty() || self.advising)
+        if ((!self.queue.is_empty() && !self.paused) || self.advising)
             && let Some(fd) = self.scheduler.wake_fd()
         {
             fds.push(fd);
@@ -568,10 +573,10 @@ impl Engine {
             return Some(Instant::now());
         }
         let tasks = self.running.iter().filter_map(|task| match &task.ending {
-            None => task.deadline.filter(|_| task.paused_since.is_none()),
+            None => task.deadline.filter(|_| !task.pauses.is_paused()),
             Some(ending) => ending.kill_at,
         });
-        let starting = !self.queue.is_empty() && !self.holding && !self.closed;
+        let starting = !self.queue.is_empty() && !self.holding && !self.closed && !self.paused;
         let measurement = (starting || self.advising)
             .then(|| self.scheduler.next_deadline())
             .flatten();
@@ -878,6 +883,7 @@ impl Engine {
         yielding::apply(
             advice,
             &mut self.running,
+            &self.launcher,
             self.niceness,
             Instant::now(),
             sink,
@@ -888,7 +894,7 @@ impl Engine {
         for task in &mut self.running {
             match &mut task.ending {
                 None => {
-                    if task.paused_since.is_none()
+                    if !task.pauses.is_paused()
                         && task.deadline.is_some_and(|deadline| now >= deadline)
                     {
                         task.ending = Some(ending::terminate(
@@ -1073,7 +1079,7 @@ impl Engine {
                     watchdog_entry,
                     received: 0,
                     reniced: self.renice_new,
-                    paused_since: None,
+                    pauses: Default::default(),
                     worker_kind,
                     spec: queued.spec,
                 });

@@ -5,28 +5,29 @@
 //! modes lower our tasks' priority (to [`YIELDING_NICENESS`]) and `Generous`
 //! pauses (`SIGSTOP`) the most recently started tasks down to the CPUs left
 //! free, continuing (`SIGCONT`) them, oldest first, when the load goes
-//! away. A paused task's timeout does not run while it is paused. The whole
+//! away (unless the front end paused them too: see [`super::pausing`]).
+//! A paused task's timeout does not run while it is paused. The whole
 //! process group of a task is paused, reniced and continued.
 
 use std::time::Instant;
 
-use rustix::process::Signal;
-
+use crate::launch::Launcher;
 use crate::platform;
 use crate::scheduler::yielding::RunningAdvice;
 
 use super::events::{Event, EventSink};
+use super::pausing::{self, PauseCause};
 use super::running::RunningTask;
 
 /// The niceness our tasks get while the scheduler advises them to yield:
 /// the lowest priority, so that they only use CPU time nobody else wants.
 pub const YIELDING_NICENESS: i32 = 19;
 
-/// Applies `advice` to `running`; returns whether tasks started from now on
-/// should start at [`YIELDING_NICENESS`].
+/// Applies `advice` to `running`.
 pub(crate) fn apply(
     advice: RunningAdvice,
     running: &mut [RunningTask],
+    launcher: &Launcher,
     normal_niceness: Option<i32>,
     now: Instant,
     sink: &mut (impl EventSink + ?Sized),
@@ -54,29 +55,16 @@ pub(crate) fn apply(
     for (rank, index) in order.into_iter().enumerate() {
         let task = &mut running[index];
         let keep = rank < advice.keep_running || task.ending.is_some();
-        match (keep, task.paused_since) {
-            (false, None) => {
-                let _ = platform::signal_group(task.process.pid, Signal::STOP);
-                task.paused_since = Some(now);
+        match (keep, task.pauses.holds(PauseCause::Load)) {
+            (false, false) => {
+                pausing::pause(launcher, task, PauseCause::Load, now);
                 sink.event(Event::Paused { id: task.id });
             }
-            (true, Some(since)) => resume(task, since, now, sink),
+            (true, true) => {
+                pausing::unpause(launcher, task, PauseCause::Load, now);
+                sink.event(Event::Resumed { id: task.id });
+            }
             _ => {}
         }
     }
-}
-
-/// Continues a paused task; its timeout moves by the time it was paused.
-pub(crate) fn resume(
-    task: &mut RunningTask,
-    since: Instant,
-    now: Instant,
-    sink: &mut (impl EventSink + ?Sized),
-) {
-    let _ = platform::signal_group(task.process.pid, Signal::CONT);
-    task.paused_since = None;
-    if let Some(deadline) = &mut task.deadline {
-        *deadline += now.saturating_duration_since(since);
-    }
-    sink.event(Event::Resumed { id: task.id });
 }

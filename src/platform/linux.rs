@@ -6,6 +6,7 @@ mod cpu_times;
 mod memory;
 mod process_table;
 mod processes;
+mod terminal;
 
 use std::ffi::{OsStr, OsString};
 use std::fs;
@@ -24,6 +25,7 @@ pub(crate) use processes::{
     Interest, members_of_group, reap_exited_with_status, reap_exited_with_usage, renice_group,
     signal_group, signal_group_exists, signal_process, single_threaded, wait_for, wait_readable,
 };
+pub(crate) use terminal::in_terminal_foreground;
 
 use super::ExitInfo;
 use crate::cpus::CpuSet;

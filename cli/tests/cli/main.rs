@@ -15,4 +15,5 @@ mod scheduling;
 mod signals;
 mod slurm;
 mod support;
+mod terminal_stop;
 mod usage;
