@@ -400,6 +400,8 @@ fn a_task_paused_for_load_and_by_the_front_end_waits_for_both() {
         eprintln!("skipped: cannot make a PID namespace here (needs root and unshare)");
         return;
     }
+    // Its busy loop is other tests' foreign load.
+    let _cpus = common::cpu_heavy_section();
     let dir = tempfile::tempdir().unwrap();
     rustix::fs::mknodat(
         rustix::fs::CWD,
