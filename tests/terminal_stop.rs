@@ -405,7 +405,7 @@ fn a_task_paused_for_load_and_by_the_front_end_waits_for_both() {
     let dir = tempfile::tempdir().unwrap();
     rustix::fs::mknodat(
         rustix::fs::CWD,
-        &dir.path().join("load"),
+        dir.path().join("load"),
         rustix::fs::FileType::Fifo,
         rustix::fs::Mode::from_raw_mode(0o600),
         0,
