@@ -4,7 +4,8 @@
 //! It runs through [`std::process::Command`] (which uses `posix_spawn`, a
 //! `vfork`-style start, unless a niceness must be set in the child or
 //! Ctrl-Z could reach it: see [`start_with_fork`]), in a process group of
-//! its own, so that ending the task ends everything it started. A worker's standard input is one end of a Unix socket pair:
+//! its own, so that ending the task ends everything it started. A worker's
+//! standard input is one end of a Unix socket pair:
 //! writing to a socket can be told not to raise `SIGPIPE`, so a worker that
 //! dies before reading its request can never take the parent down with it.
 //! A worker's standard error stays ours until it has captured it, so that a

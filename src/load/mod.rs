@@ -8,10 +8,7 @@
 //! any foreign process to pass the mode's threshold, it is done
 //! ([`MeasurementKind::Aggregate`]), whatever the number of processes on the
 //! machine. Otherwise it reads the CPU time of every process (two scans of
-//! the process table; for a process runnable at both, the time it waited
-//! for a CPU counts too, since a busy process that shares a CPU with ours
-//! gets only part of what it wants) and applies two rules ([`rules`]): the
-//! per-process
+//! the process table) and applies two rules ([`rules`]): the per-process
 //! rule counts each foreign process above the threshold; the machine-wide
 //! rule counts all foreign use together, less one threshold's worth; the
 //! larger wins. Processes whose CPU affinity keeps them off all of our CPUs
@@ -72,9 +69,7 @@ pub struct ForeignProcess {
     /// Its command name (`/proc/<pid>/comm`, at most 15 bytes on Linux).
     pub name: String,
     /// The share of one CPU it was counted for, in percent (a process with
-    /// two busy threads counts up to 200): the CPU time it used over the
-    /// interval plus, when it was runnable at both readings, the time it
-    /// waited for a CPU.
+    /// two busy threads counts up to 200).
     pub cpu_percent: f64,
 }
 
@@ -110,6 +105,14 @@ pub struct LoadMeasurement {
     /// The foreign load in CPUs: the larger of `per_process_cpus` and
     /// `machine_cpus`.
     pub foreign_cpus: usize,
+    /// What the foreign processes want of our CPUs, in CPUs: the
+    /// per-process rule applied to the CPU time each used *plus the time it
+    /// waited for a CPU* (when both readings found it runnable), the
+    /// processes counted together counting for at most the CPUs of ours
+    /// they can reach; never less than `foreign_cpus`. Our running tasks
+    /// yield to this: a busy loop that shares its CPU with one of them
+    /// gets half of it, but wants all of it.
+    pub wanted_cpus: usize,
     /// CPUs this process may use (see [`CpuInfo::usable`]).
     pub usable_cpus: usize,
     /// Usable CPUs left free by the foreign load.

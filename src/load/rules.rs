@@ -14,10 +14,14 @@
 //!
 //! The foreign CPUs are the larger of the two. A process whose CPU affinity
 //! keeps it off all of our CPUs counts under neither rule, and one that can
-//! reach only some of our CPUs counts for at most that many; under each
-//! rule, the processes counted together count for at most the CPUs of ours
-//! that they can reach (two busy loops pinned to one CPU, each waiting for
-//! it half of the time, want two CPUs but can only take one).
+//! reach only some of our CPUs counts for at most that many.
+//!
+//! What foreign processes *want* of our CPUs (for our running tasks to
+//! yield to) is counted apart: the per-process rule applied to the CPU
+//! time each used *plus the time it waited for a CPU*, the processes
+//! counted together counting for at most the CPUs of ours they can reach.
+//! A busy loop that shares its CPU with one of our tasks gets half of it
+//! (which rounds to nothing, or to one by chance) but wants all of it.
 
 use std::time::Instant;
 
@@ -40,7 +44,11 @@ pub(crate) fn system_affinity(pid: i32) -> Option<CpuSet> {
 pub(crate) struct Share {
     pub pid: i32,
     pub name: ProcessName,
+    /// The CPU time it used, in percent of the interval.
     pub percent: f64,
+    /// The time it waited, runnable, for a CPU, in percent of the interval
+    /// (0 when not known).
+    pub waited_percent: f64,
 }
 
 /// CPUs a share of `percent` of one CPU stands for, to the nearest CPU.
@@ -63,10 +71,12 @@ pub(crate) fn summarize(
     let mut counted = Vec::new();
     let mut machine_percent = 0.0;
     let mut active_processes = 0;
-    // The CPUs of ours that the active and the counted processes can reach.
-    let mut reached = CpuSet::default();
-    let mut reached_by_counted = CpuSet::default();
-    for share in shares.iter().filter(|s| s.percent > 0.0) {
+    let mut wanted = Wanted::default();
+    for share in shares {
+        let wants = share.percent + share.waited_percent;
+        if share.percent <= 0.0 && wants <= threshold {
+            continue;
+        }
         let reach = match affinity_of(share.pid) {
             Some(set) => set.intersection(&cpu.allowed),
             // Vanished, or not ours to inspect: assume it can run anywhere.
@@ -75,12 +85,17 @@ pub(crate) fn summarize(
         if reach.is_empty() {
             continue;
         }
-        let percent = share.percent.min(reach.len() as f64 * 100.0);
+        if wants > threshold {
+            wanted.add(wants, &reach);
+        }
+        if share.percent <= 0.0 {
+            continue;
+        }
+        let reach = reach.len();
+        let percent = share.percent.min(reach as f64 * 100.0);
         machine_percent += percent;
         active_processes += 1;
-        reached.add_all(&reach);
         if share.percent > threshold {
-            reached_by_counted.add_all(&reach);
             counted.push(ForeignProcess {
                 pid: share.pid,
                 name: share.name.to_string(),
@@ -89,11 +104,7 @@ pub(crate) fn summarize(
         }
     }
     counted.sort_by(|a, b| b.cpu_percent.total_cmp(&a.cpu_percent));
-    let machine_percent = f64::min(machine_percent, reached.len() as f64 * 100.0);
-    let foreign_percent = f64::min(
-        counted.iter().map(|p| p.cpu_percent).sum(),
-        reached_by_counted.len() as f64 * 100.0,
-    );
+    let foreign_percent: f64 = counted.iter().map(|p| p.cpu_percent).sum();
     let per_process_cpus = whole_cpus(foreign_percent);
     let machine_cpus = whole_cpus(machine_percent - threshold);
     let (rule, foreign_cpus) = if machine_cpus > per_process_cpus {
@@ -112,10 +123,31 @@ pub(crate) fn summarize(
         machine_cpus,
         rule,
         foreign_cpus,
+        wanted_cpus: wanted.cpus().max(foreign_cpus),
         usable_cpus: cpu.usable,
         available_cpus: cpu.usable.saturating_sub(foreign_cpus),
         processes_scanned,
         taken_at,
+    }
+}
+
+/// What the foreign processes above the threshold want, counting the time
+/// they waited for a CPU: each for at most the CPUs of ours it can reach,
+/// all together for at most the CPUs of ours any of them can reach.
+#[derive(Default)]
+struct Wanted {
+    percent: f64,
+    reached: CpuSet,
+}
+
+impl Wanted {
+    fn add(&mut self, percent: f64, reach: &CpuSet) {
+        self.percent += percent.min(reach.len() as f64 * 100.0);
+        self.reached.add_all(reach);
+    }
+
+    fn cpus(&self) -> usize {
+        whole_cpus(self.percent.min(self.reached.len() as f64 * 100.0))
     }
 }
 
@@ -181,6 +213,7 @@ mod tests {
                 pid: 5000 + i as i32,
                 name: ProcessName::from_bytes(b"loop"),
                 percent,
+                waited_percent: 0.0,
             })
             .collect()
     }
@@ -274,41 +307,49 @@ mod tests {
             .map(|p| (p.pid, p.cpu_percent.round()))
             .collect();
         assert_eq!(pids, vec![(5001, 100.0), (5002, 100.0)]);
-        // The unreachable one is left out, and the two others can only
-        // reach CPU 1 between them.
-        assert_eq!(m.machine_percent, 100.0);
-        assert_eq!(m.foreign_percent, 100.0);
-        assert_eq!(m.available_cpus, 1);
+        assert_eq!(m.machine_percent, 200.0, "the unreachable one is left out");
+        assert_eq!(m.available_cpus, 0);
     }
 
     #[test]
-    fn processes_that_want_more_than_their_cpus_count_for_those() {
-        // Three loops that wait half of the time for CPU 1 between them,
-        // and one that has both CPUs to itself.
-        let affinity = |pid: i32| match pid {
-            5000..=5002 => Some(CpuSet::from_ids([1])),
-            _ => None,
+    fn what_processes_want_counts_the_time_they_waited_for_a_cpu() {
+        let share = |pid: i32, percent: f64, waited_percent: f64| Share {
+            pid,
+            name: ProcessName::from_bytes(b"loop"),
+            percent,
+            waited_percent,
         };
-        let m = summarize(
-            Priority::Normal,
-            MeasurementKind::Sampled,
-            &shares(&[100.0, 100.0, 100.0]),
-            &two_cpus(),
-            &affinity,
-            3,
-            Instant::now(),
-        );
-        assert_eq!((m.foreign_cpus, m.available_cpus), (1, 1));
-        let m = summarize(
-            Priority::Normal,
-            MeasurementKind::Sampled,
-            &shares(&[100.0, 100.0, 100.0, 100.0]),
-            &two_cpus(),
-            &affinity,
-            4,
-            Instant::now(),
-        );
-        assert_eq!((m.foreign_cpus, m.available_cpus), (2, 0));
+        let on_cpu_1 = |_: i32| Some(CpuSet::from_ids([1]));
+        let measure = |shares: &[Share], affinity: AffinityOf<'_>| {
+            summarize(
+                Priority::Normal,
+                MeasurementKind::Sampled,
+                shares,
+                &two_cpus(),
+                affinity,
+                shares.len(),
+                Instant::now(),
+            )
+        };
+        // A loop sharing CPU 1 with one of our tasks: it gets 45 % and
+        // waits the rest of the time.
+        let m = measure(&[share(5000, 45.0, 55.0)], &on_cpu_1);
+        assert_eq!((m.foreign_cpus, m.wanted_cpus), (0, 1));
+        // Five loops squeezed on CPU 1 want it, but no more than it (the
+        // rules count what they used: none is above the threshold, and
+        // together they use it).
+        let m = measure(&[share(5000, 20.0, 80.0); 5], &on_cpu_1);
+        assert_eq!((m.foreign_cpus, m.wanted_cpus), (1, 1));
+        assert!(m.counted.is_empty());
+        // A process that got no CPU time at all still wants one.
+        let m = measure(&[share(5000, 0.0, 100.0)], &|_| None);
+        assert_eq!((m.active_processes, m.wanted_cpus), (0, 1));
+        // Waiting that does not pass the threshold does not count.
+        let m = measure(&[share(5000, 10.0, 10.0)], &|_| None);
+        assert_eq!(m.wanted_cpus, 0);
+        // Never less than the rules count.
+        let m = apply(&[25.0; 8], Priority::Normal);
+        assert_eq!((m.foreign_cpus, m.wanted_cpus), (2, 2));
     }
 
     #[test]

@@ -56,17 +56,18 @@ pub(crate) fn estimate_shares(snapshot: &Snapshot, own: &OwnProcesses) -> Vec<Sh
                 pid: p.pid,
                 name: p.name,
                 percent,
+                waited_percent: 0.0,
             }
         })
         .collect()
 }
 
-/// The share of a CPU each foreign process used between two scans, or
-/// wanted: the time it waited, runnable, for a CPU counts too, when both
-/// scans found it runnable (a busy loop that shares its CPU with one of
-/// our tasks gets half of it, but wants all of it). Only processes that
-/// used or waited for some CPU are listed. A process born between the
-/// scans counts for its whole CPU and waiting time.
+/// The share of a CPU each foreign process used between two scans, and
+/// the time it waited, runnable, for one, when both scans found it
+/// runnable (a busy loop that shares its CPU with one of our tasks uses
+/// half of it, and waits for it the other half). Only processes that used
+/// or waited for some CPU are listed. A process born between the scans
+/// counts for its whole CPU and waiting time.
 pub(crate) fn sampled_shares(
     before: &Snapshot,
     after: &Snapshot,
@@ -98,11 +99,11 @@ pub(crate) fn sampled_shares(
         if (ticks == 0 && waited_ns == 0) || ownership.is_ours(p.pid) {
             continue;
         }
-        let seconds = ticks as f64 / ticks_per_second + waited_ns as f64 / 1e9;
         shares.push(Share {
             pid: p.pid,
             name: p.name,
-            percent: seconds / elapsed * 100.0,
+            percent: ticks as f64 / (ticks_per_second * elapsed) * 100.0,
+            waited_percent: waited_ns as f64 / 1e9 / elapsed * 100.0,
         });
     }
     shares
@@ -202,8 +203,13 @@ mod tests {
         let shares = sampled_shares(&before, &after, &OwnProcesses::new());
         assert_eq!(
             percents(&shares),
-            vec![(100, 100), (101, 50), (102, 25), (103, 50)]
+            vec![(100, 50), (101, 50), (102, 0), (103, 25)]
         );
+        let waited: Vec<(i32, i64)> = shares
+            .iter()
+            .map(|s| (s.pid, s.waited_percent.round() as i64))
+            .collect();
+        assert_eq!(waited, vec![(100, 50), (101, 0), (102, 25), (103, 25)]);
     }
 
     #[test]
