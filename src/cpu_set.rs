@@ -87,6 +87,28 @@ impl CpuSet {
             .sum()
     }
 
+    /// The CPUs in both sets.
+    pub(crate) fn intersection(&self, other: &CpuSet) -> CpuSet {
+        CpuSet {
+            words: self
+                .words
+                .iter()
+                .zip(&other.words)
+                .map(|(a, b)| a & b)
+                .collect(),
+        }
+    }
+
+    /// Adds the CPUs of `other` to the set.
+    pub(crate) fn add_all(&mut self, other: &CpuSet) {
+        if self.words.len() < other.words.len() {
+            self.words.resize(other.words.len(), 0);
+        }
+        for (word, more) in self.words.iter_mut().zip(&other.words) {
+            *word |= more;
+        }
+    }
+
     /// The CPU ids in the set, in increasing order.
     ///
     /// ```

@@ -228,6 +228,42 @@
 //! # Ok::<(), dummymp::Error>(())
 //! ```
 //!
+//! # Ctrl-Z
+//!
+//! Each task runs in a process group of its own, so Ctrl-Z in a terminal
+//! (`SIGTSTP`) stops your program but not its tasks, which go on running
+//! (and their timeouts with them). The library installs no signal handler
+//! in your program: it offers [`pause_all`](DummyMp::pause_all) and
+//! [`resume_all`](DummyMp::resume_all) (a paused task's timeout does not
+//! run), and you wire them, for example with the `signal-hook` crate. Your
+//! program then stops at the next turn of its loop after Ctrl-Z, with its
+//! tasks, and all go on at `fg`. (The `dummymp` command-line tool does this
+//! by itself.)
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::sync::atomic::{AtomicBool, Ordering};
+//! use std::time::Duration;
+//! use signal_hook::consts::SIGTSTP;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! dummymp::init();
+//! let ctrl_z = Arc::new(AtomicBool::new(false));
+//! signal_hook::flag::register(SIGTSTP, Arc::clone(&ctrl_z))?;
+//! let mut mp = dummymp::DummyMp::new();
+//! mp.run_command(dummymp::Command::new("sleep").arg("0.1"))?;
+//! while !mp.wait(Some(Duration::from_millis(100)))? {
+//!     if ctrl_z.swap(false, Ordering::Relaxed) {
+//!         mp.pause_all();
+//!         // Stop as Ctrl-Z would have stopped us; go on here at `fg`.
+//!         signal_hook::low_level::emulate_default_handler(SIGTSTP)?;
+//!         mp.resume_all();
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # How many run at once
 //!
 //! - The **capacity** is how many tasks may run on an otherwise idle

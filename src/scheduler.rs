@@ -386,7 +386,10 @@ impl Scheduler {
     /// CPUs left free, and continue them when the load goes. Other modes
     /// always keep every task running. Never blocks.
     ///
-    /// Only sampled measurements count (never the instant estimate). While
+    /// The load judged is what foreign processes *want*
+    /// ([`LoadMeasurement::wanted_cpus`]: the time they waited for a CPU
+    /// counts too), since our running tasks take part of what they would
+    /// use. Only sampled measurements count (never the instant estimate). While
     /// tasks run in a mode that yields, this call keeps measurements coming
     /// at the mode's re-measure interval, and back to back (one per sampling
     /// interval) while some are to be paused; call it whenever
@@ -410,7 +413,7 @@ impl Scheduler {
             .monitor
             .sampled()
             .cloned()
-            .map(|m| (self.room(m.foreign_cpus), m.taken_at));
+            .map(|m| (self.room(m.wanted_cpus), m.taken_at));
         let advice = self.advisor.advise(self.priority, measured, running);
         self.advising = running > 0 && self.priority.renices_running_tasks();
         self.pausing = self.advisor.pausing(running);

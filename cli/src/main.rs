@@ -15,7 +15,7 @@
 //! | `-j` and the scheduler settings | `concurrency` |
 //! | the run: jobs to the engine, its events to the screen and files | `runner` |
 //! | a job's command and how it ended | `job` |
-//! | stop signals (Ctrl-C) | `signals` |
+//! | stop signals (Ctrl-C), Ctrl-Z | `signals` |
 //! | printing output; holding it until then | `output`, `captured` |
 //! | `--joblog`, `--resume`, `--results` | `job_log`, `resume`, `results` |
 //! | `--halt` | `halt` |

@@ -74,7 +74,9 @@ Jobs and stopping:
   SIGTERM, SIGHUP) starts no more jobs and ends the running ones' process
   groups (SIGTERM, then SIGKILL after --grace); a second Ctrl-C kills them
   at once. Either way dummymp exits only when they are gone, with a
-  complete job log.
+  complete job log. Ctrl-Z (SIGTSTP) stops the running jobs with dummymp,
+  and `fg` (SIGCONT) continues them; time stopped does not count toward
+  --timeout.
 
 Exit status:
   0        every job succeeded (or --halt ...,success=N was reached)
@@ -281,7 +283,8 @@ pub struct Options {
 
     /// End a job that runs longer than DURATION (seconds, or with s, m, h,
     /// d: 30s, 2m, 1h30m): its whole process group gets SIGTERM, then
-    /// SIGKILL after the grace period. It counts as failed.
+    /// SIGKILL after the grace period. It counts as failed. Time the job
+    /// spends stopped (Ctrl-Z, or paused for other users) does not count.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
 

@@ -1,6 +1,6 @@
 //! The run: feeds jobs from the inputs to the library's engine, turns the
 //! engine's events into printed output, job log lines, results and the
-//! progress bar, and reacts to `--halt` and stop signals.
+//! progress bar, and reacts to `--halt`, stop signals and Ctrl-Z.
 //!
 //! Processes are the engine's business (starting, watching, timing out,
 //! ending and reaping them); this module only decides *what* runs and what
@@ -327,10 +327,11 @@ impl Runner {
         let wants_stdin = self.front.stop.is_none()
             && self.inputs.wants_stdin()
             && self.engine.queued() < PENDING_TARGET;
-        let mut extra = Vec::with_capacity(4);
+        let mut extra = Vec::with_capacity(5);
         for (_, pipe) in &self.signals.stop {
             extra.push(pipe.fd());
         }
+        extra.push(self.signals.terminal_stop.fd());
         if wants_stdin {
             extra.push(stdin.as_fd());
         }
@@ -348,6 +349,9 @@ impl Runner {
             if count > 0 {
                 self.on_stop_signal(signal, count);
             }
+        }
+        if ready[self.signals.stop.len()] && self.signals.terminal_stop.take() > 0 {
+            crate::signals::stop_with_jobs(&mut self.engine)?;
         }
         if wants_stdin
             && ready.last() == Some(&true)

@@ -5,7 +5,8 @@
 use std::io::{self, PipeReader, Read};
 use std::os::fd::{AsFd, BorrowedFd};
 
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use dummymp::engine::Engine;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGTSTP};
 
 use crate::error::CliError;
 
@@ -72,6 +73,8 @@ impl SignalPipe {
 pub struct SignalPipes {
     /// SIGINT, SIGTERM and SIGHUP.
     pub stop: [(StopSignal, SignalPipe); 3],
+    /// SIGTSTP (Ctrl-Z): see [`stop_with_jobs`].
+    pub terminal_stop: SignalPipe,
 }
 
 impl SignalPipes {
@@ -87,8 +90,20 @@ impl SignalPipes {
                 (StopSignal::Terminate, register(SIGTERM)?),
                 (StopSignal::Hangup, register(SIGHUP)?),
             ],
+            terminal_stop: register(SIGTSTP)?,
         })
     }
+}
+
+/// Ctrl-Z: the jobs run in process groups of their own, which the terminal
+/// does not stop, so the engine pauses them (their timeouts stop too);
+/// then this process stops, as SIGTSTP would have stopped it. Once it is
+/// continued (`fg`, SIGCONT) the jobs are continued.
+pub fn stop_with_jobs(engine: &mut Engine) -> Result<(), CliError> {
+    engine.pause_all();
+    let stopped = signal_hook::low_level::emulate_default_handler(SIGTSTP);
+    engine.resume_all();
+    stopped.map_err(CliError::os("cannot stop on Ctrl-Z"))
 }
 
 #[cfg(test)]

@@ -21,10 +21,10 @@ impl Engine {
             return Some(Instant::now());
         }
         let tasks = self.running.iter().filter_map(|task| match &task.ending {
-            None => task.deadline.filter(|_| task.paused_since.is_none()),
+            None => task.deadline.filter(|_| !task.pauses.is_paused()),
             Some(ending) => ending.kill_at,
         });
-        let starting = !self.queue.is_empty() && self.gate.is_open();
+        let starting = !self.queue.is_empty() && self.gate.is_open() && !self.paused;
         let measurement = (starting || self.yielding.advising)
             .then(|| self.scheduler.next_deadline())
             .flatten();
@@ -42,7 +42,7 @@ impl Engine {
         for task in &mut self.running {
             match &mut task.ending {
                 None => {
-                    if task.paused_since.is_none()
+                    if !task.pauses.is_paused()
                         && task.deadline.is_some_and(|deadline| now >= deadline)
                     {
                         task.ending = Some(ending::terminate(

@@ -40,12 +40,17 @@ pub enum Event<'a> {
         next_attempt: u32,
     },
     /// A task was paused (`SIGSTOP`) to leave its CPU to other users'
-    /// processes (see [`Priority`](crate::Priority)'s yielding).
+    /// processes (see [`Priority`](crate::Priority)'s yielding). Pauses the
+    /// front end asks for ([`Engine::pause_all`](super::Engine::pause_all))
+    /// are not told.
     Paused {
         /// The task.
         id: TaskId,
     },
-    /// A paused task runs again.
+    /// A task paused for other users' processes is no longer paused for
+    /// them: it runs again, unless the front end paused every task
+    /// ([`Engine::pause_all`](super::Engine::pause_all)) meanwhile, in
+    /// which case it runs again at [`Engine::resume_all`](super::Engine::resume_all).
     Resumed {
         /// The task.
         id: TaskId,

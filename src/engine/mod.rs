@@ -56,7 +56,8 @@
 //! (the one `poll`), `deadlines` (timeouts, grace periods), `yielding`
 //! (acting on the scheduler's advice), `control` (kill, killall, close),
 //! `ending` and `finishing` (how an attempt ends, retries, reports),
-//! `memory` (what memory says about starting and ending a task),
+//! `pausing` (stopping and continuing running tasks, for load or the front
+//! end), `memory` (what memory says about starting and ending a task),
 //! `transient` (which refusals of the system may pass). Every action on a
 //! task's process goes through the handle the launch seam returned
 //! when it started.
@@ -68,6 +69,7 @@ mod ending;
 mod events;
 mod finishing;
 mod memory;
+mod pausing;
 mod pool;
 mod queue;
 mod request;
@@ -121,6 +123,9 @@ pub struct Engine {
     pool: Pool,
     starts: StartState,
     gate: Gate,
+    /// The front end paused every task ([`Engine::pause_all`]): no task
+    /// starts.
+    paused: bool,
     yielding: YieldingState,
     /// The last [`Engine::wait`] marked which tasks are ready.
     waited: bool,
@@ -167,6 +172,7 @@ impl Engine {
             pool: Pool::default(),
             starts: StartState::default(),
             gate: Gate::default(),
+            paused: false,
             yielding: YieldingState::default(),
             waited: false,
             activity: 0,
@@ -320,7 +326,7 @@ impl Engine {
         self.check_deadlines(Instant::now());
         self.sweeper
             .check(self.scheduler.own_processes(), Instant::now());
-        if self.gate.is_open() && sink.accepts_starts() {
+        if self.gate.is_open() && !self.paused && sink.accepts_starts() {
             self.start_ready(sink);
         }
         self.yield_if_advised(sink);

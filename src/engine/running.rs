@@ -49,8 +49,8 @@ pub(crate) struct RunningTask {
     pub received: u64,
     /// Whether it runs at the yielding niceness.
     pub reniced: bool,
-    /// Since when it is paused, if it is.
-    pub paused_since: Option<Instant>,
+    /// Why it is paused, if it is, and since when.
+    pub pauses: super::pausing::Pauses,
     /// The kind of its worker, when the worker is reused after the task.
     pub worker_kind: Option<super::pool::WorkerKind>,
 }

@@ -88,7 +88,7 @@ impl Engine {
                     exit_ready: false,
                     received: 0,
                     reniced: self.yielding.renice_new,
-                    paused_since: None,
+                    pauses: Default::default(),
                     worker_kind,
                     spec: queued.spec,
                 });

@@ -75,7 +75,7 @@ impl Engine {
             fds.push(fd);
             owners.push(Owner::LaunchExits);
         }
-        if (!self.queue.is_empty() || self.yielding.advising)
+        if ((!self.queue.is_empty() && !self.paused) || self.yielding.advising)
             && let Some(fd) = self.scheduler.wake_fd()
         {
             fds.push(fd);

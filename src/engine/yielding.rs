@@ -5,7 +5,8 @@
 //! modes lower our tasks' priority (to [`YIELDING_NICENESS`]) and `Generous`
 //! pauses (`SIGSTOP`) the most recently started tasks down to the CPUs left
 //! free, continuing (`SIGCONT`) them, oldest first, when the load goes
-//! away. A paused task's timeout does not run while it is paused. Tasks are
+//! away (unless the front end paused them too: see [`super::pausing`]). A
+//! paused task's timeout does not run while it is paused. Tasks are
 //! paused, reniced and continued through their
 //! [`ProcessHandle`](crate::launch::ProcessHandle).
 
@@ -15,6 +16,7 @@ use crate::scheduler::running_advice::RunningAdvice;
 
 use super::Engine;
 use super::events::{Event, EventSink};
+use super::pausing::{self, PauseCause};
 use super::running::RunningTask;
 
 /// The niceness our tasks get while the scheduler advises them to yield:
@@ -82,29 +84,16 @@ fn apply(
     for (rank, index) in order.into_iter().enumerate() {
         let task = &mut running[index];
         let keep = rank < advice.keep_running || task.ending.is_some();
-        match (keep, task.paused_since) {
-            (false, None) => {
-                task.process.pause();
-                task.paused_since = Some(now);
+        match (keep, task.pauses.holds(PauseCause::Load)) {
+            (false, false) => {
+                pausing::pause(task, PauseCause::Load, now);
                 sink.event(Event::Paused { id: task.id });
             }
-            (true, Some(since)) => resume(task, since, now, sink),
+            (true, true) => {
+                pausing::unpause(task, PauseCause::Load, now);
+                sink.event(Event::Resumed { id: task.id });
+            }
             _ => {}
         }
     }
-}
-
-/// Continues a paused task; its timeout moves by the time it was paused.
-pub(crate) fn resume(
-    task: &mut RunningTask,
-    since: Instant,
-    now: Instant,
-    sink: &mut (impl EventSink + ?Sized),
-) {
-    task.process.resume();
-    task.paused_since = None;
-    if let Some(deadline) = &mut task.deadline {
-        *deadline += now.saturating_duration_since(since);
-    }
-    sink.event(Event::Resumed { id: task.id });
 }

@@ -116,6 +116,8 @@ fn parse(text: &str) -> Result<Vec<Share>, (usize, String)> {
             pid,
             name: ProcessName::from_bytes(name.as_bytes()),
             percent,
+            // A fed share is all the process wants: it waited for nothing.
+            waited_percent: 0.0,
         });
     }
     Ok(shares)

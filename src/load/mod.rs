@@ -111,6 +111,14 @@ pub struct LoadMeasurement {
     /// The foreign load in CPUs: the larger of `per_process_cpus` and
     /// `machine_cpus`.
     pub foreign_cpus: usize,
+    /// What the foreign processes want of our CPUs, in CPUs: the
+    /// per-process rule applied to the CPU time each used *plus the time it
+    /// waited for a CPU* (when both readings found it runnable), the
+    /// processes counted together counting for at most the CPUs of ours
+    /// they can reach; never less than `foreign_cpus`. Our running tasks
+    /// yield to this: a busy loop that shares its CPU with one of them
+    /// gets half of it, but wants all of it.
+    pub wanted_cpus: usize,
     /// CPUs this process may use (see [`CpuInfo::usable`]).
     pub usable_cpus: usize,
     /// Usable CPUs left free by the foreign load.

@@ -177,6 +177,7 @@ mod tests {
             runnable: true,
             cpu_ticks: 0,
             start_ticks: 0,
+            waited_ns: None,
         }
     }
 

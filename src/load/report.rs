@@ -103,6 +103,7 @@ mod tests {
                 pid: 100 + i as i32,
                 name: ProcessName::from_bytes(b"sh"),
                 percent,
+                waited_percent: 0.0,
             })
             .collect();
         summarize(

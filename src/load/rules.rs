@@ -15,6 +15,13 @@
 //! The foreign CPUs are the larger of the two. A process whose CPU affinity
 //! keeps it off all of our CPUs counts under neither rule, and one that can
 //! reach only some of our CPUs counts for at most that many.
+//!
+//! What foreign processes *want* of our CPUs (for our running tasks to
+//! yield to) is counted apart: the per-process rule applied to the CPU
+//! time each used *plus the time it waited for a CPU*, the processes
+//! counted together counting for at most the CPUs of ours they can reach.
+//! A busy loop that shares its CPU with one of our tasks gets half of it
+//! (which rounds to nothing, or to one by chance) but wants all of it.
 
 use std::time::Instant;
 
@@ -37,7 +44,11 @@ pub(crate) fn system_affinity(pid: i32) -> Option<CpuSet> {
 pub(crate) struct Share {
     pub pid: i32,
     pub name: ProcessName,
+    /// The CPU time it used, in percent of the interval.
     pub percent: f64,
+    /// The time it waited, runnable, for a CPU, in percent of the interval
+    /// (0 when not known).
+    pub waited_percent: f64,
 }
 
 /// CPUs a share of `percent` of one CPU stands for, to the nearest CPU.
@@ -60,15 +71,27 @@ pub(crate) fn summarize(
     let mut counted = Vec::new();
     let mut machine_percent = 0.0;
     let mut active_processes = 0;
-    for share in shares.iter().filter(|s| s.percent > 0.0) {
-        let reach = match affinity_of(share.pid) {
-            Some(set) => set.intersection_len(&cpu.allowed),
-            // Vanished, or not ours to inspect: assume it can run anywhere.
-            None => cpu.allowed.len(),
-        };
-        if reach == 0 {
+    let mut wanted = Wanted::default();
+    for share in shares {
+        let wants = share.percent + share.waited_percent;
+        if share.percent <= 0.0 && wants <= threshold {
             continue;
         }
+        let reach = match affinity_of(share.pid) {
+            Some(set) => set.intersection(&cpu.allowed),
+            // Vanished, or not ours to inspect: assume it can run anywhere.
+            None => cpu.allowed.clone(),
+        };
+        if reach.is_empty() {
+            continue;
+        }
+        if wants > threshold {
+            wanted.add(wants, &reach);
+        }
+        if share.percent <= 0.0 {
+            continue;
+        }
+        let reach = reach.len();
         let percent = share.percent.min(reach as f64 * 100.0);
         machine_percent += percent;
         active_processes += 1;
@@ -100,10 +123,31 @@ pub(crate) fn summarize(
         machine_cpus,
         rule,
         foreign_cpus,
+        wanted_cpus: wanted.cpus().max(foreign_cpus),
         usable_cpus: cpu.usable,
         available_cpus: cpu.usable.saturating_sub(foreign_cpus),
         processes_scanned,
         taken_at,
+    }
+}
+
+/// What the foreign processes above the threshold want, counting the time
+/// they waited for a CPU: each for at most the CPUs of ours it can reach,
+/// all together for at most the CPUs of ours any of them can reach.
+#[derive(Default)]
+struct Wanted {
+    percent: f64,
+    reached: CpuSet,
+}
+
+impl Wanted {
+    fn add(&mut self, percent: f64, reach: &CpuSet) {
+        self.percent += percent.min(reach.len() as f64 * 100.0);
+        self.reached.add_all(reach);
+    }
+
+    fn cpus(&self) -> usize {
+        whole_cpus(self.percent.min(self.reached.len() as f64 * 100.0))
     }
 }
 
@@ -169,6 +213,7 @@ mod tests {
                 pid: 5000 + i as i32,
                 name: ProcessName::from_bytes(b"loop"),
                 percent,
+                waited_percent: 0.0,
             })
             .collect()
     }
@@ -264,6 +309,47 @@ mod tests {
         assert_eq!(pids, vec![(5001, 100.0), (5002, 100.0)]);
         assert_eq!(m.machine_percent, 200.0, "the unreachable one is left out");
         assert_eq!(m.available_cpus, 0);
+    }
+
+    #[test]
+    fn what_processes_want_counts_the_time_they_waited_for_a_cpu() {
+        let share = |pid: i32, percent: f64, waited_percent: f64| Share {
+            pid,
+            name: ProcessName::from_bytes(b"loop"),
+            percent,
+            waited_percent,
+        };
+        let on_cpu_1 = |_: i32| Some(CpuSet::from_ids([1]));
+        let measure = |shares: &[Share], affinity: AffinityOf<'_>| {
+            summarize(
+                Priority::Normal,
+                MeasurementKind::Sampled,
+                shares,
+                &two_cpus(),
+                affinity,
+                shares.len(),
+                Instant::now(),
+            )
+        };
+        // A loop sharing CPU 1 with one of our tasks: it gets 45 % and
+        // waits the rest of the time.
+        let m = measure(&[share(5000, 45.0, 55.0)], &on_cpu_1);
+        assert_eq!((m.foreign_cpus, m.wanted_cpus), (0, 1));
+        // Five loops squeezed on CPU 1 want it, but no more than it (the
+        // rules count what they used: none is above the threshold, and
+        // together they use it).
+        let m = measure(&[share(5000, 20.0, 80.0); 5], &on_cpu_1);
+        assert_eq!((m.foreign_cpus, m.wanted_cpus), (1, 1));
+        assert!(m.counted.is_empty());
+        // A process that got no CPU time at all still wants one.
+        let m = measure(&[share(5000, 0.0, 100.0)], &|_| None);
+        assert_eq!((m.active_processes, m.wanted_cpus), (0, 1));
+        // Waiting that does not pass the threshold does not count.
+        let m = measure(&[share(5000, 10.0, 10.0)], &|_| None);
+        assert_eq!(m.wanted_cpus, 0);
+        // Never less than the rules count.
+        let m = apply(&[25.0; 8], Priority::Normal);
+        assert_eq!((m.foreign_cpus, m.wanted_cpus), (2, 2));
     }
 
     #[test]

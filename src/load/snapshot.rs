@@ -56,14 +56,18 @@ pub(crate) fn estimate_shares(snapshot: &Snapshot, own: &OwnProcesses) -> Vec<Sh
                 pid: p.pid,
                 name: p.name,
                 percent,
+                waited_percent: 0.0,
             }
         })
         .collect()
 }
 
-/// The share of a CPU each foreign process used between two scans; only
-/// processes that used some CPU are listed. A process born between the
-/// scans counts for its whole CPU time.
+/// The share of a CPU each foreign process used between two scans, and
+/// the time it waited, runnable, for one, when both scans found it
+/// runnable (a busy loop that shares its CPU with one of our tasks uses
+/// half of it, and waits for it the other half). Only processes that used
+/// or waited for some CPU are listed. A process born between the scans
+/// counts for its whole CPU and waiting time.
 pub(crate) fn sampled_shares(
     before: &Snapshot,
     after: &Snapshot,
@@ -83,16 +87,23 @@ pub(crate) fn sampled_shares(
         while earlier.next_if(|q| q.pid < p.pid).is_some() {}
         let previous = earlier
             .next_if(|q| q.pid == p.pid)
-            .filter(|q| q.start_ticks == p.start_ticks)
-            .map_or(0, |q| q.cpu_ticks);
-        let ticks = p.cpu_ticks.saturating_sub(previous);
-        if ticks == 0 || ownership.is_ours(p.pid) {
+            .filter(|q| q.start_ticks == p.start_ticks);
+        let ticks = p
+            .cpu_ticks
+            .saturating_sub(previous.map_or(0, |q| q.cpu_ticks));
+        let waited_ns = match (previous.map(|q| q.waited_ns), p.waited_ns) {
+            (Some(Some(before)), Some(now)) => now.saturating_sub(before),
+            (None, Some(now)) => now,
+            _ => 0,
+        };
+        if (ticks == 0 && waited_ns == 0) || ownership.is_ours(p.pid) {
             continue;
         }
         shares.push(Share {
             pid: p.pid,
             name: p.name,
             percent: ticks as f64 / (ticks_per_second * elapsed) * 100.0,
+            waited_percent: waited_ns as f64 / 1e9 / elapsed * 100.0,
         });
     }
     shares
@@ -112,6 +123,7 @@ mod tests {
             runnable: true,
             cpu_ticks,
             start_ticks: 10,
+            waited_ns: None,
         }
     }
 
@@ -157,6 +169,47 @@ mod tests {
         let shares = sampled_shares(&before, &after, &OwnProcesses::new());
         assert_eq!(percents(&shares), vec![(100, 100), (104, 50)]);
         assert_eq!(shares[0].name.as_bytes(), b"sh");
+    }
+
+    #[test]
+    fn waiting_for_a_cpu_counts_when_both_scans_read_it() {
+        let hz = platform::clock_ticks_per_second();
+        let t0 = Instant::now();
+        let waiting = |pid, cpu_ticks, waited_ns| ProcessSample {
+            waited_ns,
+            ..proc(pid, 1, pid, cpu_ticks)
+        };
+        let before = snap(
+            t0,
+            vec![
+                waiting(100, 0, Some(7_000_000_000)),
+                waiting(101, 0, None),
+                waiting(102, 0, Some(0)),
+            ],
+        );
+        let after = snap(
+            t0 + Duration::from_secs(1),
+            vec![
+                // Ran half of the second and waited the other half.
+                waiting(100, hz / 2, Some(7_500_000_000)),
+                // Not runnable at the first scan: its waiting is unknown.
+                waiting(101, hz / 2, Some(9_000_000_000)),
+                // Waited a quarter of the second and never ran.
+                waiting(102, 0, Some(250_000_000)),
+                // Born between the scans: all of its waiting counts.
+                waiting(103, hz / 4, Some(250_000_000)),
+            ],
+        );
+        let shares = sampled_shares(&before, &after, &OwnProcesses::new());
+        assert_eq!(
+            percents(&shares),
+            vec![(100, 50), (101, 50), (102, 0), (103, 25)]
+        );
+        let waited: Vec<(i32, i64)> = shares
+            .iter()
+            .map(|s| (s.pid, s.waited_percent.round() as i64))
+            .collect();
+        assert_eq!(waited, vec![(100, 50), (101, 0), (102, 25), (103, 25)]);
     }
 
     #[test]

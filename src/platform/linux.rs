@@ -8,6 +8,7 @@ mod memory;
 mod oom;
 mod process_table;
 mod processes;
+mod terminal;
 
 use std::ffi::{OsStr, OsString};
 use std::fs;
@@ -31,6 +32,7 @@ pub(crate) use processes::{
     Interest, members_of_group, reap_exited_with_status, reap_exited_with_usage, renice_group,
     signal_group, signal_group_exists, signal_process, single_threaded, wait_for, wait_readable,
 };
+pub(crate) use terminal::in_terminal_foreground;
 
 use super::ExitInfo;
 use crate::cpu_set::CpuSet;

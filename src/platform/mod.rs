@@ -58,6 +58,10 @@ pub(crate) struct ProcessSample {
     pub cpu_ticks: u64,
     /// When it started, in clock ticks since boot.
     pub start_ticks: u64,
+    /// How long its main thread has waited, runnable, for a CPU, in
+    /// nanoseconds (`/proc/<pid>/schedstat`); read only for a process
+    /// runnable at the scan, and `None` where the kernel does not tell.
+    pub waited_ns: Option<u64>,
 }
 
 /// A process's command name (`comm`), kept inline so that a sample of the

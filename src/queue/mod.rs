@@ -59,6 +59,7 @@ type Decoder = fn(Encoded) -> Result<Box<dyn Any + Send>, postcard::Error>;
 ///   [`set_max_processes`](DummyMp::set_max_processes),
 ///   [`set_priority_mode`](DummyMp::set_priority_mode), callbacks, output
 ///   mode; [`kill`](DummyMp::kill), [`killall`](DummyMp::killall),
+///   [`pause_all`](DummyMp::pause_all), [`resume_all`](DummyMp::resume_all),
 ///   [`reset`](DummyMp::reset).
 ///
 /// Several instances are independent queues (each with its own settings),
@@ -486,6 +487,49 @@ impl DummyMp {
     pub fn killall(&mut self) {
         let (engine, mut recorder) = self.parts();
         engine.killall(&mut recorder);
+    }
+
+    /// Pauses every running task: its whole process group is stopped
+    /// (`SIGSTOP`) until [`resume_all`](DummyMp::resume_all), no queued
+    /// task starts meanwhile, and a paused task's timeout does not run.
+    ///
+    /// Your tasks run in process groups of their own, so Ctrl-Z in a
+    /// terminal stops your program but not them: call this before your
+    /// program stops, and [`resume_all`](DummyMp::resume_all) once it is
+    /// continued (see [Ctrl-Z](crate#ctrl-z) for the wiring). The library
+    /// installs no signal handler of its own.
+    ///
+    /// ```
+    /// # dummymp::init();
+    /// use std::time::Duration;
+    /// use dummymp::{Command, Outcome, TaskOptions};
+    /// let mut mp = dummymp::DummyMp::new();
+    /// let options = TaskOptions::new().timeout(Duration::from_secs(30));
+    /// let task = mp.run_command_with(options, Command::new("sleep").arg("0.1"))?;
+    /// mp.process_process()?;
+    /// mp.pause_all(); // the task is stopped, and its timeout too
+    /// assert!(mp.is_paused());
+    /// mp.resume_all();
+    /// mp.process_until_done()?;
+    /// assert_eq!(mp.outcome(task), Some(&Outcome::Exited { code: 0 }));
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
+    pub fn pause_all(&mut self) {
+        self.engine.pause_all();
+    }
+
+    /// Continues the tasks [`pause_all`](DummyMp::pause_all) paused, and
+    /// lets queued tasks start again. A task that is also paused for other
+    /// users' load (in [`Priority::Generous`]) stays paused until that
+    /// load goes.
+    pub fn resume_all(&mut self) {
+        self.engine.resume_all();
+    }
+
+    /// Whether [`pause_all`](DummyMp::pause_all) paused the tasks (and no
+    /// [`resume_all`](DummyMp::resume_all) followed).
+    pub fn is_paused(&self) -> bool {
+        self.engine.is_paused()
     }
 
     /// Kills every running task ([`killall`](DummyMp::killall)), drops the

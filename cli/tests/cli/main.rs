@@ -4,6 +4,7 @@
 mod cgroup;
 
 mod compat;
+mod contention;
 mod control;
 mod explain;
 mod faults;
@@ -19,4 +20,5 @@ mod signals;
 mod slurm;
 mod spill;
 mod support;
+mod terminal_stop;
 mod usage;

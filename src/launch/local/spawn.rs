@@ -3,9 +3,10 @@
 //! program).
 //!
 //! It runs through [`std::process::Command`] (which uses `posix_spawn`, a
-//! `vfork`-style start, unless a niceness must be set in the child), in a
-//! process group of its own, so that ending the task ends everything it
-//! started. A worker's standard input is one end of a Unix socket pair:
+//! `vfork`-style start, unless a niceness must be set in the child or
+//! Ctrl-Z could reach it: see [`start_with_fork`]), in a process group of
+//! its own, so that ending the task ends everything it started. A worker's
+//! standard input is one end of a Unix socket pair:
 //! writing to a socket can be told not to raise `SIGPIPE`, so a worker that
 //! dies before reading its request can never take the parent down with it.
 //! A worker's standard error stays ours until it has captured it, so that a
@@ -76,6 +77,8 @@ pub(crate) fn launch(spec: &LaunchSpec) -> io::Result<ProcessHandle> {
                 rustix::process::setpriority_process(None, niceness).map_err(io::Error::from)
             });
         }
+    } else if start_with_fork() {
+        force_fork(&mut command);
     }
     let mut child = command.spawn()?;
     // From here on the child exists: on any error, end it before returning.
@@ -145,6 +148,29 @@ pub(crate) fn fork_worker(
     ))
 }
 
+/// Whether a process started now must be started with `fork` rather than
+/// `posix_spawn`: while this process is in the foreground of its terminal,
+/// Ctrl-Z (`SIGTSTP` to the whole foreground process group) can come while
+/// the new process is still in our process group, before it moves to its
+/// own. The new process then stops before it runs its program; with
+/// `posix_spawn` it shares our memory until then and we wait for it, so we
+/// would wait for ever (and not even stop). Started with `fork`, we go on,
+/// and the stopped process is continued with us (`fg` continues our
+/// group) or by whoever paused our tasks.
+fn start_with_fork() -> bool {
+    crate::platform::in_terminal_foreground()
+}
+
+/// Makes `command` start with `fork` (see [`start_with_fork`]).
+fn force_fork(command: &mut Command) {
+    // SAFETY: the hook runs in the child between fork and exec, where only
+    // async-signal-safe calls are allowed: it makes none. (Having a hook at
+    // all is what makes the standard library fork.)
+    unsafe {
+        command.pre_exec(|| Ok(()));
+    }
+}
+
 /// Starts one of dummymp's own helper processes (the engine's watchdog):
 /// `program` run as `argv0` with `args` and the environment variable
 /// `env`, with `stdin` and `stdout` as its standard input and output, in a
@@ -157,7 +183,8 @@ pub(crate) fn launch_helper(
     stdin: std::os::fd::OwnedFd,
     stdout: std::os::fd::OwnedFd,
 ) -> io::Result<(u32, std::os::fd::OwnedFd)> {
-    let child = Command::new(program)
+    let mut command = Command::new(program);
+    command
         .arg0(argv0)
         .args(args)
         .env(env.0, env.1)
@@ -165,8 +192,11 @@ pub(crate) fn launch_helper(
         .stdout(Stdio::from(stdout))
         .stderr(Stdio::inherit())
         // Out of the terminal's process group: Ctrl-C is not for it.
-        .process_group(0)
-        .spawn()?;
+        .process_group(0);
+    if start_with_fork() {
+        force_fork(&mut command);
+    }
+    let child = command.spawn()?;
     let pid = child.id();
     let pidfd = crate::platform::open_pidfd(pid)?;
     Ok((pid, pidfd))

@@ -1,5 +1,6 @@
-//! Reading the process table: `/proc/<pid>/stat` of every process, with
-//! reused buffers and no allocation per process.
+//! Reading the process table: `/proc/<pid>/stat` of every process (and
+//! `/proc/<pid>/schedstat` of those runnable at that instant), with reused
+//! buffers and no allocation per process.
 
 use std::ffi::CStr;
 use std::io;
@@ -58,7 +59,13 @@ impl ProcessTable {
             let Some(pid) = parse_pid(entry.file_name().to_bytes()) else {
                 continue;
             };
-            if let Some(sample) = read_stat(&proc_dir, path.of(pid), &mut self.line) {
+            if let Some(mut sample) = read_stat(&proc_dir, path.of(pid), &mut self.line) {
+                // Only a process that is runnable now can be waiting for a
+                // CPU: the others' waiting is not worth a read.
+                if sample.runnable {
+                    sample.waited_ns =
+                        read_waited(&proc_dir, path.schedstat_of(pid), &mut self.line);
+                }
                 out.push(sample);
             }
         }
@@ -97,14 +104,47 @@ fn read_stat(proc_dir: impl AsFd, path: &CStr, line: &mut [u8]) -> Option<Proces
     parse_stat(&line[..len])
 }
 
-/// `<pid>/stat` as a C string, built in place.
+/// Reads the time a process has waited for a CPU, in nanoseconds: the
+/// second field of its `schedstat` file (`None` when the kernel keeps no
+/// such statistics, or the process is gone).
+fn read_waited(proc_dir: impl AsFd, path: &CStr, line: &mut [u8]) -> Option<u64> {
+    let file = rustix::fs::openat(
+        proc_dir,
+        path,
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
+    let len = rustix::io::read(&file, &mut *line).ok()?;
+    parse_schedstat(&line[..len])
+}
+
+/// Parses a `schedstat` line: time on a CPU, time waiting for one (both in
+/// nanoseconds), time slices. Returns the waiting time.
+pub(crate) fn parse_schedstat(content: &[u8]) -> Option<u64> {
+    let mut fields = content
+        .split(|&b| b == b' ' || b == b'\n')
+        .filter(|field| !field.is_empty());
+    let _on_cpu = parse_number(fields.next()?)?;
+    parse_number(fields.next()?)
+}
+
+/// `<pid>/stat` (or `<pid>/schedstat`) as a C string, built in place.
 #[derive(Default)]
 struct StatPath {
-    bytes: [u8; 24],
+    bytes: [u8; 32],
 }
 
 impl StatPath {
     fn of(&mut self, pid: i32) -> &CStr {
+        self.build(pid, b"/stat\0")
+    }
+
+    fn schedstat_of(&mut self, pid: i32) -> &CStr {
+        self.build(pid, b"/schedstat\0")
+    }
+
+    fn build(&mut self, pid: i32, suffix: &[u8]) -> &CStr {
         let mut digits = [0u8; 10];
         let mut n = pid.unsigned_abs();
         let mut start = digits.len();
@@ -117,7 +157,6 @@ impl StatPath {
             }
         }
         let digits = &digits[start..];
-        let suffix = b"/stat\0";
         self.bytes[..digits.len()].copy_from_slice(digits);
         self.bytes[digits.len()..digits.len() + suffix.len()].copy_from_slice(suffix);
         CStr::from_bytes_until_nul(&self.bytes).unwrap_or(c"")
@@ -170,6 +209,7 @@ pub(crate) fn parse_stat(content: &[u8]) -> Option<ProcessSample> {
         runnable: state == b"R",
         cpu_ticks: utime + stime,
         start_ticks,
+        waited_ns: None,
     })
 }
 
@@ -255,9 +295,21 @@ mod tests {
         let mut path = StatPath::default();
         assert_eq!(path.of(0), c"0/stat");
         assert_eq!(path.of(4194304), c"4194304/stat");
+        assert_eq!(path.schedstat_of(4194304), c"4194304/schedstat");
         assert_eq!(parse_pid(b"123"), Some(123));
         assert_eq!(parse_pid(b"self"), None);
         assert_eq!(parse_pid(b""), None);
+    }
+
+    #[test]
+    fn schedstat_gives_the_time_spent_waiting() {
+        assert_eq!(parse_schedstat(b"1234 5678 9\n"), Some(5678));
+        assert_eq!(parse_schedstat(b"1234\n"), None);
+        assert_eq!(parse_schedstat(b""), None);
+        // Kernels without scheduler statistics have no such file.
+        if let Ok(text) = std::fs::read("/proc/thread-self/schedstat") {
+            assert!(parse_schedstat(&text).is_some(), "{text:?}");
+        }
     }
 
     #[test]
