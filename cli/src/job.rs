@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use dummymp::Command;
 
-use crate::output::Captured;
+use crate::output_buffer::OutputBuffer;
 use crate::template::Invocation;
 
 /// A job waiting to run.
@@ -67,9 +67,9 @@ pub struct FinishedJob {
     /// Why we ended it, if we did.
     pub ended_by_us: Option<EndedByUs>,
     /// What it wrote to its standard output.
-    pub stdout: Captured,
+    pub stdout: OutputBuffer,
     /// What it wrote to its standard error.
-    pub stderr: Captured,
+    pub stderr: OutputBuffer,
 }
 
 impl FinishedJob {
@@ -163,8 +163,8 @@ mod tests {
             runtime: Duration::ZERO,
             ending,
             ended_by_us,
-            stdout: Captured::default(),
-            stderr: Captured::default(),
+            stdout: OutputBuffer::default(),
+            stderr: OutputBuffer::default(),
         }
     }
 

@@ -16,7 +16,7 @@
 //! | the run: jobs to the engine, its events to the screen and files | `runner` |
 //! | a job's command and how it ended | `job` |
 //! | stop signals (Ctrl-C), Ctrl-Z | `signals` |
-//! | printing output; holding it until then | `output`, `captured` |
+//! | printing output; holding it until then | `output`, `output_buffer` |
 //! | `--joblog`, `--resume`, `--results` | `job_log`, `resume`, `results` |
 //! | `--halt` | `halt` |
 //! | `--bar` | `progress` |
@@ -27,7 +27,6 @@
 //! [`Scheduler`]: dummymp::Scheduler
 
 mod app;
-mod captured;
 mod command_line;
 mod concurrency;
 mod dry_run;
@@ -39,6 +38,7 @@ mod job;
 mod job_log;
 mod options;
 mod output;
+mod output_buffer;
 mod path_parts;
 mod progress;
 mod quoting;

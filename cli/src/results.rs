@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use crate::error::CliError;
-use crate::output::Captured;
+use crate::output_buffer::OutputBuffer;
 
 /// The longest file name most file systems take.
 const MAX_NAME: usize = 255;
@@ -41,9 +41,9 @@ pub struct JobResult<'a> {
     /// How long it ran.
     pub runtime: Duration,
     /// Its standard output.
-    pub stdout: &'a Captured,
+    pub stdout: &'a OutputBuffer,
     /// Its standard error.
-    pub stderr: &'a Captured,
+    pub stderr: &'a OutputBuffer,
 }
 
 /// A JSON string of `bytes`, quotes included (invalid UTF-8 replaced).
@@ -53,12 +53,12 @@ fn json_string(bytes: &[u8]) -> String {
     serde_json::to_string(&String::from_utf8_lossy(bytes)).unwrap_or_else(|_| "\"\"".into())
 }
 
-/// Writes `captured` as a JSON string, a chunk at a time: a UTF-8
+/// Writes `buffer` as a JSON string, a chunk at a time: a UTF-8
 /// character cut between two chunks is put back together.
-fn write_json_output(out: &mut impl Write, captured: &Captured) -> std::io::Result<()> {
+fn write_json_output(out: &mut impl Write, buffer: &OutputBuffer) -> std::io::Result<()> {
     out.write_all(b"\"")?;
     let mut carry: Vec<u8> = Vec::new();
-    captured.for_each_kept_chunk(|chunk| {
+    buffer.for_each_kept_chunk(|chunk| {
         let joined: Cow<[u8]> = if carry.is_empty() {
             Cow::Borrowed(chunk)
         } else {
@@ -211,11 +211,11 @@ impl ResultsWriter {
         }
         let seq = dir.join("seq");
         std::fs::write(&seq, result.seq.to_string()).map_err(|e| (seq, e))?;
-        for (name, captured) in [("stdout", result.stdout), ("stderr", result.stderr)] {
+        for (name, buffer) in [("stdout", result.stdout), ("stderr", result.stderr)] {
             let path = dir.join(name);
             let written = File::create(&path).and_then(|file| {
                 let mut file = BufWriter::with_capacity(64 * 1024, file);
-                captured.for_each_kept_chunk(|chunk| file.write_all(chunk))?;
+                buffer.for_each_kept_chunk(|chunk| file.write_all(chunk))?;
                 file.flush()
             });
             written.map_err(|e| (path, e))?;
@@ -245,15 +245,19 @@ fn make_directory(path: &Path) -> io::Result<()> {
 mod tests {
     use super::*;
 
-    fn captured(bytes: &[u8], memory_limit: usize) -> Captured {
-        let mut c = Captured::with_memory_limit(memory_limit);
+    fn buffer(bytes: &[u8], memory_limit: usize) -> OutputBuffer {
+        let mut c = OutputBuffer::with_memory_limit(memory_limit);
         for chunk in bytes.chunks(3) {
             c.push(chunk);
         }
         c
     }
 
-    fn result<'a>(inputs: &'a [Vec<u8>], out: &'a Captured, err: &'a Captured) -> JobResult<'a> {
+    fn result<'a>(
+        inputs: &'a [Vec<u8>],
+        out: &'a OutputBuffer,
+        err: &'a OutputBuffer,
+    ) -> JobResult<'a> {
         JobResult {
             seq: 4,
             inputs,
@@ -272,8 +276,8 @@ mod tests {
     fn one_json_object_per_line() {
         let inputs = vec![b"a\xff".to_vec()];
         // "é" is cut between chunks of 3 bytes and between memory and file.
-        let out = captured("aé\"\nbé".as_bytes(), 4);
-        let err = captured(b"", 4);
+        let out = buffer("aé\"\nbé".as_bytes(), 4);
+        let err = buffer(b"", 4);
         let mut line = Vec::new();
         write_result(&mut line, &result(&inputs, &out, &err)).unwrap();
         assert_eq!(line.last(), Some(&b'\n'));
@@ -314,7 +318,7 @@ mod tests {
         let root = dir.path().join("out");
         let mut writer = ResultsWriter::open(&root, false).unwrap();
         let inputs = vec![b"a".to_vec(), b"1".to_vec()];
-        let (out, err) = (captured(b"a 1\n", 2), captured(b"oops", 100));
+        let (out, err) = (buffer(b"a 1\n", 2), buffer(b"oops", 100));
         writer.record(&result(&inputs, &out, &err)).unwrap();
         let job = root.join("1/a/2/1");
         assert_eq!(std::fs::read(job.join("seq")).unwrap(), b"4");

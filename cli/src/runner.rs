@@ -16,9 +16,8 @@ use std::os::fd::AsFd;
 use std::time::{Duration, SystemTime};
 
 use dummymp::engine::{Engine, Event, EventSink, OutputRoute, TaskSpec};
-use dummymp::{Outcome, ProcessExit, TaskId, TaskOptions};
+use dummymp::{Outcome, ProcessExit, Stream, TaskId, TaskOptions};
 
-use crate::captured::HeldOutput;
 use crate::error::CliError;
 use crate::exit_status;
 use crate::halt::{HaltCounts, HaltMode, HaltPolicy};
@@ -28,8 +27,9 @@ use crate::job::{
     exit_code_for_start_error,
 };
 use crate::job_log::{JobLogEntry, JobLogWriter};
-use crate::output::{Captured, OutputMode, Printer, Stream};
-use crate::progress::Progress;
+use crate::output::{OutputGrouping, Printer};
+use crate::output_buffer::{HeldOutput, OutputBuffer};
+use crate::progress::ProgressDisplay;
 use crate::results::{JobResult, ResultsWriter};
 use crate::resume::ResumePlan;
 use crate::signals::{SignalPipes, StopSignal};
@@ -53,8 +53,8 @@ pub struct RunSettings {
     pub verbose: bool,
     /// `--timeout`, for the warning when a job runs past it.
     pub timeout: Option<std::time::Duration>,
-    /// How output is printed.
-    pub output_mode: OutputMode,
+    /// When output is printed: per job, or line by line.
+    pub grouping: OutputGrouping,
     /// Whether output lines are tagged with the job's inputs.
     pub tag: bool,
     /// The options every job runs with (timeout, retries).
@@ -79,7 +79,7 @@ pub struct RunParts {
     /// Prints the jobs' output.
     pub printer: Printer,
     /// The progress bar.
-    pub progress: Progress,
+    pub progress: ProgressDisplay,
     /// The `--joblog` file.
     pub job_log: Option<JobLogWriter>,
     /// The `--results` file.
@@ -108,8 +108,8 @@ struct Job {
     /// Its command line, kept when the job log or results need it.
     command: Option<Vec<u8>>,
     started_wall: SystemTime,
-    stdout: Captured,
-    stderr: Captured,
+    stdout: OutputBuffer,
+    stderr: OutputBuffer,
 }
 
 /// The run's state.
@@ -130,7 +130,7 @@ pub struct Runner {
 struct Front {
     settings: RunSettings,
     printer: Printer,
-    progress: Progress,
+    progress: ProgressDisplay,
     /// Whether the bar learns about jobs as they are queued (their total is
     /// not known in advance).
     counts_queued_jobs: bool,
@@ -277,8 +277,8 @@ impl Runner {
                 tag,
                 command: None,
                 started_wall: SystemTime::now(),
-                stdout: Captured::counted_in(&self.front.held),
-                stderr: Captured::counted_in(&self.front.held),
+                stdout: OutputBuffer::counted_in(&self.front.held),
+                stderr: OutputBuffer::counted_in(&self.front.held),
             };
             match self.front.task_for(&job.spec) {
                 Ok((task, command)) => {
@@ -447,18 +447,18 @@ impl Front {
         }
     }
 
-    fn output(&mut self, id: TaskId, stream: dummymp::Stream, data: &[u8]) {
+    fn output(&mut self, id: TaskId, stream: Stream, data: &[u8]) {
         let Some(job) = self.jobs.get_mut(&id) else {
             return;
         };
-        let (stream, captured) = match stream {
-            dummymp::Stream::Stdout => (Stream::Stdout, &mut job.stdout),
-            dummymp::Stream::Stderr => (Stream::Stderr, &mut job.stderr),
+        let buffer = match stream {
+            Stream::Stdout => &mut job.stdout,
+            Stream::Stderr => &mut job.stderr,
         };
-        captured.push(data);
+        buffer.push(data);
         let printed = self
             .printer
-            .print_lines(job.spec.seq, &job.tag, stream, captured);
+            .print_lines(job.spec.seq, &job.tag, stream, buffer);
         if let Err(error) = printed {
             self.output_failed(error);
         }
@@ -549,8 +549,8 @@ impl Front {
         self.show_running();
         if let Some(job) = self.jobs.get_mut(&id) {
             job.spec.attempt = next_attempt;
-            job.stdout = Captured::counted_in(&self.held);
-            job.stderr = Captured::counted_in(&self.held);
+            job.stdout = OutputBuffer::counted_in(&self.held);
+            job.stderr = OutputBuffer::counted_in(&self.held);
         }
     }
 
@@ -689,7 +689,7 @@ impl Front {
             Ok(None) => return,
             Err(error) => return self.output_failed(error),
         };
-        if self.settings.output_mode != OutputMode::LineBuffer {
+        if self.settings.grouping != OutputGrouping::LineBuffer {
             return;
         }
         let Some(job) = self.jobs.values_mut().find(|job| job.spec.seq == seq) else {
