@@ -16,16 +16,13 @@ use std::os::fd::AsFd;
 use std::time::{Duration, SystemTime};
 
 use dummymp::engine::{Engine, Event, EventSink, OutputRoute, TaskSpec};
-use dummymp::{Outcome, ProcessExit, Stream, TaskId, TaskOptions};
+use dummymp::{Outcome, Stream, TaskId, TaskOptions};
 
 use crate::error::CliError;
 use crate::exit_status;
 use crate::halt::{HaltCounts, HaltMode, HaltPolicy};
 use crate::inputs::JobInputs;
-use crate::job::{
-    CANNOT_RUN_EXIT, EndedByUs, Ending, FinishedJob, JobSpec, command_for,
-    exit_code_for_start_error,
-};
+use crate::job::{FinishedJob, JobSpec, command_for};
 use crate::job_log::{JobLogEntry, JobLogWriter};
 use crate::output::{OutputGrouping, Printer};
 use crate::output_buffer::{HeldOutput, OutputBuffer};
@@ -297,8 +294,11 @@ impl Runner {
                         command: None,
                         started_wall: job.started_wall,
                         runtime: Duration::ZERO,
-                        ending: Ending::NotStarted(CANNOT_RUN_EXIT),
-                        ended_by_us: None,
+                        outcome: Outcome::FailedToStart {
+                            error: refused.to_string(),
+                            errno: None,
+                        },
+                        exit: None,
                         stdout: job.stdout,
                         stderr: job.stderr,
                     });
@@ -555,73 +555,36 @@ impl Front {
     }
 
     fn ended(&mut self, report: dummymp::TaskReport) {
-        let Some(mut job) = self.jobs.remove(&report.id) else {
+        let Some(job) = self.jobs.remove(&report.id) else {
             return;
         };
         if report.pid.is_some() {
             self.running = self.running.saturating_sub(1);
             self.show_running();
         }
-        let ending = match (&report.outcome, report.exit) {
-            (Outcome::FailedToStart { error, errno }, _) => {
-                let shown = job
-                    .command
-                    .clone()
-                    .unwrap_or_else(|| report.name.as_bytes().to_vec());
-                job.stderr.push(
-                    format!(
-                        "dummymp: cannot run {}: {error}\n",
-                        String::from_utf8_lossy(&shortened(&shown))
-                    )
-                    .as_bytes(),
-                );
-                Ending::NotStarted(exit_code_for_start_error(*errno))
-            }
-            (_, Some(ProcessExit::Code(code))) => Ending::Exited(code),
-            (_, Some(ProcessExit::Signal(signal))) => Ending::Signaled(signal),
-            // Its status was lost: count it as failed.
-            (_, None) => Ending::NotStarted(CANNOT_RUN_EXIT),
-        };
-        if matches!(
-            report.outcome,
-            Outcome::TimedOut | Outcome::OutOfMemory { .. }
-        ) {
-            let command = job.command.as_deref().map_or_else(
-                || report.name.to_string(),
-                |c| String::from_utf8_lossy(c).into_owned(),
-            );
-            if report.outcome == Outcome::TimedOut {
-                self.warn_timed_out(job.spec.seq, &command);
-            } else {
-                // GNU parallel says nothing of a job a signal killed; this
-                // one most likely did not fail by itself.
-                self.printer.note(&format!(
-                    "dummymp: warning: job {} {}: {command}",
-                    job.spec.seq, report.outcome
-                ));
-            }
-        }
-        let ended_by_us = match report.outcome {
-            Outcome::TimedOut => Some(EndedByUs::TimedOut),
-            Outcome::Killed => Some(EndedByUs::Cancelled),
-            _ => None,
-        };
-        self.complete(FinishedJob {
+        let mut finished = FinishedJob {
             spec: job.spec,
             tag: job.tag,
             command: job.command,
             started_wall: report.started_at.unwrap_or(job.started_wall),
             runtime: report.runtime,
-            ending,
-            ended_by_us,
+            outcome: report.outcome,
+            exit: report.exit,
             stdout: job.stdout,
             stderr: job.stderr,
-        });
+        };
+        if let Some(line) = finished.start_failure_line(&report.name) {
+            finished.stderr.push(line.as_bytes());
+        }
+        if let Some(warning) = finished.warning(&report.name, self.settings.timeout) {
+            self.printer.note(&warning);
+        }
+        self.complete(finished);
     }
 
     /// A job ended for good: record, count and print it.
     fn complete(&mut self, mut job: FinishedJob) {
-        if job.ended_by_us == Some(EndedByUs::Cancelled) {
+        if job.was_stopped() {
             // It did not get to finish: printed, so nothing is lost, but
             // neither logged nor counted, so that --resume runs it again.
             self.print_finished(&mut job);
@@ -635,7 +598,7 @@ impl Front {
         }
         self.print_finished(&mut job);
         self.progress.job_done();
-        self.check_halt(crate::halt::job_status(job.logged_ending()));
+        self.check_halt(job.halt_status());
     }
 
     fn record(&mut self, job: &FinishedJob) {
@@ -708,7 +671,7 @@ impl Front {
     }
 
     /// Checks `--halt` after a job that ended with GNU parallel's status
-    /// `status` (see [`crate::halt::job_status`]).
+    /// `status` (see [`FinishedJob::halt_status`]).
     fn check_halt(&mut self, status: u8) {
         let Some(policy) = self.settings.halt else {
             return;
@@ -730,18 +693,6 @@ impl Front {
                 self.end_running = true;
             }
         }
-    }
-
-    /// GNU parallel's warning for a job killed by `--timeout`, on one line.
-    fn warn_timed_out(&self, seq: u64, command: &str) {
-        let after = self
-            .settings
-            .timeout
-            .map(|t| format!(" of {}", humantime_seconds(t)))
-            .unwrap_or_default();
-        self.printer.note(&format!(
-            "dummymp: warning: job {seq} was ended because it ran past its timeout{after}: {command}"
-        ));
     }
 
     /// The jobs that succeeded, failed, and all jobs (those known so far
@@ -804,30 +755,6 @@ impl Front {
             )),
         }
     }
-}
-
-/// A duration in seconds, as a person writes it: `1s`, `0.5s`, `90s`.
-fn humantime_seconds(duration: Duration) -> String {
-    let seconds = duration.as_secs_f64();
-    if seconds.fract() == 0.0 {
-        format!("{}s", duration.as_secs())
-    } else {
-        format!("{seconds}s")
-    }
-}
-
-/// At most this much of a command is shown in an error message (a command
-/// refused for its length, `E2BIG`, can be megabytes long).
-const SHOWN_COMMAND_LIMIT: usize = 200;
-
-/// `command`, cut to [`SHOWN_COMMAND_LIMIT`] bytes.
-fn shortened(command: &[u8]) -> std::borrow::Cow<'_, [u8]> {
-    if command.len() <= SHOWN_COMMAND_LIMIT {
-        return command.into();
-    }
-    let mut short = command[..SHOWN_COMMAND_LIMIT].to_vec();
-    short.extend_from_slice(format!("... ({} bytes)", command.len()).as_bytes());
-    short.into()
 }
 
 impl EventSink for Front {
