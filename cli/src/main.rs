@@ -11,7 +11,7 @@
 //! | options and `--help` | `options` |
 //! | command words and `:::`/`::::` | `command_line` |
 //! | inputs: combinations, standard input | `inputs` |
-//! | replacement strings, direct or `sh -c` | `template`, `path_parts`, `quoting`, `shell_context` |
+//! | replacement strings, direct or `sh -c` | `template` (`parse`, `render`; quoting contexts `shell_context`, `quoting`, `path_parts`) |
 //! | `-j` and the scheduler settings | `concurrency` |
 //! | the run: jobs to the engine, its events to the screen and files | `runner` |
 //! | a job's command and how it ended | `job` |
@@ -39,13 +39,10 @@ mod job_log;
 mod options;
 mod output;
 mod output_buffer;
-mod path_parts;
 mod progress;
-mod quoting;
 mod results;
 mod resume;
 mod runner;
-mod shell_context;
 mod signals;
 mod template;
 mod units;
