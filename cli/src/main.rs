@@ -10,7 +10,7 @@
 //! |---|---|
 //! | options and `--help` | `options` |
 //! | command words and `:::`/`::::` | `command_line` |
-//! | inputs: combinations, standard input | `inputs` |
+//! | inputs: combinations, standard input | `inputs` (`combinations`, `records`) |
 //! | replacement strings, direct or `sh -c` | `template` (`parse`, `render`; quoting contexts `shell_context`, `quoting`, `path_parts`) |
 //! | `-j` and the scheduler settings | `concurrency` |
 //! | the run: jobs to the engine, its events to the screen and files | `runner` |
