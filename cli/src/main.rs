@@ -13,7 +13,7 @@
 //! | inputs: combinations, standard input | `inputs` (`combinations`, `records`) |
 //! | replacement strings, direct or `sh -c` | `template` (`parse`, `render`; quoting contexts `shell_context`, `quoting`, `path_parts`) |
 //! | `-j` and the scheduler settings | `concurrency` |
-//! | the run: jobs to the engine, its events to the screen and files | `runner` |
+//! | the run: jobs to the engine, its events to the screen and files | `runner` (the loop; `submitting`, `events`, `explaining`, `finishing`, `stopping`) |
 //! | a job's command and how it ended | `job` |
 //! | stop signals (Ctrl-C), Ctrl-Z | `signals` |
 //! | printing output; holding it until then | `output`, `output_buffer` |
