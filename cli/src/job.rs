@@ -153,7 +153,7 @@ impl FinishedJob {
     /// command line was not kept.
     pub(crate) fn warning(&self, name: &str, timeout: Option<Duration>) -> Option<String> {
         let seq = self.spec.seq;
-        let command = String::from_utf8_lossy(self.shown(name));
+        let command = || String::from_utf8_lossy(self.shown(name));
         match &self.outcome {
             Outcome::TimedOut => {
                 let after = timeout
@@ -161,12 +161,14 @@ impl FinishedJob {
                     .unwrap_or_default();
                 Some(format!(
                     "dummymp: warning: job {seq} was ended because it ran past its timeout\
-                     {after}: {command}"
+                     {after}: {}",
+                    command()
                 ))
             }
-            outcome @ Outcome::OutOfMemory { .. } => {
-                Some(format!("dummymp: warning: job {seq} {outcome}: {command}"))
-            }
+            outcome @ Outcome::OutOfMemory { .. } => Some(format!(
+                "dummymp: warning: job {seq} {outcome}: {}",
+                command()
+            )),
             _ => None,
         }
     }

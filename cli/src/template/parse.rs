@@ -97,6 +97,8 @@ const SHELL_ONLY_COMMANDS: &[&[u8]] = &[
     b"wait",
 ];
 
+/// `{}` outside quotes: what a template without replacement strings gets
+/// at its end.
 pub(super) fn all_inputs() -> Piece {
     Piece::Replace(
         Replacement::Input {
@@ -110,6 +112,7 @@ pub(super) fn all_inputs() -> Piece {
     )
 }
 
+/// Whether the pieces hold `{%}`.
 pub(super) fn uses_slot(pieces: &[Piece]) -> bool {
     pieces
         .iter()
@@ -215,6 +218,8 @@ fn parse_replacement(text: &[u8]) -> Option<(Replacement, usize)> {
     Some((replacement, len))
 }
 
+/// Refuses `{n}` (and its parts) for an input source there is not (`n`
+/// is 0 or more than `sources`).
 pub(super) fn check_sources(pieces: &[Piece], sources: usize) -> Result<(), CliError> {
     for piece in pieces {
         if let Piece::Replace(
@@ -342,6 +347,8 @@ pub(super) fn context_word_indices(words: &[Vec<Piece>]) -> Vec<usize> {
         .collect()
 }
 
+/// Whether the template needs `/bin/sh -c`: shell syntax outside its
+/// replacement strings, or a first word only a shell knows.
 pub(super) fn needs_shell(pieces: &[Piece], words: &[Vec<Piece>]) -> bool {
     let syntax = pieces.iter().any(|piece| match piece {
         Piece::Literal(text) => text.iter().any(|b| SHELL_SYNTAX.contains(b)),

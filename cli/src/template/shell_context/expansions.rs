@@ -36,6 +36,9 @@ impl Lexer<'_> {
         Ok(true)
     }
 
+    /// One step outside quotes (also inside `$(...)` and `` `...` ``):
+    /// quotes, substitutions, comments and here-document operators open
+    /// here.
     pub(super) fn step_unquoted(&mut self) -> Result<(), PlacementError> {
         let byte = match self.items[self.position] {
             Item::Value => return self.place(QuoteContext::Unquoted),
@@ -117,6 +120,7 @@ impl Lexer<'_> {
         Ok(())
     }
 
+    /// One step inside `"..."`.
     pub(super) fn step_double_quoted(&mut self) -> Result<(), PlacementError> {
         match self.items[self.position] {
             Item::Value => self.place(QuoteContext::DoubleQuoted)?,
@@ -144,6 +148,8 @@ impl Lexer<'_> {
         Ok(())
     }
 
+    /// One step inside `${...}`; quotes work there unless it is itself
+    /// inside double quotes (`quotes_work`).
     pub(super) fn step_parameter(&mut self, quotes_work: bool) -> Result<(), PlacementError> {
         match self.items[self.position] {
             Item::Value => self.place(QuoteContext::Parameter)?,
@@ -179,6 +185,7 @@ impl Lexer<'_> {
         Ok(())
     }
 
+    /// One step inside `$((...))`, `depth` parentheses deep.
     pub(super) fn step_arithmetic(&mut self, depth: usize) -> Result<(), PlacementError> {
         match self.items[self.position] {
             Item::Value => self.place(QuoteContext::Arithmetic)?,

@@ -5,6 +5,8 @@
 use super::{Frame, HereDocument, Item, Lexer, PlacementError, QuoteContext};
 
 impl Lexer<'_> {
+    /// One step in a here-document's body: a value lands in it; in an
+    /// expanding one, `\`, `` ` `` and `$` are read as in double quotes.
     pub(super) fn step_here_document(
         &mut self,
         document: &HereDocument,
@@ -110,6 +112,8 @@ impl Lexer<'_> {
         Ok(())
     }
 
+    /// After a newline: the body of the next queued here-document starts,
+    /// unless one is being read.
     pub(super) fn start_pending_here_document(&mut self) {
         if self.here_document_frame.is_some() {
             return;
