@@ -19,8 +19,8 @@ use crate::error::CliError;
 use crate::inputs::{InputShape, JobInputs, LineLimit};
 use crate::job_log::JobLogWriter;
 use crate::options::{DEFAULT_MAX_CHARS, Options};
-use crate::output::{OutputMode, Printer};
-use crate::progress::{BarChoice, Progress};
+use crate::output::{OutputGrouping, Printer};
+use crate::progress::{BarChoice, ProgressDisplay};
 use crate::results::ResultsWriter;
 use crate::resume::{CommandForms, ResumeMode, ResumePlan};
 use crate::runner::{RunParts, RunSettings, Runner, SCRATCH_SIZE};
@@ -106,10 +106,10 @@ pub(crate) fn run(args: impl IntoIterator<Item = OsString>) -> Result<u8, CliErr
     let signals = SignalPipes::install()?;
 
     // --ungroup keeps our promise of whole lines: it is --line-buffer.
-    let output_mode = if options.line_buffer || options.ungroup {
-        OutputMode::LineBuffer
+    let grouping = if options.line_buffer || options.ungroup {
+        OutputGrouping::LineBuffer
     } else {
-        OutputMode::Group
+        OutputGrouping::Group
     };
     let bar = if options.bar || options.eta || options.progress {
         BarChoice::Always
@@ -130,7 +130,7 @@ pub(crate) fn run(args: impl IntoIterator<Item = OsString>) -> Result<u8, CliErr
     if let Some(timeout) = options.timeout {
         task_options = task_options.timeout(timeout);
     }
-    let mut printer = Printer::new(output_mode, options.keep_order, options.results.is_some());
+    let mut printer = Printer::new(grouping, options.keep_order, options.results.is_some());
     printer.set_verbose(options.verbose);
     Runner::new(RunParts {
         settings: RunSettings {
@@ -138,7 +138,7 @@ pub(crate) fn run(args: impl IntoIterator<Item = OsString>) -> Result<u8, CliErr
             template_text,
             verbose: options.verbose,
             timeout: options.timeout,
-            output_mode,
+            grouping,
             tag: options.tag,
             task_options,
             halt: options.halt.and_then(|halt| halt.0),
@@ -148,7 +148,7 @@ pub(crate) fn run(args: impl IntoIterator<Item = OsString>) -> Result<u8, CliErr
         inputs,
         resume,
         printer,
-        progress: Progress::new(bar),
+        progress: ProgressDisplay::new(bar),
         job_log,
         results,
     })

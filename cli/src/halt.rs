@@ -7,12 +7,11 @@
 //! - The exit status is 0 when `success=...` was reached; the percentage of
 //!   all jobs that failed (rounded up) with a `N%` threshold; the status of
 //!   the job that stopped the run with `fail=1` or `done=1` (its exit code,
-//!   128 + the signal that killed it, 255 when it timed out); otherwise the
-//!   number of failed jobs, as without `--halt`.
+//!   128 + the signal that killed it, 255 when it timed out: see
+//!   [`FinishedJob::halt_status`](crate::job::FinishedJob::halt_status));
+//!   otherwise the number of failed jobs, as without `--halt`.
 
 use std::str::FromStr;
-
-use crate::job_log::LoggedEnding;
 
 /// How to stop once the halt condition is met.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,17 +186,6 @@ pub(crate) fn exit_status(
     }
 }
 
-/// A finished job's status as GNU parallel reports it for `--halt`: its
-/// exit code (its low 8 bits), 128 + the signal that killed it, or 255 for
-/// a job that ran past `--timeout`.
-pub(crate) fn job_status(ending: LoggedEnding) -> u8 {
-    match ending {
-        LoggedEnding::Exited(code) => (code & 0xff) as u8,
-        LoggedEnding::Signaled(signal) => crate::exit_status::for_signal(signal),
-        LoggedEnding::TimedOut(_) => 255,
-    }
-}
-
 /// The percentage of all jobs that failed, rounded up.
 fn failed_percentage(counts: &HaltCounts) -> u8 {
     if counts.total == 0 {
@@ -347,8 +335,5 @@ mod tests {
         assert_eq!(status("now,fail=1", counts(0, 1, 2), Some(137)), 137);
         assert_eq!(status("now,fail=1", counts(0, 1, 2), Some(255)), 255);
         assert_eq!(status("never", counts(1, 3, 4), None), 3);
-        assert_eq!(job_status(LoggedEnding::Exited(7)), 7);
-        assert_eq!(job_status(LoggedEnding::Signaled(9)), 137);
-        assert_eq!(job_status(LoggedEnding::TimedOut(Some(15))), 255);
     }
 }

@@ -10,7 +10,10 @@
 //! job gets data on its standard input) and Receive is the number of bytes
 //! the job wrote to its standard output and error. Exitval is the exit
 //! code, 128 + the signal for a job a signal killed (Signal holds the
-//! signal), or -1 for a job that ran past `--timeout`. A newline, carriage
+//! signal), or -1 for a job that ran past `--timeout` (how a job's
+//! [`Outcome`](dummymp::Outcome) becomes these numbers is
+//! [`FinishedJob::exit_value_and_signal`](crate::job::FinishedJob::exit_value_and_signal)).
+//! A newline, carriage
 //! return or tab inside a command is written as `\n`, `\r` or `\t`, so that
 //! every job is one line (GNU parallel writes a newline as a NUL byte and
 //! the others as they are; [`crate::resume`] accepts both).
@@ -33,33 +36,6 @@ pub const HEADER: &[u8] =
 
 /// The number of columns of a job log line.
 const COLUMNS: usize = 9;
-
-/// How a job ended, as far as the job log's Exitval and Signal columns
-/// tell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LoggedEnding {
-    /// It exited with this code (also the code recorded for a job that
-    /// could not start).
-    Exited(i32),
-    /// This signal killed it.
-    Signaled(i32),
-    /// It ran past `--timeout`; the signal that ended it, when known.
-    TimedOut(Option<i32>),
-}
-
-/// The job log's Exitval and Signal for a job that ended this way: the
-/// exit code and 0; 128 + the signal and the signal; -1 and the signal we
-/// sent (SIGTERM when unknown) for a job that ran past its timeout.
-pub(crate) fn exit_value_and_signal(ending: LoggedEnding) -> (i32, i32) {
-    match ending {
-        LoggedEnding::Exited(code) => (code, 0),
-        LoggedEnding::Signaled(signal) => (128 + signal, signal),
-        LoggedEnding::TimedOut(signal) => (-1, signal.unwrap_or(SIGTERM)),
-    }
-}
-
-/// SIGTERM's number, the signal a timeout sends first.
-const SIGTERM: i32 = 15;
 
 /// One finished job, as logged.
 #[derive(Debug, Clone, Copy)]
@@ -327,25 +303,6 @@ mod tests {
         assert!(jobs[&1].succeeded());
         assert_eq!(jobs[&2].command, b"echo \xfftwo");
         assert!(jobs[&2].succeeded(), "the last line for a job counts");
-    }
-
-    /// Pins GNU parallel 20221122's columns for a job killed by a signal
-    /// (Signal 15) and one that timed out (Exitval -1, Signal 15 or 9);
-    /// Exitval of a killed job is 128 + the signal here, the status GNU
-    /// parallel itself reports for it (`--halt now,fail=1` exits 143).
-    #[test]
-    fn exit_values_of_signals_and_timeouts() {
-        assert_eq!(exit_value_and_signal(LoggedEnding::Exited(3)), (3, 0));
-        assert_eq!(exit_value_and_signal(LoggedEnding::Signaled(15)), (143, 15));
-        assert_eq!(exit_value_and_signal(LoggedEnding::Signaled(9)), (137, 9));
-        assert_eq!(
-            exit_value_and_signal(LoggedEnding::TimedOut(Some(9))),
-            (-1, 9)
-        );
-        assert_eq!(
-            exit_value_and_signal(LoggedEnding::TimedOut(None)),
-            (-1, 15)
-        );
     }
 
     #[test]

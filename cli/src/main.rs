@@ -8,26 +8,29 @@
 //!
 //! | what | module |
 //! |---|---|
+//! | from the arguments to a finished run | `app` |
 //! | options and `--help` | `options` |
 //! | command words and `:::`/`::::` | `command_line` |
-//! | inputs: combinations, standard input | `inputs` |
-//! | replacement strings, direct or `sh -c` | `template`, `path_parts`, `quoting`, `shell_context` |
+//! | inputs: combinations, standard input | `inputs` (`combinations`, `records`) |
+//! | replacement strings, direct or `sh -c` | `template` (`parse`, `render`) |
+//! | the quoting context a value lands in; quoting it; `{/}`, `{.}` | `template::shell_context`, `template::quoting`, `template::path_parts` |
 //! | `-j` and the scheduler settings | `concurrency` |
-//! | the run: jobs to the engine, its events to the screen and files | `runner` |
-//! | a job's command and how it ended | `job` |
+//! | the run's loop: jobs to the engine, its events to the screen and files | `runner` |
+//! | submitting jobs; each engine event; why jobs wait; a finished job (logged, counted, printed, `--halt`); stopping | `runner::submitting`, `events`, `explaining`, `finishing`, `stopping` |
+//! | a job's command; how it ended (the library's `Outcome` as GNU parallel's numbers) | `job` |
 //! | stop signals (Ctrl-C), Ctrl-Z | `signals` |
-//! | printing output; holding it until then | `output`, `captured` |
+//! | printing output; holding it until then | `output`, `output_buffer` |
 //! | `--joblog`, `--resume`, `--results` | `job_log`, `resume`, `results` |
 //! | `--halt` | `halt` |
 //! | `--bar` | `progress` |
 //! | durations and sizes (`1h30m`, `2G`) | `units` |
 //! | `--dry-run` | `dry_run` |
+//! | errors | `error` |
 //! | exit statuses | `exit_status` |
 //!
 //! [`Scheduler`]: dummymp::Scheduler
 
 mod app;
-mod captured;
 mod command_line;
 mod concurrency;
 mod dry_run;
@@ -39,13 +42,11 @@ mod job;
 mod job_log;
 mod options;
 mod output;
-mod path_parts;
+mod output_buffer;
 mod progress;
-mod quoting;
 mod results;
 mod resume;
 mod runner;
-mod shell_context;
 mod signals;
 mod template;
 mod units;

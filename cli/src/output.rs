@@ -10,38 +10,31 @@
 //! newline gets one when its job ends, so that lines of different jobs
 //! never mix.
 //!
-//! What a job wrote is held in a [`Captured`] until it is printed (see
-//! `captured` for where it is kept).
+//! What a job wrote is held in an [`OutputBuffer`] until it is printed
+//! (see `output_buffer` for where it is kept).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 
+use dummymp::Stream;
 use indicatif::ProgressBar;
 
-pub use crate::captured::Captured;
+use crate::output_buffer::OutputBuffer;
 
 /// How much is gathered before a write, at a time.
 const CHUNK: usize = 64 * 1024;
 
-/// When a job's output is printed.
+/// When a job's output is printed (`--group`, the default, or
+/// `--line-buffer`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutputMode {
+pub enum OutputGrouping {
     /// All of it when the job ends: its standard output, then its standard
     /// error.
     Group,
     /// Whole lines as they come; a last line without a newline gets one when
     /// the job ends.
     LineBuffer,
-}
-
-/// One of a job's output streams.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stream {
-    /// Its standard output, printed to ours.
-    Stdout,
-    /// Its standard error, printed to ours.
-    Stderr,
 }
 
 /// The `--tag` prefix of a job with these input values: the values
@@ -63,14 +56,14 @@ pub(crate) fn tag_prefix(inputs: &[Vec<u8>]) -> Vec<u8> {
 struct Held {
     tag: Vec<u8>,
     command: Option<Vec<u8>>,
-    stdout: Captured,
-    stderr: Captured,
+    stdout: OutputBuffer,
+    stderr: OutputBuffer,
 }
 
 /// Prints the jobs' output to our standard output and error.
 #[derive(Debug)]
 pub struct Printer {
-    mode: OutputMode,
+    grouping: OutputGrouping,
     keep_order: bool,
     keep_all: bool,
     verbose: bool,
@@ -83,11 +76,11 @@ pub struct Printer {
 }
 
 impl Printer {
-    /// A printer for `mode`; `keep_all` keeps every byte in the
-    /// [`Captured`] buffers (for `--results`).
-    pub(crate) fn new(mode: OutputMode, keep_order: bool, keep_all: bool) -> Printer {
+    /// A printer for `grouping`; `keep_all` keeps every byte in the
+    /// [`OutputBuffer`]s (for `--results`).
+    pub(crate) fn new(grouping: OutputGrouping, keep_order: bool, keep_all: bool) -> Printer {
         Printer {
-            mode,
+            grouping,
             keep_order,
             keep_all,
             verbose: false,
@@ -136,7 +129,7 @@ impl Printer {
 
     /// Whether job `seq`'s lines may be printed while it runs.
     fn prints_live(&self, seq: u64) -> bool {
-        self.mode == OutputMode::LineBuffer && (!self.keep_order || seq == self.next_seq)
+        self.grouping == OutputGrouping::LineBuffer && (!self.keep_order || seq == self.next_seq)
     }
 
     /// In line-buffer mode, prints the whole lines job `seq` wrote to
@@ -146,16 +139,16 @@ impl Printer {
         seq: u64,
         tag: &[u8],
         stream: Stream,
-        captured: &mut Captured,
+        buffer: &mut OutputBuffer,
     ) -> io::Result<()> {
         if !self.prints_live(seq) {
             return Ok(());
         }
-        let Some(end) = captured.end_of_unprinted_lines() else {
+        let Some(end) = buffer.end_of_unprinted_lines() else {
             return Ok(());
         };
         let command = self.announced.remove(&seq);
-        let from = captured.printed();
+        let from = buffer.printed();
         self.emit(|| {
             if let Some(command) = &command {
                 let mut out = StreamWriter::new(Stream::Stdout, tag);
@@ -163,10 +156,10 @@ impl Printer {
                 out.flush()?;
             }
             let mut out = StreamWriter::new(stream, tag);
-            captured.for_each_chunk(from, end, |chunk| out.write(chunk))?;
+            buffer.for_each_chunk(from, end, |chunk| out.write(chunk))?;
             out.flush()
         })?;
-        captured.mark_printed(end, self.keep_all);
+        buffer.mark_printed(end, self.keep_all);
         Ok(())
     }
 
@@ -177,8 +170,8 @@ impl Printer {
         &mut self,
         seq: u64,
         tag: &[u8],
-        stdout: &mut Captured,
-        stderr: &mut Captured,
+        stdout: &mut OutputBuffer,
+        stderr: &mut OutputBuffer,
     ) -> io::Result<Option<u64>> {
         let command = self.announced.remove(&seq);
         if self.keep_order && seq != self.next_seq {
@@ -213,8 +206,8 @@ impl Printer {
                 Held {
                     tag: Vec::new(),
                     command: None,
-                    stdout: Captured::default(),
-                    stderr: Captured::default(),
+                    stdout: OutputBuffer::default(),
+                    stderr: OutputBuffer::default(),
                 },
             );
             return Ok(None);
@@ -257,10 +250,10 @@ impl Printer {
         &mut self,
         tag: &[u8],
         command: Option<&[u8]>,
-        stdout: &mut Captured,
-        stderr: &mut Captured,
+        stdout: &mut OutputBuffer,
+        stderr: &mut OutputBuffer,
     ) -> io::Result<()> {
-        let complete = self.mode == OutputMode::LineBuffer;
+        let complete = self.grouping == OutputGrouping::LineBuffer;
         let ((out_from, out_to), (err_from, err_to)) = (stdout.unprinted(), stderr.unprinted());
         if command.is_none() && out_from == out_to && err_from == err_to {
             return Ok(());
@@ -400,9 +393,9 @@ mod tests {
 
     #[test]
     fn keep_order_holds_later_jobs_until_their_turn() {
-        let mut printer = Printer::new(OutputMode::Group, true, false);
-        let mut out = Captured::default();
-        let mut err = Captured::default();
+        let mut printer = Printer::new(OutputGrouping::Group, true, false);
+        let mut out = OutputBuffer::default();
+        let mut err = OutputBuffer::default();
         // Job 2 ends first: held, nothing printed, no turn change.
         assert_eq!(
             printer.finish_job(2, b"", &mut out, &mut err).unwrap(),
@@ -417,13 +410,13 @@ mod tests {
 
     #[test]
     fn verbose_keeps_the_command_until_the_job_prints() {
-        let mut printer = Printer::new(OutputMode::Group, true, false);
+        let mut printer = Printer::new(OutputGrouping::Group, true, false);
         printer.announce(1, b"echo a");
         assert!(printer.announced.is_empty(), "not verbose: nothing kept");
         printer.set_verbose(true);
         printer.announce(2, b"echo b");
-        let mut out = Captured::default();
-        let mut err = Captured::default();
+        let mut out = OutputBuffer::default();
+        let mut err = OutputBuffer::default();
         printer.finish_job(2, b"", &mut out, &mut err).unwrap();
         assert_eq!(printer.held[&2].command.as_deref(), Some(&b"echo b\n"[..]));
     }

@@ -31,19 +31,20 @@ pub enum BarChoice {
     Never,
 }
 
-/// The progress bar, created once it is wanted.
+/// The `--bar` display: how many jobs are known, and the progress bar
+/// (indicatif's), created once it is wanted.
 #[derive(Debug)]
-pub struct Progress {
+pub struct ProgressDisplay {
     choice: BarChoice,
     stderr_is_terminal: bool,
     known_jobs: u64,
     bar: Option<ProgressBar>,
 }
 
-impl Progress {
+impl ProgressDisplay {
     /// No bar yet.
-    pub(crate) fn new(choice: BarChoice) -> Progress {
-        Progress {
+    pub(crate) fn new(choice: BarChoice) -> ProgressDisplay {
+        ProgressDisplay {
             choice,
             stderr_is_terminal: io::stderr().is_terminal(),
             known_jobs: 0,
@@ -167,14 +168,14 @@ mod tests {
 
     #[test]
     fn never_means_never() {
-        let mut progress = Progress::new(BarChoice::Never);
+        let mut progress = ProgressDisplay::new(BarChoice::Never);
         assert!(progress.add_jobs(1000).is_none());
         assert!(progress.bar.is_none());
     }
 
     #[test]
     fn always_creates_the_bar_once_and_grows_it() {
-        let mut progress = Progress::new(BarChoice::Always);
+        let mut progress = ProgressDisplay::new(BarChoice::Always);
         let bar = progress.add_jobs(2).expect("created");
         assert!(progress.add_jobs(3).is_none());
         assert_eq!(bar.length(), Some(5));

@@ -2,7 +2,8 @@
 //! ends in `.jsonl`, else in a directory laid out as GNU parallel lays it
 //! out: `NAME/1/VALUE1/2/VALUE2/` holding `seq`, `stdout` and `stderr`.
 //!
-//! In the JSON lines, bytes that are not UTF-8 (in inputs, commands or
+//! The JSON lines are written by serde (`serde_json`), the output streamed
+//! from its buffer. In them, bytes that are not UTF-8 (in inputs, commands or
 //! output) are replaced with U+FFFD; the directory files hold the bytes as
 //! they are. In directory names a `/` in a value becomes `\_` and a `\`
 //! becomes `\\`, as in GNU parallel; names are cut at 255 bytes. Unlike
@@ -10,13 +11,17 @@
 //! that no job writes outside its own directory.
 
 use std::borrow::Cow;
+use std::cell::Cell;
+use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use serde::{Serialize, Serializer};
+
 use crate::error::CliError;
-use crate::output::Captured;
+use crate::output_buffer::OutputBuffer;
 
 /// The longest file name most file systems take.
 const MAX_NAME: usize = 255;
@@ -41,76 +46,129 @@ pub struct JobResult<'a> {
     /// How long it ran.
     pub runtime: Duration,
     /// Its standard output.
-    pub stdout: &'a Captured,
+    pub stdout: &'a OutputBuffer,
     /// Its standard error.
-    pub stderr: &'a Captured,
+    pub stderr: &'a OutputBuffer,
 }
 
-/// A JSON string of `bytes`, quotes included (invalid UTF-8 replaced).
-fn json_string(bytes: &[u8]) -> String {
-    // Serialising a string cannot fail; an empty string is a harmless
-    // fallback all the same.
-    serde_json::to_string(&String::from_utf8_lossy(bytes)).unwrap_or_else(|_| "\"\"".into())
+/// One line of a `.jsonl` results file, as serde writes it (the fields
+/// in this order).
+#[derive(Serialize)]
+struct JsonLine<'a> {
+    seq: u64,
+    input: Vec<Cow<'a, str>>,
+    command: Cow<'a, str>,
+    exit_code: Option<i32>,
+    signal: Option<i32>,
+    timed_out: bool,
+    /// Seconds since the Unix epoch.
+    start: f64,
+    /// Seconds.
+    runtime: f64,
+    stdout: OutputText<'a>,
+    stderr: OutputText<'a>,
 }
 
-/// Writes `captured` as a JSON string, a chunk at a time: a UTF-8
-/// character cut between two chunks is put back together.
-fn write_json_output(out: &mut impl Write, captured: &Captured) -> std::io::Result<()> {
-    out.write_all(b"\"")?;
-    let mut carry: Vec<u8> = Vec::new();
-    captured.for_each_kept_chunk(|chunk| {
-        let joined: Cow<[u8]> = if carry.is_empty() {
-            Cow::Borrowed(chunk)
-        } else {
-            let mut joined = std::mem::take(&mut carry);
-            joined.extend_from_slice(chunk);
-            Cow::Owned(joined)
-        };
-        let mut end = joined.len();
-        if let Err(error) = std::str::from_utf8(&joined)
-            && error.error_len().is_none()
-        {
-            // An incomplete character at the end: keep it for the next
-            // chunk.
-            end = error.valid_up_to();
+/// A job's output as a JSON string, written a chunk at a time (it may be
+/// far larger than memory holds: see `output_buffer`), invalid UTF-8
+/// replaced with U+FFFD; a character cut between two chunks is put back
+/// together.
+struct OutputText<'a> {
+    buffer: &'a OutputBuffer,
+    /// Reading the buffer back from its temporary file failed: the string
+    /// is cut short there, and the line is not written.
+    read_error: Cell<Option<io::Error>>,
+}
+
+impl<'a> OutputText<'a> {
+    fn new(buffer: &'a OutputBuffer) -> OutputText<'a> {
+        OutputText {
+            buffer,
+            read_error: Cell::new(None),
         }
-        carry = joined[end..].to_vec();
-        let text = json_string(&joined[..end]);
-        out.write_all(&text.as_bytes()[1..text.len() - 1])
-    })?;
-    if !carry.is_empty() {
-        let text = json_string(&carry);
-        out.write_all(&text.as_bytes()[1..text.len() - 1])?;
     }
-    out.write_all(b"\"")
+
+    /// The error reading the output back, if there was one.
+    fn take_read_error(&self) -> io::Result<()> {
+        self.read_error.take().map_or(Ok(()), Err)
+    }
+}
+
+impl Serialize for OutputText<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // serde_json escapes what `Display` writes as it comes: the output
+        // is never gathered into one string.
+        serializer.collect_str(self)
+    }
+}
+
+impl fmt::Display for OutputText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut carry: Vec<u8> = Vec::new();
+        let mut write_failed = false;
+        let read = self.buffer.for_each_kept_chunk(|chunk| {
+            let joined: Cow<[u8]> = if carry.is_empty() {
+                Cow::Borrowed(chunk)
+            } else {
+                let mut joined = std::mem::take(&mut carry);
+                joined.extend_from_slice(chunk);
+                Cow::Owned(joined)
+            };
+            let mut end = joined.len();
+            if let Err(error) = std::str::from_utf8(&joined)
+                && error.error_len().is_none()
+            {
+                // An incomplete character at the end: keep it for the next
+                // chunk.
+                end = error.valid_up_to();
+            }
+            carry = joined[end..].to_vec();
+            f.write_str(&String::from_utf8_lossy(&joined[..end]))
+                .map_err(|fmt::Error| {
+                    write_failed = true;
+                    io::Error::other("the JSON line could not be written")
+                })
+        });
+        if write_failed {
+            return Err(fmt::Error);
+        }
+        if let Err(error) = read {
+            // Not a formatting error: serde_json would take it for one of
+            // its writer's. Reported after the line.
+            self.read_error.set(Some(error));
+            return Ok(());
+        }
+        f.write_str(&String::from_utf8_lossy(&carry))
+    }
 }
 
 /// Writes the JSON line for `result`, newline included.
-pub(crate) fn write_result(out: &mut impl Write, result: &JobResult<'_>) -> std::io::Result<()> {
+pub(crate) fn write_result(out: &mut impl Write, result: &JobResult<'_>) -> io::Result<()> {
     let seconds = |time: SystemTime| {
         time.duration_since(SystemTime::UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs_f64()
     };
-    let number = |value: Option<i32>| value.map_or_else(|| "null".to_string(), |v| v.to_string());
-    let inputs: Vec<String> = result.inputs.iter().map(|v| json_string(v)).collect();
-    write!(
-        out,
-        "{{\"seq\":{},\"input\":[{}],\"command\":{},\"exit_code\":{},\"signal\":{},\
-         \"timed_out\":{},\"start\":{},\"runtime\":{},\"stdout\":",
-        result.seq,
-        inputs.join(","),
-        json_string(result.command),
-        number(result.exit_code),
-        number(result.signal),
-        result.timed_out,
-        serde_json::Value::from(seconds(result.start)),
-        serde_json::Value::from(result.runtime.as_secs_f64()),
-    )?;
-    write_json_output(out, result.stdout)?;
-    out.write_all(b",\"stderr\":")?;
-    write_json_output(out, result.stderr)?;
-    out.write_all(b"}\n")
+    let line = JsonLine {
+        seq: result.seq,
+        input: result
+            .inputs
+            .iter()
+            .map(|value| String::from_utf8_lossy(value))
+            .collect(),
+        command: String::from_utf8_lossy(result.command),
+        exit_code: result.exit_code,
+        signal: result.signal,
+        timed_out: result.timed_out,
+        start: seconds(result.start),
+        runtime: result.runtime.as_secs_f64(),
+        stdout: OutputText::new(result.stdout),
+        stderr: OutputText::new(result.stderr),
+    };
+    serde_json::to_writer(&mut *out, &line)?;
+    line.stdout.take_read_error()?;
+    line.stderr.take_read_error()?;
+    out.write_all(b"\n")
 }
 
 /// A directory name for `value`: `/` as `\_`, `\` as `\\`, the names `.`
@@ -211,11 +269,11 @@ impl ResultsWriter {
         }
         let seq = dir.join("seq");
         std::fs::write(&seq, result.seq.to_string()).map_err(|e| (seq, e))?;
-        for (name, captured) in [("stdout", result.stdout), ("stderr", result.stderr)] {
+        for (name, buffer) in [("stdout", result.stdout), ("stderr", result.stderr)] {
             let path = dir.join(name);
             let written = File::create(&path).and_then(|file| {
                 let mut file = BufWriter::with_capacity(64 * 1024, file);
-                captured.for_each_kept_chunk(|chunk| file.write_all(chunk))?;
+                buffer.for_each_kept_chunk(|chunk| file.write_all(chunk))?;
                 file.flush()
             });
             written.map_err(|e| (path, e))?;
@@ -245,15 +303,19 @@ fn make_directory(path: &Path) -> io::Result<()> {
 mod tests {
     use super::*;
 
-    fn captured(bytes: &[u8], memory_limit: usize) -> Captured {
-        let mut c = Captured::with_memory_limit(memory_limit);
+    fn buffer(bytes: &[u8], memory_limit: usize) -> OutputBuffer {
+        let mut c = OutputBuffer::with_memory_limit(memory_limit);
         for chunk in bytes.chunks(3) {
             c.push(chunk);
         }
         c
     }
 
-    fn result<'a>(inputs: &'a [Vec<u8>], out: &'a Captured, err: &'a Captured) -> JobResult<'a> {
+    fn result<'a>(
+        inputs: &'a [Vec<u8>],
+        out: &'a OutputBuffer,
+        err: &'a OutputBuffer,
+    ) -> JobResult<'a> {
         JobResult {
             seq: 4,
             inputs,
@@ -272,8 +334,8 @@ mod tests {
     fn one_json_object_per_line() {
         let inputs = vec![b"a\xff".to_vec()];
         // "é" is cut between chunks of 3 bytes and between memory and file.
-        let out = captured("aé\"\nbé".as_bytes(), 4);
-        let err = captured(b"", 4);
+        let out = buffer("aé\"\nbé".as_bytes(), 4);
+        let err = buffer(b"", 4);
         let mut line = Vec::new();
         write_result(&mut line, &result(&inputs, &out, &err)).unwrap();
         assert_eq!(line.last(), Some(&b'\n'));
@@ -287,6 +349,32 @@ mod tests {
         assert_eq!(value["start"], 10.0);
         assert_eq!(value["stdout"], "aé\"\nbé");
         assert_eq!(value["stderr"], "");
+    }
+
+    /// Pins the bytes of a line: the fields in this order, non-ASCII
+    /// characters as they are, control characters escaped, numbers as
+    /// serde_json writes them (the line was written by hand before it went
+    /// through serde, byte for byte the same).
+    #[test]
+    fn a_line_is_written_byte_for_byte() {
+        let inputs = vec![b"caf\xc3\xa9".to_vec(), b"t\tab\x01".to_vec()];
+        let out = buffer("\u{1f600} \"q\" \\ \u{7f}\n".as_bytes(), 5);
+        let err = buffer(b"\xff\xe2\x82", 2);
+        let mut job = result(&inputs, &out, &err);
+        job.exit_code = None;
+        job.signal = Some(15);
+        job.timed_out = true;
+        job.start = SystemTime::UNIX_EPOCH + Duration::from_nanos(1_700_000_000_123_456_789);
+        job.runtime = Duration::from_nanos(2_000_000_001);
+        let mut line = Vec::new();
+        write_result(&mut line, &job).unwrap();
+        assert_eq!(
+            String::from_utf8(line).unwrap(),
+            "{\"seq\":4,\"input\":[\"caf\u{e9}\",\"t\\tab\\u0001\"],\"command\":\"echo a\",\
+             \"exit_code\":null,\"signal\":15,\"timed_out\":true,\"start\":1700000000.1234567,\
+             \"runtime\":2.000000001,\"stdout\":\"\u{1f600} \\\"q\\\" \\\\ \u{7f}\\n\",\
+             \"stderr\":\"\u{fffd}\u{fffd}\"}\n"
+        );
     }
 
     /// Pins GNU parallel's directory names: `b/c` -> `b\_c`, `a\b` ->
@@ -314,7 +402,7 @@ mod tests {
         let root = dir.path().join("out");
         let mut writer = ResultsWriter::open(&root, false).unwrap();
         let inputs = vec![b"a".to_vec(), b"1".to_vec()];
-        let (out, err) = (captured(b"a 1\n", 2), captured(b"oops", 100));
+        let (out, err) = (buffer(b"a 1\n", 2), buffer(b"oops", 100));
         writer.record(&result(&inputs, &out, &err)).unwrap();
         let job = root.join("1/a/2/1");
         assert_eq!(std::fs::read(job.join("seq")).unwrap(), b"4");

@@ -8,11 +8,8 @@
 
 #[path = "../../cli/src/error.rs"]
 mod error;
-#[path = "../../cli/src/path_parts.rs"]
-mod path_parts;
-#[path = "../../cli/src/quoting.rs"]
-mod quoting;
-#[path = "../../cli/src/template.rs"]
+// Its submodules (the quoting contexts, quoting, path parts) come with it.
+#[path = "../../cli/src/template/mod.rs"]
 mod template;
 
 /// `crate::exit_status` is named in the CLI error's documentation only.
@@ -43,16 +40,23 @@ pub fn cli_template(data: &[u8]) {
         .collect();
     let mut inputs: Vec<Vec<u8>> = fields.map(<[u8]>::to_vec).collect();
     inputs.resize(sources.max(1), Vec::new());
-    let Ok(template) = template::Template::parse(&words, sources) else {
+    let options = template::TemplateOptions {
+        sources: Some(sources),
+        quote_command: false,
+        context_replace: false,
+    };
+    let Ok(template) = template::Template::parse_with(&words, options) else {
         return;
     };
     for slot in [1, 7] {
-        let invocation = template.invocation(&template::JobValues {
+        let job = template::JobValues {
             seq: data.len() as u64,
             slot,
             inputs: &inputs,
-        });
-        let shown = invocation.display();
+        };
+        // A refused value is a fine answer; a panic is not.
+        let _ = template.invocation(&job);
+        let shown = template.command_line(&job).unwrap_or_default();
         // Rendering must stay proportional to what went in: every value is
         // quoted at most a few bytes per byte.
         let input_bytes: usize = inputs.iter().map(Vec::len).sum::<usize>() + 64;

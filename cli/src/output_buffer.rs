@@ -1,4 +1,4 @@
-//! What a job has written, until it is printed ([`Captured`]), and how
+//! What a job has written, until it is printed ([`OutputBuffer`]), and how
 //! much of every job's output is held in memory ([`HeldOutput`]).
 //!
 //! A job's output is held in memory up to [`MEMORY_LIMIT`] bytes per
@@ -27,7 +27,7 @@ pub const HELD_MEMORY_BOUND: usize = 64 << 20;
 const CHUNK: usize = 64 * 1024;
 
 /// How many bytes of the jobs' output are held in memory, shared by the
-/// [`Captured`] buffers made with [`Captured::counted_in`]; and the first
+/// [`OutputBuffer`] buffers made with [`OutputBuffer::counted_in`]; and the first
 /// failure to move output to a temporary file.
 #[derive(Debug, Clone, Default)]
 pub struct HeldOutput(Rc<HeldState>);
@@ -114,7 +114,7 @@ impl HeldOutput {
 /// [`MEMORY_LIMIT`] and in a temporary file beyond, and how many it wrote
 /// in all.
 #[derive(Debug)]
-pub struct Captured {
+pub struct OutputBuffer {
     /// The newest stored bytes.
     memory: Vec<u8>,
     /// Older stored bytes, when there were too many for memory.
@@ -139,16 +139,16 @@ pub struct Captured {
     held: Option<HeldOutput>,
 }
 
-impl Default for Captured {
-    fn default() -> Captured {
-        Captured::with_memory_limit(MEMORY_LIMIT)
+impl Default for OutputBuffer {
+    fn default() -> OutputBuffer {
+        OutputBuffer::with_memory_limit(MEMORY_LIMIT)
     }
 }
 
-impl Captured {
+impl OutputBuffer {
     /// Holds at most `memory_limit` bytes in memory.
-    pub(crate) fn with_memory_limit(memory_limit: usize) -> Captured {
-        Captured {
+    pub(crate) fn with_memory_limit(memory_limit: usize) -> OutputBuffer {
+        OutputBuffer {
             memory: Vec::new(),
             spool: None,
             stored_from: 0,
@@ -163,11 +163,11 @@ impl Captured {
         }
     }
 
-    /// A `Captured` whose bytes in memory count in `held`.
-    pub(crate) fn counted_in(held: &HeldOutput) -> Captured {
-        let mut captured = Captured::default();
-        captured.held = Some(held.clone());
-        captured
+    /// A `OutputBuffer` whose bytes in memory count in `held`.
+    pub(crate) fn counted_in(held: &HeldOutput) -> OutputBuffer {
+        let mut buffer = OutputBuffer::default();
+        buffer.held = Some(held.clone());
+        buffer
     }
 
     /// Counts the bytes held in memory, which were `before`.
@@ -354,7 +354,7 @@ impl Captured {
     }
 }
 
-impl Drop for Captured {
+impl Drop for OutputBuffer {
     fn drop(&mut self) {
         let before = self.memory.len();
         self.memory = Vec::new();
@@ -367,15 +367,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn captured_output_drops_printed_bytes_unless_kept() {
-        let mut c = Captured::default();
+    fn buffered_output_drops_printed_bytes_unless_kept() {
+        let mut c = OutputBuffer::default();
         c.push(b"one\ntw");
         assert_eq!(c.end_of_unprinted_lines(), Some(4));
         c.mark_printed(4, false);
         assert_eq!(c.memory, b"tw");
         assert_eq!(c.end_of_unprinted_lines(), None);
         assert_eq!(c.total(), 6);
-        let mut kept = Captured::default();
+        let mut kept = OutputBuffer::default();
         kept.push(b"one\ntw");
         kept.mark_printed(4, true);
         assert_eq!(kept.unprinted(), (4, 6));
@@ -384,7 +384,7 @@ mod tests {
 
     #[test]
     fn output_beyond_the_memory_limit_goes_to_a_file_and_comes_back_whole() {
-        let mut c = Captured::with_memory_limit(10);
+        let mut c = OutputBuffer::with_memory_limit(10);
         let data: Vec<u8> = (0..100u8).collect();
         for chunk in data.chunks(7) {
             c.push(chunk);
@@ -410,7 +410,7 @@ mod tests {
     /// at once, however often lines are asked for.
     #[test]
     fn finding_lines_looks_at_each_byte_once() {
-        let mut c = Captured::with_memory_limit(1 << 16);
+        let mut c = OutputBuffer::with_memory_limit(1 << 16);
         let chunk = vec![b'x'; 64 * 1024];
         for _ in 0..160 {
             c.push(&chunk);
@@ -430,8 +430,8 @@ mod tests {
     #[test]
     fn held_bytes_are_counted_across_buffers_until_printed_or_dropped() {
         let held = HeldOutput::default();
-        let mut one = Captured::counted_in(&held);
-        let mut two = Captured::counted_in(&held);
+        let mut one = OutputBuffer::counted_in(&held);
+        let mut two = OutputBuffer::counted_in(&held);
         one.push(b"abc\n");
         two.push(b"defgh");
         assert_eq!(held.bytes(), 9);
@@ -448,7 +448,7 @@ mod tests {
     #[test]
     fn new_jobs_wait_only_while_too_much_is_held_and_a_job_runs() {
         let held = HeldOutput::default();
-        let mut big = Captured::counted_in(&held);
+        let mut big = OutputBuffer::counted_in(&held);
         big.memory_limit = usize::MAX;
         big.push(&vec![b'x'; HELD_MEMORY_BOUND + 1]);
         assert!(held.holds_back(1));
@@ -468,7 +468,7 @@ mod tests {
         drop(big);
         assert!(!held.holds_back(1));
         assert_eq!(held.news(1, true, false), (vec![], true));
-        let mut big = Captured::counted_in(&held);
+        let mut big = OutputBuffer::counted_in(&held);
         big.memory_limit = usize::MAX;
         big.push(&vec![b'x'; HELD_MEMORY_BOUND + 1]);
         assert_eq!(held.news(1, true, true).0.len(), 1, "every time with -v");
@@ -477,7 +477,7 @@ mod tests {
     #[test]
     fn a_spill_that_fails_keeps_everything_and_is_told_once() {
         let held = HeldOutput::default();
-        let mut c = Captured::counted_in(&held);
+        let mut c = OutputBuffer::counted_in(&held);
         c.memory_limit = 4;
         // A spill file that cannot be written (opened read-only).
         c.spool = Some(File::open("/dev/null").unwrap());

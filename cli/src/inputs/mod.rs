@@ -7,265 +7,23 @@
 //! its job unchanged. A NUL byte cannot be passed in an argument: without
 //! `-0` it is replaced by the two characters `\0`, with one warning, as GNU
 //! parallel does.
+//!
+//! Where the values come from is [`combinations`] (the `:::` and `::::`
+//! sources) or [`records`] (standard input, and the splitting of any
+//! input into records); this file shapes them into jobs.
 
-use std::collections::VecDeque;
-use std::io::{self, Read};
-use std::os::fd::AsFd;
-use std::os::unix::ffi::OsStringExt;
-use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+mod combinations;
+mod records;
 
 use regex::bytes::Regex;
 
-use crate::command_line::{InputSource, SourceSpec};
+use crate::command_line::InputSource;
 use crate::error::CliError;
-
-/// How much standard input one read takes in.
-const READ_CHUNK: usize = 64 * 1024;
+use combinations::Combinations;
+use records::StdinRecords;
 
 /// The most jobs `--shuf` shuffles (their order is held in memory).
 pub const MAX_SHUFFLED_JOBS: u64 = 1 << 28;
-
-/// Whether the NUL warning was printed.
-static NUL_WARNED: AtomicBool = AtomicBool::new(false);
-
-/// `record` with every NUL byte replaced by `\0` (a NUL cannot be passed in
-/// an argument); warns once per run.
-fn replace_nul_bytes(record: Vec<u8>) -> Vec<u8> {
-    if !record.contains(&0) {
-        return record;
-    }
-    if !NUL_WARNED.swap(true, Ordering::Relaxed) {
-        eprintln!(
-            "dummymp: warning: the input holds NUL bytes, which cannot be passed in \
-             arguments: each was replaced by \\0 (use -0 for NUL-separated input)"
-        );
-    }
-    let mut replaced = Vec::with_capacity(record.len() + 8);
-    for byte in record {
-        if byte == 0 {
-            replaced.extend_from_slice(b"\\0");
-        } else {
-            replaced.push(byte);
-        }
-    }
-    replaced
-}
-
-/// Splits `data` into records ended by `separator`; a last record without
-/// one counts too. With a separator other than NUL, NUL bytes become `\0`.
-pub(crate) fn split_records(data: &[u8], separator: u8) -> Vec<Vec<u8>> {
-    let mut records: Vec<Vec<u8>> = data
-        .split(|&b| b == separator)
-        .map(<[u8]>::to_vec)
-        .collect();
-    if data.last().is_none_or(|&b| b == separator) {
-        records.pop();
-    }
-    if separator != 0 {
-        records = records.into_iter().map(replace_nul_bytes).collect();
-    }
-    records
-}
-
-fn read_source(spec: SourceSpec, separator: u8) -> Result<Vec<Vec<u8>>, CliError> {
-    match spec {
-        SourceSpec::Arguments(values) => Ok(values.into_iter().map(|v| v.into_vec()).collect()),
-        SourceSpec::File(path) if path == Path::new("-") => {
-            let mut data = Vec::new();
-            io::stdin()
-                .lock()
-                .read_to_end(&mut data)
-                .map_err(CliError::Stdin)?;
-            Ok(split_records(&data, separator))
-        }
-        SourceSpec::File(path) => match std::fs::read(&path) {
-            Ok(data) => Ok(split_records(&data, separator)),
-            Err(source) => Err(CliError::ArgumentFile { path, source }),
-        },
-    }
-}
-
-/// Every combination of the values of the input sources, by index; the
-/// last group varies fastest. Linked sources form one group whose n-th
-/// member is every source's n-th value, a shorter source starting over
-/// (as GNU parallel's `--link` does).
-#[derive(Debug, Clone)]
-pub struct Combinations {
-    sources: Vec<Vec<Vec<u8>>>,
-    /// Each group: the indices of its sources, and its length.
-    groups: Vec<(Vec<usize>, u64)>,
-    total: u64,
-}
-
-impl Combinations {
-    /// Reads every source (each argument file once, now).
-    pub(crate) fn read(sources: Vec<InputSource>, separator: u8) -> Result<Combinations, CliError> {
-        let links: Vec<bool> = sources.iter().map(|s| s.linked).collect();
-        let values = sources
-            .into_iter()
-            .map(|source| read_source(source.spec, separator))
-            .collect::<Result<Vec<_>, _>>()?;
-        Combinations::linked(values, &links)
-    }
-
-    /// The combinations of these sources' values.
-    #[cfg(test)]
-    pub(crate) fn new(sources: Vec<Vec<Vec<u8>>>) -> Result<Combinations, CliError> {
-        let links = vec![false; sources.len()];
-        Combinations::linked(sources, &links)
-    }
-
-    /// The combinations of these sources' values, `links[i]` saying whether
-    /// source `i` is linked to source `i - 1`.
-    pub(crate) fn linked(
-        sources: Vec<Vec<Vec<u8>>>,
-        links: &[bool],
-    ) -> Result<Combinations, CliError> {
-        let mut groups: Vec<(Vec<usize>, u64)> = Vec::new();
-        for (index, values) in sources.iter().enumerate() {
-            let len = values.len() as u64;
-            match groups.last_mut() {
-                Some((members, group_len)) if links.get(index).copied().unwrap_or(false) => {
-                    members.push(index);
-                    // A source without values leaves nothing to combine.
-                    *group_len = if len == 0 || *group_len == 0 {
-                        0
-                    } else {
-                        (*group_len).max(len)
-                    };
-                }
-                _ => groups.push((vec![index], len)),
-            }
-        }
-        let total = groups.iter().try_fold(1u64, |total, (_, len)| {
-            total.checked_mul(*len).ok_or(CliError::TooManyJobs)
-        })?;
-        Ok(Combinations {
-            sources,
-            groups,
-            total,
-        })
-    }
-
-    /// How many combinations there are.
-    pub(crate) fn total(&self) -> u64 {
-        self.total
-    }
-
-    /// The number of input sources.
-    pub(crate) fn source_count(&self) -> usize {
-        self.sources.len()
-    }
-
-    /// The combination at `index` (from 0), one value per source.
-    pub(crate) fn at(&self, index: u64) -> Option<Vec<Vec<u8>>> {
-        if index >= self.total {
-            return None;
-        }
-        let mut rest = index;
-        let mut inputs = vec![Vec::new(); self.sources.len()];
-        for (members, len) in self.groups.iter().rev() {
-            // `len` is not zero: a group without values makes `total` zero.
-            let position = rest % len;
-            rest /= len;
-            for &source in members {
-                let values = &self.sources[source];
-                inputs[source] = values[(position % values.len() as u64) as usize].clone();
-            }
-        }
-        Some(inputs)
-    }
-}
-
-/// The records of standard input, read a chunk at a time.
-#[derive(Debug)]
-pub struct StdinRecords {
-    separator: u8,
-    partial: Vec<u8>,
-    ready: VecDeque<Vec<u8>>,
-    eof: bool,
-}
-
-impl StdinRecords {
-    /// Records separated by `separator`.
-    pub(crate) fn new(separator: u8) -> StdinRecords {
-        StdinRecords {
-            separator,
-            partial: Vec::new(),
-            ready: VecDeque::new(),
-            eof: false,
-        }
-    }
-
-    /// Reads once from standard input (blocking unless it was reported
-    /// readable) and splits what came into records.
-    pub(crate) fn read_once(&mut self, scratch: &mut [u8]) -> Result<(), CliError> {
-        let stdin = io::stdin();
-        let limit = READ_CHUNK.min(scratch.len());
-        let n = loop {
-            // Straight from the descriptor: a buffer in between could hold
-            // data that `poll` does not see.
-            match rustix::io::read(stdin.as_fd(), &mut scratch[..limit]) {
-                Ok(n) => break n,
-                Err(rustix::io::Errno::INTR) => continue,
-                Err(e) => return Err(CliError::Stdin(e.into())),
-            }
-        };
-        self.take_in(&scratch[..n]);
-        Ok(())
-    }
-
-    fn push_record(&mut self, record: Vec<u8>) {
-        let record = if self.separator == 0 {
-            record
-        } else {
-            replace_nul_bytes(record)
-        };
-        self.ready.push_back(record);
-    }
-
-    /// Splits `data` (empty at end of input) into records.
-    fn take_in(&mut self, data: &[u8]) {
-        if data.is_empty() {
-            self.eof = true;
-            if !self.partial.is_empty() {
-                let last = std::mem::take(&mut self.partial);
-                self.push_record(last);
-            }
-            return;
-        }
-        let mut rest = data;
-        while let Some(end) = rest.iter().position(|&b| b == self.separator) {
-            let mut record = std::mem::take(&mut self.partial);
-            record.extend_from_slice(&rest[..end]);
-            self.push_record(record);
-            rest = &rest[end + 1..];
-        }
-        self.partial.extend_from_slice(rest);
-    }
-
-    /// Whether standard input has ended.
-    pub(crate) fn at_eof(&self) -> bool {
-        self.eof
-    }
-
-    /// How many records are ready.
-    #[cfg(test)]
-    pub(crate) fn ready_count(&self) -> usize {
-        self.ready.len()
-    }
-
-    /// The ready record at `index` (0: the next one).
-    pub(crate) fn peek(&self, index: usize) -> Option<&[u8]> {
-        self.ready.get(index).map(Vec::as_slice)
-    }
-
-    /// Takes the next ready record.
-    pub(crate) fn next_record(&mut self) -> Option<Vec<u8>> {
-        self.ready.pop_front()
-    }
-}
 
 /// How many bytes an argument (its values) adds to a command line.
 pub type ArgumentCost = Box<dyn Fn(&[Vec<u8>]) -> usize>;
@@ -566,7 +324,7 @@ impl JobInputs {
         if let Arguments::Stdin { records, shuffled } = &mut self.arguments {
             records.read_once(scratch)?;
             if shuffle && records.at_eof() && !*shuffled {
-                fastrand::shuffle(records.ready.make_contiguous());
+                records.shuffle();
                 *shuffled = true;
             }
         }
@@ -603,94 +361,6 @@ mod tests {
                     .collect()
             })
             .collect()
-    }
-
-    #[test]
-    fn records_keep_empty_lines_and_an_unterminated_last_one() {
-        assert_eq!(split_records(b"a\n\nb\n", b'\n'), bytes(&["a", "", "b"]));
-        assert_eq!(split_records(b"a\nb", b'\n'), bytes(&["a", "b"]));
-        assert_eq!(split_records(b"", b'\n'), bytes(&[]));
-        assert_eq!(split_records(b"x y\0z\0", 0), bytes(&["x y", "z"]));
-    }
-
-    /// Pins GNU parallel's handling of NUL without -0: `printf 'a\0b\n' |
-    /// parallel echo` prints `a\0b` (backslash, zero).
-    #[test]
-    fn nul_bytes_without_null_separation_become_backslash_zero() {
-        assert_eq!(
-            split_records(b"a\0b\nc\0\0d\n", b'\n'),
-            bytes(&["a\\0b", "c\\0\\0d"])
-        );
-        let mut records = StdinRecords::new(b'\n');
-        records.take_in(b"x\0y\n");
-        assert_eq!(records.next_record(), Some(b"x\\0y".to_vec()));
-    }
-
-    #[test]
-    fn combinations_vary_the_last_source_fastest() {
-        let c = Combinations::new(vec![bytes(&["a", "b"]), bytes(&["1", "2", "3"])]).unwrap();
-        assert_eq!(c.total(), 6);
-        assert_eq!(c.at(0), Some(bytes(&["a", "1"])));
-        assert_eq!(c.at(2), Some(bytes(&["a", "3"])));
-        assert_eq!(c.at(3), Some(bytes(&["b", "1"])));
-        assert_eq!(c.at(6), None);
-        let empty = Combinations::new(vec![bytes(&["a"]), vec![]]).unwrap();
-        assert_eq!(empty.total(), 0);
-        assert_eq!(empty.at(0), None);
-    }
-
-    /// Pins GNU parallel's `--link` and `:::+`: `parallel --link echo :::
-    /// 1 2 3 ::: a b` prints `1 a`, `2 b`, `3 a`; `parallel echo ::: 1 2 3
-    /// :::+ a b c ::: X Y` prints `1 a X`, `1 a Y`, `2 b X`, ...
-    #[test]
-    fn linked_sources_go_side_by_side_and_shorter_ones_start_over() {
-        let c = Combinations::linked(
-            vec![bytes(&["1", "2", "3"]), bytes(&["a", "b"])],
-            &[false, true],
-        )
-        .unwrap();
-        let all: Vec<_> = (0..c.total()).filter_map(|i| c.at(i)).collect();
-        assert_eq!(
-            all,
-            [bytes(&["1", "a"]), bytes(&["2", "b"]), bytes(&["3", "a"])]
-        );
-        let c = Combinations::linked(
-            vec![
-                bytes(&["1", "2", "3"]),
-                bytes(&["a", "b", "c"]),
-                bytes(&["X", "Y"]),
-            ],
-            &[false, true, false],
-        )
-        .unwrap();
-        assert_eq!(c.total(), 6);
-        assert_eq!(c.at(1), Some(bytes(&["1", "a", "Y"])));
-        assert_eq!(c.at(2), Some(bytes(&["2", "b", "X"])));
-    }
-
-    #[test]
-    fn too_many_combinations_are_refused() {
-        let many: Vec<Vec<u8>> = (0..65536).map(|i: u32| i.to_le_bytes().to_vec()).collect();
-        let sources = vec![many.clone(), many.clone(), many.clone(), many.clone(), many];
-        assert!(matches!(
-            Combinations::new(sources),
-            Err(CliError::TooManyJobs)
-        ));
-    }
-
-    #[test]
-    fn stdin_records_are_split_across_chunks() {
-        let mut records = StdinRecords::new(b'\n');
-        records.take_in(b"one\ntw");
-        assert_eq!(records.ready_count(), 1);
-        records.take_in(b"o\nthr\xffee");
-        assert_eq!(records.peek(1), Some(&b"two"[..]));
-        records.take_in(b"");
-        assert!(records.at_eof());
-        assert_eq!(records.next_record(), Some(b"one".to_vec()));
-        assert_eq!(records.next_record(), Some(b"two".to_vec()));
-        assert_eq!(records.next_record(), Some(b"thr\xffee".to_vec()));
-        assert_eq!(records.next_record(), None);
     }
 
     /// Pins GNU parallel's `-N2 echo {1}-{2} ::: a b c d e`: jobs `a b`,
@@ -772,17 +442,5 @@ mod tests {
         );
         assert_eq!(inputs.preview(9, &mut scratch).unwrap().len(), 3);
         assert_eq!(inputs.next_inputs(), Some(bytes(&["a"])));
-    }
-
-    #[test]
-    fn an_unreadable_argument_file_is_named() {
-        let err = Combinations::read(
-            vec![InputSource::combined(SourceSpec::File(
-                "/nonexistent/args.txt".into(),
-            ))],
-            b'\n',
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("/nonexistent/args.txt"), "{err}");
     }
 }
