@@ -118,6 +118,11 @@ impl FinishedJob {
     }
 }
 
+/// Exit code recorded for a job whose node was lost (`--slurm`): 255, as
+/// `ssh` exits when its connection to the remote machine breaks (and GNU
+/// parallel logs for a job whose `--sshlogin` host went away).
+pub const NODE_LOST_EXIT: i32 = 255;
+
 /// Exit code of a job whose program does not exist (as in the shell).
 pub const NOT_FOUND_EXIT: i32 = 127;
 /// Exit code of a job whose program could not be started otherwise.

@@ -23,7 +23,7 @@ use crate::exit_status;
 use crate::halt::{HaltCounts, HaltMode, HaltPolicy};
 use crate::inputs::JobInputs;
 use crate::job::{
-    CANNOT_RUN_EXIT, EndedByUs, Ending, FinishedJob, JobSpec, command_for,
+    CANNOT_RUN_EXIT, EndedByUs, Ending, FinishedJob, JobSpec, NODE_LOST_EXIT, command_for,
     exit_code_for_start_error,
 };
 use crate::job_log::{JobLogEntry, JobLogWriter};
@@ -552,6 +552,8 @@ impl Front {
                 );
                 Ending::NotStarted(exit_code_for_start_error(*errno))
             }
+            // Gone with its node: how it would have ended is unknown.
+            (Outcome::NodeLost { .. }, _) => Ending::Exited(NODE_LOST_EXIT),
             (_, Some(ProcessExit::Code(code))) => Ending::Exited(code),
             (_, Some(ProcessExit::Signal(signal))) => Ending::Signaled(signal),
             // Its status was lost: count it as failed.
@@ -559,7 +561,7 @@ impl Front {
         };
         if matches!(
             report.outcome,
-            Outcome::TimedOut | Outcome::OutOfMemory { .. }
+            Outcome::TimedOut | Outcome::OutOfMemory { .. } | Outcome::NodeLost { .. }
         ) {
             let command = job.command.as_deref().map_or_else(
                 || report.name.to_string(),
@@ -569,7 +571,8 @@ impl Front {
                 self.warn_timed_out(job.spec.seq, &command);
             } else {
                 // GNU parallel says nothing of a job a signal killed; this
-                // one most likely did not fail by itself.
+                // one most likely did not fail by itself (nor one whose
+                // node was lost).
                 self.printer.note(&format!(
                     "dummymp: warning: job {} {}: {command}",
                     job.spec.seq, report.outcome

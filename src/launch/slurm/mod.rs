@@ -6,14 +6,18 @@
 //! protocol and a command's output travel over `srun`'s standard streams
 //! unchanged. What `srun` writes on its standard error is taken apart
 //! ([`messages`]): the task's own error output goes where it would go
-//! locally, Slurm's messages explain how the step ended ([`explanation`]).
-//! The allocation this program runs in ([`allocation`]) sizes how many
-//! steps run at once ([`SlurmOptions`]).
+//! locally, Slurm's messages ([`news`]) say which step it is and where it
+//! runs, so that it can be signalled through Slurm ([`signals`]), and
+//! explain how it ended ([`explanation`]). The allocation this program
+//! runs in ([`allocation`]) sizes how many steps run at once
+//! ([`SlurmOptions`]).
 
 pub(crate) mod allocation;
 mod explanation;
 mod messages;
+mod news;
 mod options;
+mod signals;
 mod step;
 
 use std::io;
@@ -34,7 +38,7 @@ pub(crate) fn launch(options: &SlurmOptions, spec: &LaunchSpec) -> io::Result<Pr
     let srun = step::srun_spec(options, spec)?;
     let mut launched = local::spawn::launch(&srun)?;
     launched.control = Control::SrunStep;
-    match read_messages(&mut launched, srun.io) {
+    match read_messages(&mut launched, srun.io, options.scancel()) {
         Ok(()) => Ok(launched),
         Err(error) => {
             // srun alone: its helper cancels the step, if there is one yet.
@@ -47,8 +51,13 @@ pub(crate) fn launch(options: &SlurmOptions, spec: &LaunchSpec) -> io::Result<Pr
 }
 
 /// Starts reading `srun`'s standard error. A command's own error output
-/// reaches the engine through a socket in its place.
-fn read_messages(launched: &mut ProcessHandle, io: LaunchIo) -> io::Result<()> {
+/// reaches the engine through a socket in its place. `scancel` signals the
+/// step.
+fn read_messages(
+    launched: &mut ProcessHandle,
+    io: LaunchIo,
+    scancel: std::path::PathBuf,
+) -> io::Result<()> {
     let stderr = launched
         .stderr
         .take()
@@ -73,6 +82,44 @@ fn read_messages(launched: &mut ProcessHandle, io: LaunchIo) -> io::Result<()> {
         srun_pidfd,
         destination,
         launched.pid,
+        scancel,
     )?);
     Ok(())
+}
+
+/// Sets the niceness of every process of the step `messages` tells of,
+/// when they are this machine's: the step runs on the node this program
+/// runs on (`SLURMD_NODENAME`, which Slurm sets in a batch script and in
+/// steps). Slurm cannot renice a step, and a step on another node is out
+/// of reach: an error says so.
+pub(crate) fn renice_step(messages: &SrunMessages, niceness: i32) -> io::Result<()> {
+    let Some((step, node)) = messages.step() else {
+        return Err(io::Error::new(
+            io::ErrorKind::WouldBlock,
+            "the job step is not launched yet",
+        ));
+    };
+    let here = std::env::var("SLURMD_NODENAME").ok();
+    if node.is_none() || node != here {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!(
+                "step {step} runs on node {}: Slurm cannot renice a step, and its processes \
+                 are not this machine's",
+                node.as_deref().unwrap_or("?")
+            ),
+        ));
+    }
+    let pids = crate::load::slurm_steps::processes_of_step(step.job, step.step)?;
+    let mut result = Ok(());
+    for pid in pids {
+        let pid = rustix::process::Pid::from_raw(pid);
+        if let Err(e) = rustix::process::setpriority_process(pid, niceness) {
+            // Gone meanwhile: nothing to renice.
+            if e != rustix::io::Errno::SRCH {
+                result = Err(io::Error::from(e));
+            }
+        }
+    }
+    result
 }

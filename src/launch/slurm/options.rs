@@ -126,6 +126,16 @@ impl SlurmOptions {
         Some(usize::try_from(fit).unwrap_or(usize::MAX).max(1))
     }
 
+    /// The `scancel` next to this `srun` (else the one on `PATH`).
+    pub(crate) fn scancel(&self) -> PathBuf {
+        match self.srun.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() && dir.join("scancel").is_file() => {
+                dir.join("scancel")
+            }
+            _ => PathBuf::from("scancel"),
+        }
+    }
+
     /// The CPUs a step asks for, for a task that needs `task_cpus`.
     pub(crate) fn step_cpus(&self, task_cpus: usize) -> usize {
         task_cpus.max(self.get_cpus_per_task() as usize)
