@@ -123,6 +123,12 @@ impl Launcher {
         }
     }
 
+    /// Whether a worker waiting for its next task holds what a task needs
+    /// to start: a Slurm step keeps its CPUs until it ends.
+    pub(crate) fn idle_workers_hold_cpus(&self) -> bool {
+        matches!(self, Launcher::Slurm(_))
+    }
+
     /// The CPUs a task that needs `task_cpus` takes where it runs.
     pub(crate) fn task_cpus(&self, task_cpus: usize) -> usize {
         match self {
