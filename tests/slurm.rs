@@ -754,6 +754,17 @@ impl Role {
     }
 }
 
+impl Drop for Role {
+    /// A test that failed leaves no allocation behind: `salloc` ends it
+    /// when it gets `SIGTERM`.
+    fn drop(&mut self) {
+        if self.child.try_wait().is_ok_and(|status| status.is_none()) {
+            common::send_signal(self.child.id(), rustix::process::Signal::TERM);
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// The processes, on every node of the test cluster (this machine's
 /// `/proc` shows them all), whose environment names job `job`.
 fn processes_of_job(job: &str) -> Vec<u32> {
@@ -995,6 +1006,23 @@ fn generous_slurm_parent() -> i32 {
     0
 }
 
+/// A role and the task it runs, killed when dropped (when a test failed).
+struct Killed(std::process::Child, Option<u32>);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        if let Some(task) = self.1
+            && common::is_alive(task)
+        {
+            common::send_signal(task, rustix::process::Signal::KILL);
+        }
+        if self.0.try_wait().is_ok_and(|status| status.is_none()) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// The pid (on this machine) of the process whose command name is `name`.
 fn process_named(name: &str) -> Option<u32> {
     std::fs::read_dir("/proc")
@@ -1026,7 +1054,7 @@ fn a_paused_slurm_task_stops_on_its_node() {
     let program = dir.path().join(&name);
     std::os::unix::fs::symlink(find_program("sleep"), &program).unwrap();
     let mut load = common::ForeignLoad::start(0, None);
-    let mut role = StdCommand::new("taskset")
+    let role = StdCommand::new("taskset")
         .args(["-c", "0"])
         .arg(std::env::current_exe().unwrap())
         .env("DUMMYMP_TEST_ROLE", "generous-slurm-parent")
@@ -1034,12 +1062,14 @@ fn a_paused_slurm_task_stops_on_its_node() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut role = Killed(role, None);
     let mut task = None;
     wait_for_slurm("the task to run", || {
         task = process_named(&name);
         task.is_some()
     });
     let task = task.unwrap();
+    role.1 = Some(task);
     let ns = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/pid")).unwrap();
     assert_ne!(ns(&task.to_string()), ns("self"), "it runs on a node");
 
@@ -1051,8 +1081,8 @@ fn a_paused_slurm_task_stops_on_its_node() {
     });
     common::send_signal(task, rustix::process::Signal::KILL);
     let mut said = String::new();
-    std::io::Read::read_to_string(&mut role.stdout.take().unwrap(), &mut said).unwrap();
-    assert!(role.wait().unwrap().success());
+    std::io::Read::read_to_string(&mut role.0.stdout.take().unwrap(), &mut said).unwrap();
+    assert!(role.0.wait().unwrap().success());
     assert_eq!(
         said.trim(),
         format!("outcome {}", Outcome::Signaled { signal: 9 })
