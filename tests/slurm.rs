@@ -34,6 +34,7 @@ crate::role_programs! {
     "node-loss" => node_loss(),
     "reused-step-workers" => reused_step_workers(),
     "generous-slurm-parent" => generous_slurm_parent(),
+    "open-files-limit" => open_files_limit(),
 }
 
 /// How long Slurm may take to show or forget a step: generous, so that a
@@ -1126,4 +1127,61 @@ fn an_ended_step_gets_sigterm_and_its_grace_period() {
         "TERM\n",
         "the task was asked to end"
     );
+}
+
+// ---- Many steps at once ------------------------------------------------------
+
+// An allocation of 6,400 CPUs needs some 51,000 descriptors, far above the
+// common soft limit of 1,024: choosing the launcher raises it (as far as
+// the hard limit allows). No cluster needed: a stand-in srun on PATH and
+// the variables of such an allocation.
+#[test]
+fn a_large_allocation_raises_the_open_files_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    common::write_executable(&dir.path().join("srun"), b"#!/bin/sh\nexit 1\n");
+    let path = std::env::join_paths(
+        std::iter::once(dir.path().to_path_buf())
+            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    )
+    .unwrap();
+    let output = common::role_command("open-files-limit")
+        .env("PATH", path)
+        .env("SLURM_JOB_ID", "77")
+        .env("SLURM_JOB_NUM_NODES", "100")
+        .env("SLURM_JOB_CPUS_PER_NODE", "64(x100)")
+        .env_remove("SLURM_NTASKS")
+        .env_remove("SLURM_CPUS_PER_TASK")
+        .env_remove("SLURM_STEP_ID")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(said.starts_with("raised"), "{said}");
+}
+
+/// Runs with the variables of an allocation of 6,400 CPUs: lowers its soft
+/// limit on open files to 1,024, chooses the Slurm launcher, and says
+/// whether the limit was raised to what 6,400 tasks need (or the hard
+/// limit).
+fn open_files_limit() -> i32 {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    let hard = limit.maximum.unwrap_or(u64::MAX);
+    limit.current = Some(1024.min(hard));
+    setrlimit(Resource::Nofile, limit).unwrap();
+    let mut mp = DummyMp::new();
+    mp.set_launcher(Launcher::slurm().unwrap());
+    let soft = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
+    let wanted = 6400 * 8 + 256;
+    if soft == wanted.min(hard) && soft > 1024 {
+        println!("raised to {soft}");
+        0
+    } else {
+        println!("still {soft} (hard limit {hard})");
+        1
+    }
 }
