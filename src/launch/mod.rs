@@ -55,9 +55,11 @@ pub enum Launcher {
     /// standard streams exactly as a local one would. Inside an allocation
     /// the allocation decides how many tasks run at once (see
     /// [`SlurmOptions::concurrent_tasks`]); outside one, each task is a job
-    /// of its own. Ending a task kills its step at once: `srun` turns
-    /// `SIGTERM` into `SIGKILL` for the step, so the kill grace period does
-    /// not apply. See `docs/slurm.md`.
+    /// of its own. Ending, pausing and continuing a task reach its
+    /// processes on their node through Slurm (`scancel --signal`), so the
+    /// kill grace period applies as on one machine; a task whose node fails
+    /// ends as [`Outcome::NodeLost`](crate::Outcome::NodeLost). See
+    /// `docs/slurm.md`.
     ///
     /// ```no_run
     /// let mut mp = dummymp::DummyMp::new();
