@@ -1185,3 +1185,44 @@ fn open_files_limit() -> i32 {
         1
     }
 }
+
+/// The niceness of the process it runs in.
+fn own_niceness((): ()) -> i32 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    stat.rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(16)
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+// `set_nice` reaches the task on its node (srun's own niceness would not:
+// Slurm starts a step at its daemon's unless told to propagate it).
+#[test]
+fn a_step_runs_at_the_niceness_asked_for() {
+    if !cluster_available() {
+        return;
+    }
+    let _cluster = cluster_lock(false);
+    let mut mp = slurm_queue(&unique_name("nice"));
+    mp.set_output_mode(OutputMode::Captured);
+    let base = own_niceness(());
+    mp.set_nice(Some(5));
+    let function = mp.run(own_niceness, ()).unwrap();
+    let command = mp
+        .run_command(Command::new("sh").args(["-c", "cut -d' ' -f19 /proc/$$/stat"]))
+        .unwrap();
+    mp.process_until_done().unwrap();
+    let wanted = (base + 5).min(19);
+    assert_eq!(
+        mp.value(function),
+        Some(&wanted),
+        "{:?}",
+        mp.outcome(function)
+    );
+    let printed = String::from_utf8_lossy(&mp.report(command).unwrap().stdout).into_owned();
+    assert_eq!(printed.trim(), wanted.to_string());
+}
