@@ -91,6 +91,61 @@ mod tests {
         assert_eq!(stepd_title(b"slurmstepd: [x.1]"), None);
     }
 
+    // The processes of step 77.3 on this machine: those under its
+    // slurmstepd (a stand-in: a shell started by that title, not ours).
+    #[test]
+    fn the_processes_of_a_step_are_found_under_its_slurmstepd() {
+        let dir = tempfile::tempdir().unwrap();
+        let stepd = dir.path().join("slurmstepd");
+        std::os::unix::fs::symlink("/bin/sh", &stepd).unwrap();
+        let stepd = stepd.display();
+        let script = format!(
+            "(exec -a 'slurmstepd: [77.3]' {stepd} -c 'sleep 60; :') >/dev/null 2>&1 & echo $!; \
+             (exec -a 'slurmstepd: [77.4]' {stepd} -c 'sleep 60; :') >/dev/null 2>&1 & echo $!"
+        );
+        let output = std::process::Command::new("bash")
+            .args(["-c", &script])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let stepds: Vec<i32> = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(|l| l.trim().parse().unwrap())
+            .collect();
+        let kill = |pids: &[i32]| {
+            for &pid in pids {
+                let _ = platform::signal_process(pid as u32, rustix::process::Signal::KILL);
+            }
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let (mine, other) = loop {
+            let mine = processes_of_step(77, 3).unwrap();
+            let other = processes_of_step(77, 4).unwrap();
+            if !mine.is_empty() && !other.is_empty() {
+                break (mine, other);
+            }
+            if std::time::Instant::now() > deadline {
+                kill(&stepds);
+                panic!("the stand-ins did not start: {mine:?} {other:?}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let parent = |pid: i32| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            stat.rsplit(')')
+                .next()
+                .and_then(|rest| rest.split_whitespace().nth(1)?.parse::<i32>().ok())
+        };
+        let parents: Vec<_> = mine.iter().map(|&pid| parent(pid)).collect();
+        kill(&mine);
+        kill(&other);
+        kill(&stepds);
+        assert_eq!(mine.len(), 1, "{mine:?}");
+        assert_eq!(other.len(), 1, "{other:?}");
+        assert_ne!(mine, other);
+        assert_eq!(parents, [Some(stepds[0])]);
+    }
+
     #[test]
     fn descendants_of_a_root_whatever_the_pid_order() {
         let sample = |pid, ppid| ProcessSample {
