@@ -6,7 +6,8 @@
 //! a pause asked for before the step is known is sent as soon as it is.
 //!
 //! A thread per step reads the stream. Slurm's lines are logged (target
-//! `dummymp::slurm`, level debug) and read; the task's bytes go to this
+//! `dummymp::slurm`: level debug for those that explain how the step
+//! ended, trace for the rest) and read; the task's bytes go to this
 //! process's standard error (a worker: only what it writes before its
 //! output is captured) or to a socket the engine reads as the command's
 //! standard error. A line that could be Slurm's is held until its end;
@@ -286,13 +287,18 @@ fn pass_on(destination: &mut Destination, mut bytes: &[u8]) {
     }
 }
 
-/// Reads one of Slurm's lines and logs it. A step launched while its task
-/// should be paused is stopped at once.
+/// Reads one of Slurm's lines and logs it: at level debug what explains
+/// how the step ended, at level trace the rest (`--verbose`'s some twenty
+/// lines a step). A step launched while its task should be paused is
+/// stopped at once.
 fn record(shared: &Shared, pid: u32, line: String) {
-    log::debug!(target: "dummymp::slurm", "[PID {pid}] {line}");
     let mut state = shared.state.lock().unwrap_or_else(PoisonError::into_inner);
     let known = state.news.step;
-    state.news.take(&line);
+    if state.news.take(&line) {
+        log::debug!(target: "dummymp::slurm", "[PID {pid}] {line}");
+    } else {
+        log::trace!(target: "dummymp::slurm", "[PID {pid}] {line}");
+    }
     if let (None, Some(step), true) = (known, state.news.step, state.paused) {
         signals::signal_step(&shared.scancel, step, &[Signal::STOP]);
     }

@@ -70,8 +70,10 @@ pub(crate) struct StepNews {
 pub(crate) const KEPT_LINES: usize = 16;
 
 impl StepNews {
-    /// Takes in one line of Slurm's (without its newline).
-    pub(crate) fn take(&mut self, line: &str) {
+    /// Takes in one line of Slurm's (without its newline); whether it is
+    /// one that explains how the step ended (the others are `--verbose`'s
+    /// chatter, or what is kept as facts).
+    pub(crate) fn take(&mut self, line: &str) -> bool {
         if let Some(rest) = line.strip_prefix("srun: launching StepId=") {
             if let Some(step) = StepId::parse_start(rest) {
                 self.step = Some(step);
@@ -81,23 +83,25 @@ impl StepNews {
                     .filter(|node| !node.is_empty())
                     .map(str::to_string);
             }
-            return;
+            return false;
         }
         if let Some((_, rest)) = line.split_once("Received task exit notification for ") {
             if let Some(status) = task_status(rest, self.step) {
                 self.task_status = Some(status);
             }
-            return;
+            return false;
         }
         if let Some((_, node)) = line.split_once(": error: Node failure on ") {
             self.failed_node = Some(node.trim().to_string());
         }
-        if explains(line) {
-            if self.lines.len() == KEPT_LINES {
-                self.lines.remove(0);
-            }
-            self.lines.push(line.to_string());
+        if !explains(line) {
+            return false;
         }
+        if self.lines.len() == KEPT_LINES {
+            self.lines.remove(0);
+        }
+        self.lines.push(line.to_string());
+        true
     }
 
     /// Whether Slurm said anything that explains how the step ended.

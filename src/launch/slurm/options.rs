@@ -82,7 +82,8 @@ impl SlurmOptions {
     /// Passes `arg` to every `srun` (before the program), for instance
     /// `--partition=short` or `--time=10` outside an allocation. Options
     /// that change the number of tasks or the standard streams break the
-    /// launcher.
+    /// launcher, and `--quiet` makes `srun` refuse to run (the launcher
+    /// passes `--verbose`: it reads what `srun` says of the step).
     pub fn srun_arg(mut self, arg: impl Into<OsString>) -> SlurmOptions {
         self.srun_args.push(arg.into());
         self
