@@ -14,6 +14,7 @@ import os
 import time
 
 import report_politeness
+import report_slurm
 from report_format import flat, fmt, fmt_ratio, med, pct, pct_span, ratio_median, span, values_of, yes
 
 # The contender names runner.py gives the original and the Python package.
@@ -707,6 +708,7 @@ class Report:
         self.w("bash bench/run.sh --only politeness # scenario 6 and its parts 6a, 6b, 6c")
         self.w("BENCH_PY_WHEEL=path/to/dummymp-*.whl bash bench/run.sh   # with the Python package (scenario 9)")
         self.w("bash bench/device.sh --prepare      # then bench/device.sh on a lent machine with 16 CPUs or more")
+        self.w("bash bench/slurm.sh                 # scenario 10, on the Slurm test cluster of .ci/slurm (by hand)")
         self.w("```")
         self.w()
         self.w("run.sh builds the workspace in release mode, installs GNU parallel and hyperfine with apt-get "
@@ -718,8 +720,20 @@ class Report:
                "itself on a machine with 16 usable CPUs or more; `bench/device.sh` runs it on a lent machine "
                "(see `bench/README.md`), and run.sh shows those results as scenario 8 when they are in "
                "`bench/device-results.json`. Leave the machine idle while it runs: the report lists processes "
-               "that were busy at the start. The benchmarks never run in `cargo test` or `.ci/run`.")
+               "that were busy at the start. Scenario 10 is measured by hand on the Slurm test cluster "
+               "(`bench/slurm.sh`, which writes `bench/slurm-results.txt`; run.sh shows what is there). The "
+               "benchmarks never run in `cargo test` or `.ci/run`.")
         self.w()
+
+    def s10(self):
+        """Tiny tasks on the Slurm test cluster: measured by hand
+        (bench/slurm.sh), shown when its results file is there."""
+        made = report_slurm.section()
+        if made is None:
+            return
+        lines, row = made
+        self.lines.extend(lines)
+        self.summary.append(row)
 
     def render(self):
         self.header()
@@ -728,6 +742,7 @@ class Report:
             getattr(self, name)()
             if name not in ("s6", "s8") and self.r.get(name) and not self.r[name].get("skipped"):
                 self.foreign_note(self.facts, name)
+        self.s10()
         self.rerun()
         self.lines[body_start:body_start] = self.summary_table()
         return "\n".join(self.lines) + "\n"

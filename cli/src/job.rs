@@ -77,6 +77,8 @@ impl FinishedJob {
             (Outcome::FailedToStart { errno, .. }, _) => {
                 ProcessExit::Code(exit_code_for_start_error(*errno))
             }
+            // Gone with its node: how it would have ended is unknown.
+            (Outcome::NodeLost { .. }, _) => ProcessExit::Code(NODE_LOST_EXIT),
             (_, Some(exit)) => exit,
             // Its status was lost: count it as failed.
             (_, None) => ProcessExit::Code(CANNOT_RUN_EXIT),
@@ -165,7 +167,10 @@ impl FinishedJob {
                     command()
                 ))
             }
-            outcome @ Outcome::OutOfMemory { .. } => Some(format!(
+            // GNU parallel says nothing of a job a signal killed; this one
+            // most likely did not fail by itself (nor one whose node was
+            // lost).
+            outcome @ (Outcome::OutOfMemory { .. } | Outcome::NodeLost { .. }) => Some(format!(
                 "dummymp: warning: job {seq} {outcome}: {}",
                 command()
             )),
@@ -200,6 +205,11 @@ fn shortened(command: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     short.extend_from_slice(format!("... ({} bytes)", command.len()).as_bytes());
     short.into()
 }
+
+/// Exit code recorded for a job whose node was lost (`--slurm`): 255, as
+/// `ssh` exits when its connection to the remote machine breaks (and GNU
+/// parallel logs for a job whose `--sshlogin` host went away).
+pub(crate) const NODE_LOST_EXIT: i32 = 255;
 
 /// Exit code of a job whose program does not exist (as in the shell).
 pub const NOT_FOUND_EXIT: i32 = 127;

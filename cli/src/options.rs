@@ -346,8 +346,9 @@ pub struct Options {
     /// Inside an allocation (a batch script, salloc) its size decides how
     /// many jobs run at once; -j N still caps that, and --priority measures
     /// this node only. Outside one, each job is a Slurm job of its own.
-    /// Ending a job (--timeout, Ctrl-C) kills its step at once: --grace
-    /// does not apply. See docs/slurm.md.
+    /// Ending a job (--timeout, Ctrl-C) sends its processes SIGTERM on
+    /// their node, and SIGKILL after --grace. A job whose node fails is
+    /// logged with Exitval 255 and a warning. See docs/slurm.md.
     #[arg(long)]
     pub slurm: bool,
 }

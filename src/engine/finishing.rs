@@ -145,8 +145,12 @@ impl Engine {
         }
 
         let (outcome, returned) = task.outcome(exit);
-        // Launcher-specific: Slurm says why a job step ended.
-        let (outcome, exit) = task.process.explain(outcome, exit);
+        // Launcher-specific: Slurm says why a job step ended, unless we
+        // ended it (Slurm then reports the step cancelled: by us).
+        let (outcome, exit) = match task.ending {
+            None => task.process.explain(outcome, exit),
+            Some(_) => (outcome, exit),
+        };
         let outcome = memory::explain_oom(&mut self.scheduler, outcome);
         if let Some(peak) = memory::peak_to_learn(&outcome, peak_rss) {
             let key = task.spec.memory_key().to_string();

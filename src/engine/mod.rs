@@ -69,6 +69,7 @@ mod ending;
 mod events;
 mod finishing;
 mod memory;
+mod pause_causes;
 mod pausing;
 mod pool;
 mod queue;

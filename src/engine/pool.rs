@@ -99,23 +99,72 @@ impl Pool {
         sweeper: &mut Sweeper,
         own: &OwnProcesses,
     ) {
-        let mut workers: Vec<ProcessHandle> = self.idle.drain(..).map(|w| w.process).collect();
-        for worker in &mut workers {
-            worker.input = None;
-        }
-        for mut worker in workers {
-            let exited = platform::wait_readable(&[worker.pidfd.as_fd()], Some(grace))
-                .is_ok_and(|ready| ready[0]);
-            if !exited {
-                worker.kill();
-            }
-            let _ = worker.peek_exit(true);
-            sweeper.sweep(&mut worker, own, !exited, None);
+        let workers: Vec<ProcessHandle> = self.idle.drain(..).map(|w| w.process).collect();
+        retire(workers, grace, sweeper, own);
+    }
+
+    /// Ends the idle worker that waited longest, as
+    /// [`Pool::retire_all`] ends each.
+    pub(crate) fn retire_oldest(
+        &mut self,
+        grace: Duration,
+        sweeper: &mut Sweeper,
+        own: &OwnProcesses,
+    ) {
+        if !self.idle.is_empty() {
+            let oldest = self.idle.remove(0).process;
+            retire(vec![oldest], grace, sweeper, own);
         }
     }
 }
 
+/// Ends `workers` (see [`Pool::retire_all`]). Killing goes through each
+/// one's handle, so that a worker that is a Slurm job step ends with its
+/// step.
+fn retire(
+    mut workers: Vec<ProcessHandle>,
+    grace: Duration,
+    sweeper: &mut Sweeper,
+    own: &OwnProcesses,
+) {
+    for worker in &mut workers {
+        worker.input = None;
+    }
+    for mut worker in workers {
+        let exited = platform::wait_readable(&[worker.pidfd.as_fd()], Some(grace))
+            .is_ok_and(|ready| ready[0]);
+        if !exited {
+            worker.kill();
+        }
+        let _ = worker.peek_exit(true);
+        sweeper.sweep(&mut worker, own, !exited, None);
+    }
+}
+
 impl Engine {
+    /// Launcher-specific: before a new process starts, where an idle
+    /// worker holds what a task needs (a Slurm step keeps its CPUs while it
+    /// waits), idle workers are ended until running and idle ones together
+    /// leave room for it; else the new step would wait in Slurm for CPUs
+    /// that idle workers never give back.
+    pub(super) fn make_room_for_a_new_process(&mut self) {
+        if !self.launch.launcher().idle_workers_hold_cpus() {
+            return;
+        }
+        let limit = self
+            .scheduler
+            .capacity()
+            .unwrap_or(self.scheduler.cpu_info().usable)
+            .max(1);
+        while self.pool.len() > 0 && self.running.len() + self.pool.len() >= limit {
+            self.pool.retire_oldest(
+                self.settings.kill_grace,
+                &mut self.sweeper,
+                self.scheduler.own_processes(),
+            );
+        }
+    }
+
     /// Hands `request` to an idle worker of `kind`, if one is left that
     /// takes it.
     pub(super) fn reuse_idle_worker(

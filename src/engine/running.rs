@@ -50,7 +50,7 @@ pub(crate) struct RunningTask {
     /// Whether it runs at the yielding niceness.
     pub reniced: bool,
     /// Why it is paused, if it is, and since when.
-    pub pauses: super::pausing::Pauses,
+    pub pauses: super::pause_causes::Pauses,
     /// The kind of its worker, when the worker is reused after the task.
     pub worker_kind: Option<super::pool::WorkerKind>,
 }

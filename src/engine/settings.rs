@@ -77,6 +77,13 @@ impl Engine {
     /// assert_eq!(engine.launcher(), &Launcher::Local);
     /// ```
     pub fn set_launcher(&mut self, launcher: Launcher) {
+        if let Launcher::Slurm(options) = &launcher
+            && let Some(job) = options.job_id()
+        {
+            // On the node the batch script runs on, the job's steps are
+            // our tasks, though not our descendants.
+            self.scheduler.own_processes().add_slurm_job(job);
+        }
         match launcher.capacity() {
             Some(capacity) => {
                 let before = self.scheduler.capacity();

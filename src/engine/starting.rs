@@ -53,6 +53,7 @@ impl Engine {
                         return Ok(process);
                     }
                 }
+                self.make_room_for_a_new_process();
                 self.start_process(&spec, request.as_deref())
             });
         match launched {

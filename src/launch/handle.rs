@@ -13,6 +13,7 @@ use super::fork_server::ForkChannel;
 use super::local::watch_table::WatchEntry;
 use super::slurm::explanation;
 use super::slurm::messages::SrunMessages;
+use super::slurm::renice;
 use crate::platform::{self, ExitInfo};
 use crate::task::{Outcome, ProcessExit};
 
@@ -23,11 +24,16 @@ pub(crate) enum Control {
     /// A local process leading a process group of its own: every signal
     /// and the niceness go to the whole group.
     LocalGroup,
-    /// `srun` running a job step: ending signals go to `srun` alone, which
-    /// kills its step on `SIGTERM`, and whose helper process cancels the
-    /// step when `srun` is killed (a signal to the whole group would kill
-    /// that helper too, and leave the step running). Pausing, resuming and
-    /// the niceness reach the local process group (`srun` and its helper).
+    /// `srun` running a job step, maybe on another node. Once the step is
+    /// launched, asking it to end (`SIGTERM`, `SIGCONT`), pausing and
+    /// continuing reach every process of the step through Slurm
+    /// (`scancel --signal`), on whichever node it runs, so the kill grace
+    /// period applies as on one machine; before that, `SIGTERM` goes to
+    /// `srun`, which then gives up the step. `SIGKILL` goes to `srun`
+    /// alone, whose helper process then cancels the step (a signal to the
+    /// whole group would kill that helper too, and leave the step
+    /// running). The niceness can only be changed where the step's
+    /// processes are this machine's (see [`renice::renice_step`]).
     SrunStep,
 }
 
@@ -105,6 +111,11 @@ impl ProcessHandle {
     /// Asks the task to end: `SIGTERM`, and `SIGCONT` so that a paused task
     /// can act on it.
     pub(crate) fn terminate(&self) {
+        if let (Control::SrunStep, Some(step)) = (self.control, &self.srun_messages)
+            && step.signal(&[Signal::TERM, Signal::CONT])
+        {
+            return;
+        }
         self.end_signal(Signal::TERM);
         self.end_signal(Signal::CONT);
     }
@@ -116,18 +127,28 @@ impl ProcessHandle {
 
     /// Stops the task (`SIGSTOP`) until [`ProcessHandle::resume`].
     pub(crate) fn pause(&self) {
-        self.group_signal(Signal::STOP);
+        match (self.control, &self.srun_messages) {
+            (Control::SrunStep, Some(step)) => step.pause(),
+            _ => self.group_signal(Signal::STOP),
+        }
     }
 
     /// Continues a paused task (`SIGCONT`).
     pub(crate) fn resume(&self) {
-        self.group_signal(Signal::CONT);
+        match (self.control, &self.srun_messages) {
+            (Control::SrunStep, Some(step)) => step.resume(),
+            _ => self.group_signal(Signal::CONT),
+        }
     }
 
     /// Sets the niceness of the task's processes; an error when it may not
-    /// (raising a priority back needs privileges).
+    /// (raising a priority back needs privileges; a Slurm step on another
+    /// node cannot be reniced).
     pub(crate) fn renice(&self, niceness: i32) -> io::Result<()> {
-        platform::renice_group(self.pid, niceness)
+        match (self.control, &self.srun_messages) {
+            (Control::SrunStep, Some(step)) => renice::renice_step(step, niceness),
+            _ => platform::renice_group(self.pid, niceness),
+        }
     }
 
     fn end_signal(&self, signal: Signal) {
@@ -211,7 +232,7 @@ impl ProcessHandle {
         exit: Option<ProcessExit>,
     ) -> (Outcome, Option<ProcessExit>) {
         match &self.srun_messages {
-            Some(messages) => explanation::explain(outcome, exit, &messages.said()),
+            Some(messages) => explanation::explain(outcome, exit, &messages.news()),
             None => (outcome, exit),
         }
     }

@@ -55,9 +55,11 @@ pub enum Launcher {
     /// standard streams exactly as a local one would. Inside an allocation
     /// the allocation decides how many tasks run at once (see
     /// [`SlurmOptions::concurrent_tasks`]); outside one, each task is a job
-    /// of its own. Ending a task kills its step at once: `srun` turns
-    /// `SIGTERM` into `SIGKILL` for the step, so the kill grace period does
-    /// not apply. See `docs/slurm.md`.
+    /// of its own. Ending, pausing and continuing a task reach its
+    /// processes on their node through Slurm (`scancel --signal`), so the
+    /// kill grace period applies as on one machine; a task whose node fails
+    /// ends as [`Outcome::NodeLost`](crate::Outcome::NodeLost). See
+    /// `docs/slurm.md`.
     ///
     /// ```no_run
     /// let mut mp = dummymp::DummyMp::new();
@@ -131,6 +133,12 @@ impl Launcher {
         }
     }
 
+    /// Whether a worker waiting for its next task holds what a task needs
+    /// to start: a Slurm step keeps its CPUs until it ends.
+    pub(crate) fn idle_workers_hold_cpus(&self) -> bool {
+        matches!(self, Launcher::Slurm(_))
+    }
+
     /// The CPUs a task that needs `task_cpus` takes where it runs.
     pub(crate) fn task_cpus(&self, task_cpus: usize) -> usize {
         match self {
@@ -177,8 +185,13 @@ impl Launch {
         &self.launcher
     }
 
-    /// Starts tasks elsewhere from now on.
+    /// Starts tasks elsewhere from now on. A launcher that runs many
+    /// tasks at once (a large Slurm allocation) gets the descriptors they
+    /// need: see [`make_room_for_descriptors`].
     pub(crate) fn set_launcher(&mut self, launcher: Launcher) {
+        if let Some(tasks) = launcher.capacity() {
+            make_room_for_descriptors(tasks);
+        }
         self.launcher = launcher;
     }
 
@@ -211,6 +224,49 @@ impl Launch {
     /// announce: look at every task's [`ProcessHandle::exit_stored`].
     pub(crate) fn take_stored_exits(&self) -> bool {
         self.local.take_stored_exits()
+    }
+}
+
+/// Descriptors this process holds per running job step: the pidfd and
+/// pipes (or sockets) of `srun`, and those of the thread that reads its
+/// messages, with some to spare.
+const DESCRIPTORS_PER_TASK: u64 = 8;
+
+/// Descriptors kept for everything else the program opens.
+const DESCRIPTORS_KEPT: u64 = 256;
+
+/// Raises this process's soft limit on open files, when it is too low for
+/// `tasks` tasks at once, as far as the hard limit allows (a common soft
+/// limit of 1,024 holds some 100 job steps; an allocation of 6,400 CPUs
+/// needs some 51,000). Processes started afterwards inherit the raised
+/// limit (and `srun` passes it on to the task, as it passes its limits).
+fn make_room_for_descriptors(tasks: usize) {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let wanted = (tasks as u64)
+        .saturating_mul(DESCRIPTORS_PER_TASK)
+        .saturating_add(DESCRIPTORS_KEPT);
+    let mut limit = getrlimit(Resource::Nofile);
+    let Some(soft) = limit.current else {
+        return; // unlimited
+    };
+    if soft >= wanted {
+        return;
+    }
+    let raised = limit.maximum.map_or(wanted, |hard| hard.min(wanted));
+    if raised <= soft {
+        log::warn!(
+            target: "dummymp::engine",
+            "{tasks} tasks at once need some {wanted} open files, more than the hard limit {soft}"
+        );
+        return;
+    }
+    limit.current = Some(raised);
+    match setrlimit(Resource::Nofile, limit) {
+        Ok(()) => log::debug!(
+            target: "dummymp::engine",
+            "soft limit on open files raised from {soft} to {raised} for {tasks} tasks at once"
+        ),
+        Err(e) => log::warn!(target: "dummymp::engine", "cannot raise the open files limit: {e}"),
     }
 }
 

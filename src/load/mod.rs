@@ -31,6 +31,7 @@ mod own;
 mod probe;
 mod report;
 mod rules;
+pub(crate) mod slurm_steps;
 mod snapshot;
 
 use std::io;

@@ -1,16 +1,22 @@
 //! Which processes are ours, and so never foreign load: this process, its
-//! descendants, and whatever is left in the process group of one of our
-//! tasks.
+//! descendants, whatever is left in the process group of one of our
+//! tasks, and the processes of our Slurm job's steps on this node.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use super::slurm_steps;
 use crate::platform::ProcessSample;
 
 /// The processes that belong to us and never count as foreign load: this
-/// process, all of its descendants, and every process still in the process
+/// process, all of its descendants, every process still in the process
 /// group of one of our running tasks (a task's child that was re-parented
-/// after its parent exited stays in that group).
+/// after its parent exited stays in that group), and, once a Slurm job's
+/// steps run our tasks (the Slurm launcher in an allocation), every
+/// process of that job's steps on this node (descendants of the step's
+/// `slurmstepd`, or processes whose environment names a step of the job):
+/// on the node where the batch script runs, our tasks' steps are not our
+/// descendants.
 ///
 /// Cloning gives another handle to the same set.
 ///
@@ -26,14 +32,27 @@ use crate::platform::ProcessSample;
 #[derive(Debug, Clone)]
 pub struct OwnProcesses {
     root: i32,
-    groups: Arc<Mutex<HashSet<i32>>>,
+    inner: Arc<Mutex<Inner>>,
 }
+
+#[derive(Debug, Default)]
+struct Inner {
+    groups: HashSet<i32>,
+    /// Slurm jobs whose steps' processes are ours.
+    slurm_jobs: HashSet<u64>,
+    /// What the environment said of processes (by pid and start time),
+    /// so that it is read once per process.
+    by_environment: HashMap<(i32, u64), bool>,
+}
+
+/// How many verdicts from environments are kept before they are forgotten.
+const ENVIRONMENT_VERDICTS: usize = 4096;
 
 impl Default for OwnProcesses {
     fn default() -> Self {
         OwnProcesses {
             root: std::process::id() as i32,
-            groups: Arc::default(),
+            inner: Arc::default(),
         }
     }
 }
@@ -59,7 +78,7 @@ impl OwnProcesses {
     /// assert_eq!(own.groups(), [200, 300]);
     /// ```
     pub fn add_group(&self, pgid: u32) {
-        self.lock().insert(pgid as i32);
+        self.lock().groups.insert(pgid as i32);
     }
 
     /// Stops counting the group `pgid` as ours (its processes are gone).
@@ -72,7 +91,13 @@ impl OwnProcesses {
     /// assert!(own.groups().is_empty());
     /// ```
     pub fn remove_group(&self, pgid: u32) {
-        self.lock().remove(&(pgid as i32));
+        self.lock().groups.remove(&(pgid as i32));
+    }
+
+    /// Counts the processes of Slurm job `job`'s steps (not its batch
+    /// script) on this node as ours.
+    pub(crate) fn add_slurm_job(&self, job: u64) {
+        self.lock().slurm_jobs.insert(job);
     }
 
     /// The process groups counted as ours now, in increasing order. A task
@@ -86,7 +111,7 @@ impl OwnProcesses {
     /// assert_eq!(own.groups(), [7]);
     /// ```
     pub fn groups(&self) -> Vec<u32> {
-        let mut groups: Vec<u32> = self.lock().iter().map(|&g| g as u32).collect();
+        let mut groups: Vec<u32> = self.lock().groups.iter().map(|&g| g as u32).collect();
         groups.sort_unstable();
         groups
     }
@@ -96,21 +121,41 @@ impl OwnProcesses {
         self.root
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<i32>> {
-        self.groups.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Tells, process by process, which of `processes` (sorted by pid) are
     /// ours. Only the processes asked about, and their ancestors, are
     /// looked at.
-    pub(crate) fn classify<'a>(&self, processes: &'a [ProcessSample]) -> Ownership<'a> {
+    pub(crate) fn classify<'a>(&'a self, processes: &'a [ProcessSample]) -> Ownership<'a> {
+        let inner = self.lock();
         Ownership {
             root: self.root,
-            groups: self.lock().clone(),
+            groups: inner.groups.clone(),
+            slurm_jobs: inner.slurm_jobs.clone(),
+            own: self,
             processes,
             verdicts: HashMap::new(),
             chain: Vec::new(),
         }
+    }
+
+    /// Whether the environment of `sample`'s process names a step of one
+    /// of `jobs`; read once per process.
+    fn in_step_by_environment(&self, sample: &ProcessSample, jobs: &HashSet<u64>) -> bool {
+        let key = (sample.pid, sample.start_ticks);
+        if let Some(&known) = self.lock().by_environment.get(&key) {
+            return known;
+        }
+        let verdict =
+            slurm_steps::in_step_of_job_by_environment(sample.pid, |job| jobs.contains(&job));
+        let mut inner = self.lock();
+        if inner.by_environment.len() >= ENVIRONMENT_VERDICTS {
+            inner.by_environment.clear();
+        }
+        inner.by_environment.insert(key, verdict);
+        verdict
     }
 }
 
@@ -118,14 +163,17 @@ impl OwnProcesses {
 pub(crate) struct Ownership<'a> {
     root: i32,
     groups: HashSet<i32>,
+    slurm_jobs: HashSet<u64>,
+    own: &'a OwnProcesses,
     processes: &'a [ProcessSample],
     verdicts: HashMap<i32, bool>,
     chain: Vec<i32>,
 }
 
 impl Ownership<'_> {
-    /// Whether `pid` is ours: this process, in one of our task groups, or a
-    /// descendant of either. A process missing from the table is not.
+    /// Whether `pid` is ours: this process, in one of our task groups, a
+    /// process of one of our Slurm job's steps, or a descendant of any of
+    /// them. A process missing from the table is not.
     pub(crate) fn is_ours(&mut self, pid: i32) -> bool {
         self.chain.clear();
         let mut current = pid;
@@ -143,6 +191,13 @@ impl Ownership<'_> {
             if self.groups.contains(&sample.pgrp) {
                 break true;
             }
+            if !self.slurm_jobs.is_empty()
+                && sample.name.as_bytes() == b"slurmstepd"
+                && slurm_steps::stepd_of(current)
+                    .is_some_and(|(job, step)| step.is_some() && self.slurm_jobs.contains(&job))
+            {
+                break true;
+            }
             if sample.ppid <= 0 || sample.ppid == current || self.chain.len() >= 4096 {
                 break false;
             }
@@ -150,6 +205,15 @@ impl Ownership<'_> {
         };
         for &pid in &self.chain {
             self.verdicts.insert(pid, ours);
+        }
+        // A process that left its step's tree still says whose it is.
+        if !ours
+            && !self.slurm_jobs.is_empty()
+            && let Some(sample) = find(self.processes, pid)
+            && self.own.in_step_by_environment(sample, &self.slurm_jobs)
+        {
+            self.verdicts.insert(pid, true);
+            return true;
         }
         ours
     }
@@ -215,7 +279,89 @@ mod tests {
     #[test]
     fn a_parent_loop_ends() {
         let table = vec![proc(10, 11, 10), proc(11, 10, 11)];
-        let mut ownership = OwnProcesses::new().classify(&table);
+        let own = OwnProcesses::new();
+        let mut ownership = own.classify(&table);
         assert!(!ownership.is_ours(10));
+    }
+
+    /// Kills the processes it holds when dropped.
+    struct Killed(Vec<i32>);
+
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            for &pid in &self.0 {
+                let _ = crate::platform::signal_process(pid as u32, rustix::process::Signal::KILL);
+            }
+        }
+    }
+
+    // On the node the batch script runs on, our tasks' steps are children
+    // of a `slurmstepd`, not ours: here, orphans made to look like them.
+    #[test]
+    fn the_processes_of_our_slurm_jobs_steps_are_ours() {
+        let dir = tempfile::tempdir().unwrap();
+        // A link, not a copy: a copy being written may be inherited by a
+        // process another test forks meanwhile, and fail to run (ETXTBSY);
+        // the kernel names a process after the path it was started by.
+        let stepd = dir.path().join("slurmstepd");
+        std::os::unix::fs::symlink("/bin/sh", &stepd).unwrap();
+        let stepd = stepd.display();
+        // Started by a shell that exits at once: none is our descendant.
+        let script = format!(
+            "(exec -a 'slurmstepd: [77.3]' {stepd} -c 'sleep 60; :') >/dev/null 2>&1 & echo $!; \
+             (exec -a 'slurmstepd: [77.batch]' {stepd} -c 'sleep 60; :') >/dev/null 2>&1 & echo $!; \
+             (exec -a 'slurmstepd: [78.0]' {stepd} -c 'sleep 60; :') >/dev/null 2>&1 & echo $!; \
+             SLURM_JOB_ID=77 SLURM_STEP_ID=5 sleep 60 >/dev/null 2>&1 & echo $!; \
+             SLURM_JOB_ID=77 sleep 60 >/dev/null 2>&1 & echo $!"
+        );
+        let output = std::process::Command::new("bash")
+            .args(["-c", &script])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let pids: Vec<i32> = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(|l| l.trim().parse().unwrap())
+            .collect();
+        let mut killed = Killed(pids.clone());
+        let [step, batch, other_job, left_its_step, batch_script] = pids[..] else {
+            panic!("{pids:?}");
+        };
+        // Each stepd's child, once it runs (no event tells).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let mut table = Vec::new();
+        let children = loop {
+            crate::platform::ProcessTable::new()
+                .scan(&mut table)
+                .unwrap();
+            let child_of = |parent: i32| table.iter().find(|p| p.ppid == parent).map(|p| p.pid);
+            let children: Vec<Option<i32>> =
+                [step, batch, other_job].into_iter().map(child_of).collect();
+            if let [Some(a), Some(b), Some(c)] = children[..] {
+                break [a, b, c];
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the stand-ins did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        killed.0.extend(children);
+        let own = OwnProcesses::new();
+        let mut ownership = own.classify(&table);
+        for pid in [step, children[0], left_its_step] {
+            assert!(!ownership.is_ours(pid), "{pid}: no Slurm job is ours yet");
+        }
+        own.add_slurm_job(77);
+        let mut ownership = own.classify(&table);
+        for pid in [step, children[0], left_its_step] {
+            assert!(ownership.is_ours(pid), "{pid} is of step 77.3 or 77.5");
+        }
+        for pid in [batch, children[1], other_job, children[2], batch_script] {
+            assert!(
+                !ownership.is_ours(pid),
+                "{pid} is a batch script's or job 78's"
+            );
+        }
     }
 }

@@ -27,7 +27,9 @@ pub(crate) use descriptors::{
 };
 pub(crate) use memory::MemorySource;
 pub(crate) use oom::OomCounter;
-pub(crate) use process_table::{ProcessTable, resident_bytes, uptime_ticks};
+pub(crate) use process_table::{
+    ProcessTable, command_line, environment_variable, resident_bytes, uptime_ticks,
+};
 pub(crate) use processes::{
     Interest, members_of_group, reap_exited_with_status, reap_exited_with_usage, renice_group,
     signal_group, signal_group_exists, signal_process, single_threaded, wait_for, wait_readable,

@@ -96,6 +96,25 @@ pub enum Outcome {
         /// The OS error number, when there is one.
         errno: Option<i32>,
     },
+    /// The machine it ran on was lost: with the Slurm launcher, Slurm
+    /// declared the task's node failed before the task's end reached us
+    /// (its process is gone with the node, and how it would have ended is
+    /// unknown; its report has no [`ProcessExit`]). Like any failure it is
+    /// retried when the task has retries left; Slurm then starts it on a
+    /// node that is up. Slurm takes its `SlurmdTimeout` (300 s by default)
+    /// and up to a ping interval more to declare a node that stopped
+    /// answering failed; see `docs/slurm.md`.
+    ///
+    /// ```
+    /// use dummymp::Outcome;
+    /// let outcome = Outcome::NodeLost { node: "node2".into() };
+    /// assert!(!outcome.is_success());
+    /// assert_eq!(outcome.to_string(), "was lost with its node node2 (Slurm: node failure)");
+    /// ```
+    NodeLost {
+        /// The node, as Slurm names it.
+        node: String,
+    },
     /// The worker could not run the function or deliver its value: it runs
     /// a different executable than its parent, the program did not call
     /// [`init`](crate::init), the argument or return value could not be
@@ -164,6 +183,9 @@ impl fmt::Display for Outcome {
             Outcome::TimedOut => f.write_str("ran past its timeout and was ended"),
             Outcome::Killed => f.write_str("was killed on request"),
             Outcome::FailedToStart { error, .. } => write!(f, "could not be started: {error}"),
+            Outcome::NodeLost { node } => {
+                write!(f, "was lost with its node {node} (Slurm: node failure)")
+            }
             Outcome::Failed { reason } => write!(f, "failed: {reason}"),
         }
     }

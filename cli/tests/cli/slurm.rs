@@ -1,19 +1,23 @@
-//! `--slurm`: every job a Slurm job step, with the job log, output and
-//! Ctrl-C as without it.
+//! `--slurm`: every job a Slurm job step, on every node of the
+//! allocation, with the job log, output and Ctrl-C as without it; a job
+//! whose node dies is logged as failed.
 //!
 //! Needs a Slurm cluster this machine can submit to: start the three-node
 //! test cluster with `bash .ci/slurm/start.sh` (as root) and point the
 //! clients at it with `. /var/lib/dummymp-slurm/env`. Without one the tests
 //! pass with a message saying so, unless `DUMMYMP_SLURM_TESTS=required` (as
-//! in CI), which makes them fail.
+//! in CI), which makes them fail. The test that kills a node needs that
+//! cluster (its `.ci/slurm/kill-node.sh`), as root.
 
-use std::path::Path;
-use std::process::Command;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use rustix::process::Signal;
 
-use crate::support::{lines, nuclear, send, spawn_nuclear, wait_for_exit, wait_until};
+use crate::support::{binary, lines, nuclear, send, spawn_nuclear, wait_for_exit, wait_until};
 
 /// Whether a Slurm cluster answers; see the module documentation.
 fn cluster_available() -> bool {
@@ -48,6 +52,21 @@ fn cluster_available() -> bool {
     }
 }
 
+/// The cluster is shared by the Slurm tests, of this program and of the
+/// library's: a test that kills a node must have it alone (`alone`), the
+/// others share it. A lock file, held until dropped.
+fn cluster_lock(alone: bool) -> std::fs::File {
+    let lock = std::fs::File::create(std::env::temp_dir().join("dummymp-slurm-cluster.lock"))
+        .expect("lock file");
+    let how = if alone {
+        rustix::fs::FlockOperation::LockExclusive
+    } else {
+        rustix::fs::FlockOperation::LockShared
+    };
+    rustix::fs::flock(&lock, how).expect("locked");
+    lock
+}
+
 /// The ids of the steps named `name` that Slurm knows of.
 fn steps_named(name: &str) -> Vec<String> {
     let output = Command::new("squeue")
@@ -80,6 +99,7 @@ fn jobs_run_as_steps_and_are_logged_as_without_slurm() {
     if !cluster_available() {
         return;
     }
+    let _cluster = cluster_lock(false);
     let dir = tempfile::tempdir().unwrap();
     let job = "echo step $SLURM_JOB_ID.$SLURM_STEP_ID {}; echo warning {} >&2; exit {}";
     let output = nuclear(dir.path())
@@ -116,6 +136,7 @@ fn ctrl_c_cancels_the_running_steps() {
     if !cluster_available() {
         return;
     }
+    let _cluster = cluster_lock(false);
     let dir = tempfile::tempdir().unwrap();
     // A sleep under a name of its own: Slurm names a step after its
     // program, and no other step has this name.
@@ -140,4 +161,275 @@ fn find_sleep() -> std::path::PathBuf {
         .map(|dir| dir.join("sleep"))
         .find(|path| path.is_file())
         .expect("sleep is on PATH")
+}
+
+// ---- Across the nodes ------------------------------------------------------
+
+/// A job script that waits (at most two minutes) until `count` jobs have
+/// touched a file in `dir`, then prints its node and exits with its input:
+/// `count` of them at once on three nodes of two CPUs run on every node.
+fn meeting_job(dir: &Path, count: usize) -> String {
+    let d = dir.display();
+    format!(
+        "touch {d}/met-{{}}; n=0; \
+         while [ $(ls {d} | grep -c '^met-') -lt {count} ] && [ $n -lt 1200 ]; do \
+         n=$((n+1)); sleep 0.1; done; echo $SLURMD_NODENAME; exit {{}}"
+    )
+}
+
+#[test]
+fn jobs_spread_over_every_node_of_a_batch_job() {
+    if !cluster_available() {
+        return;
+    }
+    let _cluster = cluster_lock(false);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("batch.out");
+    let job = meeting_job(dir.path(), 6);
+    // The batch script runs dummymp on the first node; its jobs run on all.
+    let script = format!(
+        "#!/bin/sh\nexec {} --slurm -j 6 --joblog {} '{job}' ::: 1 2 3 4 5 6\n",
+        binary().display(),
+        dir.path().join("jobs.log").display()
+    );
+    let status = Command::new("sbatch")
+        .args(["--wait", "--quiet", "--nodes=3", "--ntasks=6", "--time=10"])
+        .arg(format!("--output={}", out.display()))
+        .current_dir(dir.path())
+        .stdin(Stdio::piped())
+        .spawn()
+        .and_then(|mut sbatch| {
+            use std::io::Write;
+            sbatch.stdin.take().unwrap().write_all(script.as_bytes())?;
+            sbatch.wait()
+        })
+        .expect("sbatch runs");
+    let printed = std::fs::read_to_string(&out).unwrap_or_default();
+    assert_eq!(status.code(), Some(6), "six jobs failed: {printed}");
+    let nodes: BTreeSet<&str> = printed.lines().collect();
+    assert_eq!(nodes.len(), 3, "{printed}");
+    let rows = log_rows(&dir.path().join("jobs.log"));
+    assert_eq!(rows.len(), 6);
+    for (row, exit) in rows.iter().zip(1..) {
+        assert_eq!(row[6], exit.to_string(), "{row:?}");
+        assert_eq!(row[7], "0", "{row:?}");
+    }
+}
+
+/// The test cluster's nodes (`DUMMYMP_SLURM_NODES`) when this is root on
+/// it; else `None`, after saying why (a failure when
+/// `DUMMYMP_SLURM_TESTS=required`).
+fn test_cluster_nodes() -> Option<Vec<String>> {
+    let nodes: Vec<String> = std::env::var("DUMMYMP_SLURM_NODES")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    if nodes.len() >= 3 && rustix::process::geteuid().is_root() {
+        return Some(nodes);
+    }
+    let why = "it needs the three-node test cluster of .ci/slurm (DUMMYMP_SLURM_NODES), as root";
+    if std::env::var("DUMMYMP_SLURM_TESTS").as_deref() == Ok("required") {
+        panic!("DUMMYMP_SLURM_TESTS=required, but {why}");
+    }
+    eprintln!("skipping a Slurm test: {why}");
+    None
+}
+
+/// One of `.ci/slurm/`'s scripts.
+fn cluster_script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../.ci/slurm")
+        .join(name)
+}
+
+/// A node killed as a power cut would; started again when dropped.
+struct DeadNode(String);
+
+impl DeadNode {
+    fn kill(node: &str) -> DeadNode {
+        let status = Command::new("bash")
+            .arg(cluster_script("kill-node.sh"))
+            .arg(node)
+            .stdout(Stdio::null())
+            .status()
+            .expect("bash runs");
+        assert!(status.success(), "kill-node.sh {node}: {status}");
+        DeadNode(node.to_string())
+    }
+}
+
+impl Drop for DeadNode {
+    fn drop(&mut self) {
+        let status = Command::new("bash")
+            .arg(cluster_script("start-node.sh"))
+            .arg(&self.0)
+            .stdout(Stdio::null())
+            .status();
+        if !status.as_ref().is_ok_and(|s| s.success()) {
+            eprintln!("start-node.sh {} failed: {status:?}", self.0);
+        }
+    }
+}
+
+/// Waits for `child` for at most `limit`; fails the test after that.
+fn wait_long(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "gave up waiting for dummymp");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+// A node dies under two runs, each in an allocation of one CPU on each of
+// the three nodes. With --no-kill the run goes on: its job on the dead
+// node is logged as failed (Exitval 255) and said so on stderr, the jobs
+// queued run on the nodes left. Without it Slurm revokes the allocation:
+// every job is accounted for (lost, killed by Slurm, or unable to start)
+// and the run fails. No job and no process is left.
+#[test]
+fn a_job_whose_node_dies_is_logged_as_failed() {
+    if !cluster_available() {
+        return;
+    }
+    let Some(nodes) = test_cluster_nodes() else {
+        return;
+    };
+    let _cluster = cluster_lock(true);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let name = format!("dummymp-cli-loss-{}", std::process::id());
+    let run = |tag: &str, no_kill: bool| {
+        // Each job says where it is, then waits for its release (at most
+        // five minutes).
+        let job = format!(
+            "echo $SLURMD_NODENAME > {d}/{tag}-{{}}; n=0; \
+             while [ ! -e {d}/{tag}-release ] && [ $n -lt 3000 ]; do n=$((n+1)); sleep 0.1; done"
+        );
+        let mut command = Command::new("salloc");
+        command.args(["--quiet", "--nodes=3", "--ntasks=3", "--time=10"]);
+        command.arg(format!("--job-name={name}"));
+        if no_kill {
+            command.arg("--no-kill");
+        }
+        command
+            .arg(binary())
+            .args(["--priority", "nuclear", "--slurm", "-j", "3", "--joblog"])
+            .arg(dir.path().join(format!("{tag}.log")))
+            .arg(job)
+            .args([":::", "1", "2", "3", "4", "5"])
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join(format!("{tag}.err"))).unwrap())
+            .spawn()
+            .expect("salloc runs")
+    };
+    let mut kept = run("kept", true);
+    let mut revoked = run("revoked", false);
+    let placed = |tag: &str| -> Vec<String> {
+        (1..=3)
+            .map(|i| {
+                let file = dir.path().join(format!("{tag}-{i}"));
+                std::fs::read_to_string(file)
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string()
+            })
+            .collect()
+    };
+    wait_until("three jobs of each run", || {
+        placed("kept")
+            .iter()
+            .chain(&placed("revoked"))
+            .all(|node| !node.is_empty())
+    });
+    let (kept_on, revoked_on) = (placed("kept"), placed("revoked"));
+    let listed = Command::new("squeue")
+        .args(["--noheader", "--format=%i", "--name", &name])
+        .output()
+        .unwrap();
+    let jobs: Vec<String> = lines(&listed.stdout);
+    assert_eq!(jobs.len(), 2, "{jobs:?}");
+    let victim = &nodes[1];
+    let dead = DeadNode::kill(victim);
+    std::fs::write(dir.path().join("kept-release"), "").unwrap();
+    let kept_status = wait_long(&mut kept, Duration::from_secs(300));
+    let revoked_status = wait_long(&mut revoked, Duration::from_secs(300));
+    drop(dead);
+
+    let said = |tag: &str| std::fs::read_to_string(dir.path().join(format!("{tag}.err"))).unwrap();
+    // --no-kill: one job lost, the others (two queued ones too) done.
+    let lost = 1 + kept_on
+        .iter()
+        .position(|n| n == victim)
+        .expect("a job on each node");
+    assert_eq!(kept_status.code(), Some(1), "{}", said("kept"));
+    let rows = log_rows(&dir.path().join("kept.log"));
+    assert_eq!(rows.len(), 5, "{rows:?}");
+    for row in &rows {
+        let expected = if row[0] == lost.to_string() {
+            "255"
+        } else {
+            "0"
+        };
+        assert_eq!(
+            (row[6].as_str(), row[7].as_str()),
+            (expected, "0"),
+            "{row:?}"
+        );
+    }
+    let warning = format!("dummymp: warning: job {lost} was lost with its node {victim}");
+    assert!(said("kept").contains(&warning), "{}", said("kept"));
+    for later in 4..=5 {
+        let node = std::fs::read_to_string(dir.path().join(format!("kept-{later}"))).unwrap();
+        assert_ne!(node.trim(), victim, "job {later} ran on the dead node");
+    }
+    // Revoked: every job logged, none a success.
+    assert_eq!(revoked_status.code(), Some(5), "{}", said("revoked"));
+    let rows = log_rows(&dir.path().join("revoked.log"));
+    assert_eq!(rows.len(), 5, "{rows:?}");
+    for row in &rows {
+        let seq: usize = row[0].parse().unwrap();
+        let expected = match revoked_on.get(seq - 1) {
+            Some(node) if node == victim => ("255", "0"), // lost
+            Some(_) => ("143", "15"),                     // ended by Slurm
+            None => ("126", "0"),                         // never started
+        };
+        assert_eq!((row[6].as_str(), row[7].as_str()), expected, "{row:?}");
+    }
+    // Nothing left: the jobs are gone from the queue, and so are their
+    // processes from every node.
+    wait_until("the allocations to be gone", || {
+        let listed = Command::new("squeue")
+            .args(["--noheader", "--format=%i", "--name", &name])
+            .output()
+            .unwrap();
+        listed.stdout.trim_ascii().is_empty()
+    });
+    for job in &jobs {
+        wait_until("the jobs' processes to be gone", || {
+            processes_of_job(job).is_empty()
+        });
+    }
+}
+
+/// The processes, on every node of the test cluster (this machine's
+/// `/proc` shows them all), whose environment names job `job`.
+fn processes_of_job(job: &str) -> Vec<u32> {
+    let wanted = format!("SLURM_JOB_ID={job}");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|environ| {
+                environ
+                    .split(|&b| b == 0)
+                    .any(|entry| entry == wanted.as_bytes())
+            })
+        })
+        .collect()
 }

@@ -16,30 +16,45 @@
 //! srun: error: Unable to create step for job 12: More processors requested than permitted
 //! ```
 
+use super::news::StepNews;
 use crate::task::{Outcome, ProcessExit};
 
 /// The outcome and process exit of a task whose job step ended with
-/// `outcome` and `srun` exiting as `exit`, given what Slurm `said` (its
-/// lines, oldest first). Outcomes the task or we decided (a value, a
-/// panic, a timeout, a kill, a clean exit) are kept as they are.
+/// `outcome` and `srun` exiting as `exit`, given what Slurm said about the
+/// step. Outcomes the task or we decided (a value, a panic, a timeout, a
+/// kill) are kept as they are; a clean exit is kept unless the task's node
+/// failed before its end reached `srun` (`srun` then exits with 0).
 pub(crate) fn explain(
     outcome: Outcome,
     exit: Option<ProcessExit>,
-    said: &[String],
+    news: &StepNews,
 ) -> (Outcome, Option<ProcessExit>) {
-    let explainable = match &outcome {
-        Outcome::Exited { code } => *code != 0,
-        Outcome::ExitedEarly { .. } => true,
-        Outcome::Signaled { .. } | Outcome::Failed { .. } => true,
-        _ => false,
-    };
-    if !explainable || said.is_empty() {
+    let explainable = matches!(
+        &outcome,
+        Outcome::Exited { .. }
+            | Outcome::ExitedEarly { .. }
+            | Outcome::Signaled { .. }
+            | Outcome::Failed { .. }
+    );
+    if !explainable || news.is_empty() {
         return (outcome, exit);
     }
-    let task_exit = said
-        .iter()
-        .rev()
-        .find_map(|line| task_exit(line, exit))
+    // Its node failed and its end never reached srun: it is lost, however
+    // srun exited. (Steps on the other nodes that Slurm then cancelled
+    // heard of their tasks' ends, and are explained below.)
+    if news.task_status.is_none()
+        && let Some(node) = &news.failed_node
+    {
+        return (Outcome::NodeLost { node: node.clone() }, None);
+    }
+    if outcome == (Outcome::Exited { code: 0 }) {
+        return (outcome, exit);
+    }
+    let said = &news.lines;
+    let task_exit = news
+        .task_status
+        .map(exit_of_wait_status)
+        .or_else(|| said.iter().rev().find_map(|line| task_exit(line, exit)))
         .or(exit);
     if let Some(ended) = said.iter().rev().find_map(|line| ended_by_slurm(line)) {
         let reason = format!("Slurm ended the job step: {ended}");
@@ -52,8 +67,10 @@ pub(crate) fn explain(
         );
         return (Outcome::FailedToStart { error, errno: None }, exit);
     }
+    let task_ended =
+        news.task_status.is_some() || said.iter().any(|line| line.contains(": task 0: "));
     match task_exit {
-        Some(task_exit) if said.iter().any(|line| line.contains(": task 0: ")) => {
+        Some(task_exit) if task_ended => {
             let outcome = match (&outcome, task_exit) {
                 (Outcome::Failed { .. }, _) => outcome,
                 (Outcome::ExitedEarly { .. }, ProcessExit::Code(code)) => {
@@ -81,6 +98,14 @@ pub(crate) fn explain(
     }
 }
 
+/// A wait status (as `waitpid` gives it) as an exit code or a signal.
+fn exit_of_wait_status(status: i32) -> ProcessExit {
+    match status & 0x7f {
+        0 => ProcessExit::Code((status >> 8) & 0xff),
+        signal => ProcessExit::Signal(signal),
+    }
+}
+
 /// How the task itself ended, from a line such as
 /// `srun: error: node7: task 0: Exited with exit code 3` (a code) or
 /// `... task 0: Killed` (a signal: `srun`'s exit code less 128).
@@ -98,17 +123,14 @@ fn task_exit(line: &str, srun_exit: Option<ProcessExit>) -> Option<ProcessExit> 
 }
 
 /// What Slurm says when it ended a step: the text of a line such as
-/// `slurmstepd-node7: error: *** STEP 12.4 ON node7 CANCELLED AT ... ***`,
-/// or of a node failure.
+/// `slurmstepd-node7: error: *** STEP 12.4 ON node7 CANCELLED AT ... ***`.
 fn ended_by_slurm(line: &str) -> Option<String> {
-    if line.contains(" CANCELLED AT ") {
-        let text = message_of(line);
-        let text = text.trim_start_matches('*').trim_end_matches('*').trim();
-        return Some(text.to_string());
+    if !line.contains(" CANCELLED AT ") {
+        return None;
     }
-    line.to_ascii_lowercase()
-        .contains("node fail")
-        .then(|| message_of(line).to_string())
+    let text = message_of(line);
+    let text = text.trim_start_matches('*').trim_end_matches('*').trim();
+    Some(text.to_string())
 }
 
 /// A line without its `srun: error: ` (or `slurmstepd-x: error: `) prefix.
@@ -123,8 +145,13 @@ fn message_of(line: &str) -> &str {
 mod tests {
     use super::*;
 
-    fn lines(said: &[&str]) -> Vec<String> {
-        said.iter().map(|s| s.to_string()).collect()
+    /// What Slurm said, as the messages' reader would have read `said`.
+    fn lines(said: &[&str]) -> StepNews {
+        let mut news = StepNews::default();
+        for line in said {
+            news.take(line);
+        }
+        news
     }
 
     #[test]
@@ -161,6 +188,58 @@ mod tests {
     }
 
     #[test]
+    fn the_wait_status_srun_received_is_the_tasks_exit() {
+        let finished = |status: &str| {
+            format!(
+                "srun: launch/slurm: _task_finish: Received task exit notification for 1 \
+                 task of StepId=4.1 (status={status})."
+            )
+        };
+        let launched = "srun: launching StepId=4.1 on host node3, 1 tasks: 0";
+        // srun exits with 1 both for a task's exit code 1 and when it
+        // cannot create a step; the status tells.
+        let said = lines(&[
+            launched,
+            &finished("0x0100"),
+            "srun: error: node3: task 0: Exited with exit code 1",
+        ]);
+        assert_eq!(
+            explain(
+                Outcome::Exited { code: 1 },
+                Some(ProcessExit::Code(1)),
+                &said
+            ),
+            (Outcome::Exited { code: 1 }, Some(ProcessExit::Code(1)))
+        );
+        // A task that exited with 130 by itself was not interrupted.
+        let said = lines(&[launched, &finished("0x8200")]);
+        assert_eq!(
+            explain(
+                Outcome::Exited { code: 130 },
+                Some(ProcessExit::Code(130)),
+                &said
+            ),
+            (Outcome::Exited { code: 130 }, Some(ProcessExit::Code(130)))
+        );
+        let said = lines(&[
+            launched,
+            &finished("0x0006"),
+            "srun: error: node3: task 0: Aborted",
+        ]);
+        assert_eq!(
+            explain(
+                Outcome::Exited { code: 134 },
+                Some(ProcessExit::Code(134)),
+                &said
+            ),
+            (
+                Outcome::Signaled { signal: 6 },
+                Some(ProcessExit::Signal(6))
+            )
+        );
+    }
+
+    #[test]
     fn a_step_slurm_cancelled_says_so() {
         for (line, says) in [
             (
@@ -171,7 +250,6 @@ mod tests {
                 "slurmstepd: error: *** STEP 2.0 ON vm CANCELLED AT 2026-11-26T12:11:57 DUE TO TIME LIMIT ***",
                 "DUE TO TIME LIMIT",
             ),
-            ("srun: error: Node failure on vm", "Node failure on vm"),
         ] {
             let said = lines(&[line, "srun: error: vm: task 0: Killed"]);
             let (outcome, exit) = explain(
@@ -185,6 +263,55 @@ mod tests {
             assert!(reason.contains(says), "{reason}");
             assert_eq!(exit, Some(ProcessExit::Signal(9)));
         }
+    }
+
+    #[test]
+    fn a_task_whose_node_failed_is_lost_though_srun_exits_with_0() {
+        // As srun -v said it, its node killed 2.5 s in (Slurm 22.05).
+        let lost = lines(&[
+            "srun: jobid 27: nodes(3):`node[1-3]', cpu counts: 2(x3)",
+            "srun: launching StepId=27.0 on host node2, 1 tasks: 0",
+            "srun: launch/slurm: _task_start: Node node2, 1 tasks started",
+            "srun: error: Node failure on node2",
+            "srun: Complete StepId=27.0+0 received",
+        ]);
+        let node2 = Outcome::NodeLost {
+            node: "node2".into(),
+        };
+        // A command, and a worker that never sent its result.
+        for outcome in [
+            Outcome::Exited { code: 0 },
+            Outcome::Failed {
+                reason: "the worker's last message was cut short".into(),
+            },
+        ] {
+            assert_eq!(
+                explain(outcome, Some(ProcessExit::Code(0)), &lost),
+                (node2.clone(), None)
+            );
+        }
+        // A step on a node that stayed up, cancelled when the allocation
+        // was revoked: its task's end is known, and it was not lost.
+        let cancelled = lines(&[
+            "srun: launching StepId=27.1 on host node3, 1 tasks: 0",
+            "srun: Complete StepId=27.0+0 received",
+            "slurmstepd-node3: error: *** STEP 27.1 ON node3 CANCELLED AT 2026-12-05T19:56:01 DUE TO NODE FAILURE, SEE SLURMCTLD LOG FOR DETAILS ***",
+            "srun: Job step aborted: Waiting up to 32 seconds for job step to finish.",
+            "srun: launch/slurm: _task_finish: Received task exit notification for 1 task of StepId=27.1 (status=0x000f).",
+            "srun: error: node3: task 0: Terminated",
+        ]);
+        let (outcome, exit) = explain(
+            Outcome::Exited { code: 143 },
+            Some(ProcessExit::Code(143)),
+            &cancelled,
+        );
+        let Outcome::Failed { reason } = outcome else {
+            panic!("{outcome:?}");
+        };
+        assert!(reason.contains("DUE TO NODE FAILURE"), "{reason}");
+        assert_eq!(exit, Some(ProcessExit::Signal(15)));
+        // A value that came back before the node failed stays.
+        assert_eq!(explain(Outcome::Returned, None, &lost).0, Outcome::Returned);
     }
 
     #[test]
@@ -232,7 +359,11 @@ mod tests {
         ] {
             assert_eq!(explain(outcome.clone(), None, &said).0, outcome);
         }
-        let silent = explain(Outcome::Exited { code: 4 }, Some(ProcessExit::Code(4)), &[]);
+        let silent = explain(
+            Outcome::Exited { code: 4 },
+            Some(ProcessExit::Code(4)),
+            &StepNews::default(),
+        );
         assert_eq!(silent.0, Outcome::Exited { code: 4 });
     }
 }

@@ -1,10 +1,13 @@
 //! `srun`'s standard error, taken apart: Slurm's own messages (lines from
-//! `srun` and `slurmstepd`) are kept to explain how a step ended, and
-//! everything else, the task's own error output, goes where it would go
-//! locally.
+//! `srun` and `slurmstepd`) say which step it is, where it runs and how it
+//! ended ([`news`](super::news)), and everything else, the task's own
+//! error output, goes where it would go locally. What Slurm said also
+//! lets the step be signalled through Slurm ([`signals`](super::signals)):
+//! a pause asked for before the step is known is sent as soon as it is.
 //!
 //! A thread per step reads the stream. Slurm's lines are logged (target
-//! `dummymp::slurm`, level debug) and kept; the task's bytes go to this
+//! `dummymp::slurm`: level debug for those that explain how the step
+//! ended, trace for the rest) and read; the task's bytes go to this
 //! process's standard error (a worker: only what it writes before its
 //! output is captured) or to a socket the engine reads as the command's
 //! standard error. A line that could be Slurm's is held until its end;
@@ -19,19 +22,21 @@
 
 use std::io::{self, Write};
 use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use rustix::io::Errno;
 use rustix::net::SendFlags;
+use rustix::process::Signal;
+
+use super::news::{StepId, StepNews};
+use super::signals;
 
 /// How long [`SrunMessages::settle`] waits at most. It normally returns as
 /// soon as the thread has read the pipe after `srun`'s exit; the limit
 /// only matters when the engine's end of a command's stream is full.
 const SETTLE_LIMIT: Duration = Duration::from_secs(10);
-
-/// How many of Slurm's lines are kept per step (the last ones).
-const KEPT_LINES: usize = 16;
 
 /// A line of Slurm's longer than this is no line of Slurm's.
 const MAX_SLURM_LINE: usize = 4096;
@@ -52,16 +57,20 @@ pub(crate) struct SrunMessages {
     shared: Arc<Shared>,
 }
 
-#[derive(Default)]
 struct Shared {
     state: Mutex<State>,
     changed: Condvar,
+    /// The `scancel` that signals the step.
+    scancel: PathBuf,
 }
 
 #[derive(Default)]
 struct State {
-    /// Slurm's lines, the last [`KEPT_LINES`].
-    said: Vec<String>,
+    /// What Slurm said so far.
+    news: StepNews,
+    /// Whether the task should be stopped (sent `SIGSTOP` once the step is
+    /// known, `SIGCONT` when this is cleared).
+    paused: bool,
     /// Everything `srun` wrote before it exited has been read.
     settled: bool,
 }
@@ -75,14 +84,19 @@ impl std::fmt::Debug for SrunMessages {
 impl SrunMessages {
     /// Starts reading `stderr`, `srun`'s standard error (non-blocking),
     /// until its end; `srun_pidfd` tells when `srun` has exited. `pid` is
-    /// `srun`'s, for the log.
+    /// `srun`'s, for the log; `scancel` signals the step.
     pub(crate) fn start(
         stderr: OwnedFd,
         srun_pidfd: OwnedFd,
         destination: Destination,
         pid: u32,
+        scancel: PathBuf,
     ) -> io::Result<SrunMessages> {
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            changed: Condvar::new(),
+            scancel,
+        });
         let reader = Reader {
             stderr,
             srun_pidfd: Some(srun_pidfd),
@@ -118,9 +132,47 @@ impl SrunMessages {
         }
     }
 
-    /// Slurm's lines so far (the last few), oldest first.
-    pub(crate) fn said(&self) -> Vec<String> {
-        self.lock().said.clone()
+    /// What Slurm said so far.
+    pub(crate) fn news(&self) -> StepNews {
+        self.lock().news.clone()
+    }
+
+    /// The step, once `srun` has launched it, and the node it runs on.
+    pub(crate) fn step(&self) -> Option<(StepId, Option<String>)> {
+        let state = self.lock();
+        state.news.step.map(|step| (step, state.news.node.clone()))
+    }
+
+    /// Sends `signals` to every process of the step, through Slurm, if the
+    /// step is known (launched); false if it is not (yet).
+    pub(crate) fn signal(&self, signals: &[Signal]) -> bool {
+        let state = self.lock();
+        match state.news.step {
+            Some(step) => {
+                signals::signal_step(&self.shared.scancel, step, signals);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Stops the task (`SIGSTOP` through Slurm), now or as soon as the
+    /// step is launched.
+    pub(crate) fn pause(&self) {
+        let mut state = self.lock();
+        state.paused = true;
+        if let Some(step) = state.news.step {
+            signals::signal_step(&self.shared.scancel, step, &[Signal::STOP]);
+        }
+    }
+
+    /// Continues a task that [`SrunMessages::pause`] stopped.
+    pub(crate) fn resume(&self) {
+        let mut state = self.lock();
+        let was_paused = std::mem::replace(&mut state.paused, false);
+        if let (true, Some(step)) = (was_paused, state.news.step) {
+            signals::signal_step(&self.shared.scancel, step, &[Signal::CONT]);
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -235,14 +287,21 @@ fn pass_on(destination: &mut Destination, mut bytes: &[u8]) {
     }
 }
 
-/// Keeps one of Slurm's lines and logs it.
+/// Reads one of Slurm's lines and logs it: at level debug what explains
+/// how the step ended, at level trace the rest (`--verbose`'s some twenty
+/// lines a step). A step launched while its task should be paused is
+/// stopped at once.
 fn record(shared: &Shared, pid: u32, line: String) {
-    log::debug!(target: "dummymp::slurm", "[PID {pid}] {line}");
     let mut state = shared.state.lock().unwrap_or_else(PoisonError::into_inner);
-    if state.said.len() == KEPT_LINES {
-        state.said.remove(0);
+    let known = state.news.step;
+    if state.news.take(&line) {
+        log::debug!(target: "dummymp::slurm", "[PID {pid}] {line}");
+    } else {
+        log::trace!(target: "dummymp::slurm", "[PID {pid}] {line}");
     }
-    state.said.push(line);
+    if let (None, Some(step), true) = (known, state.news.step, state.paused) {
+        signals::signal_step(&shared.scancel, step, &[Signal::STOP]);
+    }
 }
 
 /// Cuts a stream into Slurm's lines and everything else.

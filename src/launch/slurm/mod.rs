@@ -6,14 +6,19 @@
 //! protocol and a command's output travel over `srun`'s standard streams
 //! unchanged. What `srun` writes on its standard error is taken apart
 //! ([`messages`]): the task's own error output goes where it would go
-//! locally, Slurm's messages explain how the step ended ([`explanation`]).
-//! The allocation this program runs in ([`allocation`]) sizes how many
-//! steps run at once ([`SlurmOptions`]).
+//! locally, Slurm's messages ([`news`]) say which step it is and where it
+//! runs, so that it can be signalled through Slurm ([`signals`]), and
+//! explain how it ended ([`explanation`]). The allocation this program
+//! runs in ([`allocation`]) sizes how many steps run at once
+//! ([`SlurmOptions`]).
 
 pub(crate) mod allocation;
 pub(crate) mod explanation;
 pub(crate) mod messages;
+mod news;
 mod options;
+pub(crate) mod renice;
+mod signals;
 mod step;
 
 use std::io;
@@ -33,7 +38,7 @@ pub(crate) fn launch(options: &SlurmOptions, spec: &LaunchSpec) -> io::Result<Pr
     let srun = step::srun_spec(options, spec)?;
     let mut launched = local::spawn::launch(&srun)?;
     launched.control = Control::SrunStep;
-    match read_messages(&mut launched, srun.io) {
+    match read_messages(&mut launched, srun.io, options.scancel()) {
         Ok(()) => Ok(launched),
         Err(error) => {
             // srun alone: its helper cancels the step, if there is one yet.
@@ -46,8 +51,13 @@ pub(crate) fn launch(options: &SlurmOptions, spec: &LaunchSpec) -> io::Result<Pr
 }
 
 /// Starts reading `srun`'s standard error. A command's own error output
-/// reaches the engine through a socket in its place.
-fn read_messages(launched: &mut ProcessHandle, io: LaunchIo) -> io::Result<()> {
+/// reaches the engine through a socket in its place. `scancel` signals the
+/// step.
+fn read_messages(
+    launched: &mut ProcessHandle,
+    io: LaunchIo,
+    scancel: std::path::PathBuf,
+) -> io::Result<()> {
     let stderr = launched
         .stderr
         .take()
@@ -72,6 +82,7 @@ fn read_messages(launched: &mut ProcessHandle, io: LaunchIo) -> io::Result<()> {
         srun_pidfd,
         destination,
         launched.pid,
+        scancel,
     )?);
     Ok(())
 }

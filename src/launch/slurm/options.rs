@@ -107,7 +107,8 @@ impl SlurmOptions {
     /// Passes `arg` to every `srun` (before the program), for instance
     /// `--partition=short` or `--time=10` outside an allocation. Options
     /// that change the number of tasks or the standard streams break the
-    /// launcher.
+    /// launcher, and `--quiet` makes `srun` refuse to run (the launcher
+    /// passes `--verbose`: it reads what `srun` says of the step).
     ///
     /// ```no_run
     /// use dummymp::{DummyMp, Launcher, SlurmOptions};
@@ -197,6 +198,16 @@ impl SlurmOptions {
             .concurrent_workers(self.get_cpus_per_task())
             .unwrap_or(1);
         Some(usize::try_from(fit).unwrap_or(usize::MAX).max(1))
+    }
+
+    /// The `scancel` next to this `srun` (else the one on `PATH`).
+    pub(crate) fn scancel(&self) -> PathBuf {
+        match self.srun.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() && dir.join("scancel").is_file() => {
+                dir.join("scancel")
+            }
+            _ => PathBuf::from("scancel"),
+        }
     }
 
     /// The CPUs a step asks for, for a task that needs `task_cpus`.

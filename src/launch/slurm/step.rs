@@ -11,17 +11,24 @@ use crate::launch::{LaunchIo, LaunchSpec};
 /// The local process to start for `spec`: `srun` with the options below,
 /// then `--`, the task's program and its arguments.
 ///
-/// - `--exact --ntasks=1 --cpus-per-task=<c>`: one task with exactly the
-///   CPUs it needs (without `--exact` a step takes every CPU of the job on
-///   its node);
+/// - `--exact --nodes=1 --ntasks=1 --cpus-per-task=<c>`: one task on one
+///   node with exactly the CPUs it needs (without `--exact` a step takes
+///   every CPU of the job on its node; without `--nodes=1`, in an
+///   allocation of several nodes, `srun` warns at every step that it
+///   cannot run one task on them all);
 /// - `--mem=0` inside an allocation: the step may use the job's memory on
 ///   its node without reserving all of it (outside one it would ask for a
 ///   whole node's memory);
 /// - `--unbuffered`: output reaches us as it is written, not line by line
 ///   (the worker protocol is not line based);
-/// - `--quiet`: no "step creation temporarily disabled" chatter while a
-///   step waits for CPUs; errors are still written, and read (see
-///   `messages`).
+/// - `--verbose`: `srun` names the step and its node as it launches it,
+///   and gives the task's wait status when it ends (see `news`), which is
+///   how the step is signalled and how its end is told apart from its
+///   node's failure; the rest of what it says is only logged.
+///
+/// A niceness to start at is applied on the node, by `nice` (`srun`'s own
+/// niceness does not reach the task unless the cluster propagates it);
+/// the step is then named after the task's program, not `nice`.
 ///
 /// `srun` starts the step in its own working directory with its own
 /// environment (`--export=ALL`), so those are set on `srun`; a spec that
@@ -33,19 +40,32 @@ use crate::launch::{LaunchIo, LaunchSpec};
 pub(crate) fn srun_spec(options: &SlurmOptions, spec: &LaunchSpec) -> io::Result<LaunchSpec> {
     let mut args: Vec<OsString> = vec![
         "--exact".into(),
+        "--nodes=1".into(),
         "--ntasks=1".into(),
         format!("--cpus-per-task={}", options.step_cpus(spec.cpus)).into(),
         "--unbuffered".into(),
-        "--quiet".into(),
+        "--verbose".into(),
     ];
     if options.allocation.is_some() {
         args.push("--mem=0".into());
     }
-    if let Some(name) = &options.job_name {
-        args.push(format!("--job-name={name}").into());
+    let program = program_for_nodes(&spec.program)?;
+    let nice = spec.niceness.filter(|&n| n > 0);
+    match (&options.job_name, nice) {
+        (Some(name), _) => args.push(format!("--job-name={name}").into()),
+        (None, Some(_)) => {
+            let mut name = OsString::from("--job-name=");
+            let path = std::path::Path::new(&program);
+            name.push(path.file_name().unwrap_or(path.as_os_str()));
+            args.push(name);
+        }
+        (None, None) => {}
     }
     args.extend(options.srun_args.iter().cloned());
     args.push("--".into());
+    if let Some(niceness) = nice {
+        args.extend(["nice".into(), "-n".into(), niceness.to_string().into()]);
+    }
     if spec.env_clear {
         args.push("env".into());
         args.push("-i".into());
@@ -58,7 +78,7 @@ pub(crate) fn srun_spec(options: &SlurmOptions, spec: &LaunchSpec) -> io::Result
             }
         }
     }
-    args.push(program_for_nodes(&spec.program)?);
+    args.push(program);
     args.extend(spec.args.iter().cloned());
     let mut env = if spec.env_clear {
         Vec::new()
@@ -83,7 +103,8 @@ pub(crate) fn srun_spec(options: &SlurmOptions, spec: &LaunchSpec) -> io::Result
             LaunchIo::Worker | LaunchIo::WorkerWithStderrPipe => LaunchIo::WorkerWithStderrPipe,
             LaunchIo::Command => LaunchIo::Command,
         },
-        niceness: spec.niceness,
+        // srun itself runs at ours: the niceness is the task's.
+        niceness: None,
         forkable: false,
         cpus: spec.cpus,
     })
@@ -135,16 +156,19 @@ mod tests {
     #[test]
     fn a_command_becomes_one_exact_step() {
         let options = SlurmOptions::for_tests(None).job_name("render");
-        let srun = srun_spec(&options, &command_spec()).unwrap();
+        let mut spec = command_spec();
+        spec.niceness = None;
+        let srun = srun_spec(&options, &spec).unwrap();
         assert_eq!(srun.program, "srun");
         assert_eq!(
             words(&srun),
             [
                 "--exact",
+                "--nodes=1",
                 "--ntasks=1",
                 "--cpus-per-task=1",
                 "--unbuffered",
-                "--quiet",
+                "--verbose",
                 "--job-name=render",
                 "--",
                 "echo",
@@ -154,7 +178,22 @@ mod tests {
         assert_eq!(srun.env, command_spec().env, "srun passes them on");
         assert_eq!(srun.current_dir, command_spec().current_dir);
         assert_eq!(srun.io, LaunchIo::Command);
-        assert_eq!(srun.niceness, Some(5));
+        assert_eq!(srun.niceness, None);
+    }
+
+    #[test]
+    fn the_niceness_is_applied_on_the_node_and_the_step_keeps_its_name() {
+        let srun = srun_spec(&SlurmOptions::for_tests(None), &command_spec()).unwrap();
+        assert_eq!(srun.niceness, None, "srun runs at ours");
+        let said = words(&srun);
+        let separator = said.iter().position(|w| w == "--").unwrap();
+        assert_eq!(said[separator + 1..], ["nice", "-n", "5", "echo", "hello"]);
+        assert!(said[..separator].contains(&"--job-name=echo".to_string()));
+        // A job name given is kept.
+        let options = SlurmOptions::for_tests(None).job_name("render");
+        let said = words(&srun_spec(&options, &command_spec()).unwrap());
+        assert!(said.contains(&"--job-name=render".to_string()), "{said:?}");
+        assert!(!said.contains(&"--job-name=echo".to_string()), "{said:?}");
     }
 
     #[test]
@@ -185,6 +224,7 @@ mod tests {
     fn a_cleared_environment_is_cleared_on_the_node_not_for_srun() {
         let mut spec = command_spec();
         spec.env_clear = true;
+        spec.niceness = None;
         let srun = srun_spec(&SlurmOptions::for_tests(None), &spec).unwrap();
         assert!(!srun.env_clear);
         assert!(srun.env.is_empty());

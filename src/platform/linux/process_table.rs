@@ -242,9 +242,51 @@ pub(crate) fn resident_bytes(pid: i32) -> Option<u64> {
     Some(pages * rustix::param::page_size() as u64)
 }
 
+/// The command line of the process `pid` as its program left it (its
+/// arguments separated by NUL bytes, or a title it wrote there), at most
+/// `limit` bytes; `None` when it is gone or cannot be read.
+pub(crate) fn command_line(pid: i32, limit: usize) -> Option<Vec<u8>> {
+    read_at_most(&format!("/proc/{pid}/cmdline"), limit)
+}
+
+/// The value of the variable `name` in the environment the process `pid`
+/// started with; `None` when it has none, is gone, or its environment
+/// cannot be read (another user's).
+pub(crate) fn environment_variable(pid: i32, name: &[u8]) -> Option<Vec<u8>> {
+    // Environments larger than this are cut; a variable beyond is missed.
+    let environ = read_at_most(&format!("/proc/{pid}/environ"), 256 * 1024)?;
+    environ.split(|&b| b == 0).find_map(|entry| {
+        let value = entry.strip_prefix(name)?.strip_prefix(b"=")?;
+        Some(value.to_vec())
+    })
+}
+
+fn read_at_most(path: &str, limit: usize) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).ok()?;
+    let mut bytes = Vec::new();
+    file.take(limit as u64).read_to_end(&mut bytes).ok()?;
+    Some(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_command_line_and_environment_of_this_process_are_readable() {
+        let me = std::process::id() as i32;
+        let line = command_line(me, 4096).unwrap();
+        let exe = std::env::args_os().next().unwrap();
+        assert!(line.starts_with(exe.as_encoded_bytes()));
+        // cargo starts tests with a PATH.
+        assert!(environment_variable(me, b"PATH").is_some_and(|p| !p.is_empty()));
+        assert_eq!(
+            environment_variable(me, b"DUMMYMP_NO_SUCH_VARIABLE_X"),
+            None
+        );
+        assert_eq!(command_line(-5, 10), None);
+    }
 
     #[test]
     fn stat_line_with_spaces_and_parentheses_in_the_name() {
