@@ -101,7 +101,7 @@ impl Pool {
     ) {
         let mut workers: Vec<ProcessHandle> = self.idle.drain(..).map(|w| w.process).collect();
         for worker in &mut workers {
-            worker.input = None;
+            worker.close_link();
         }
         for mut worker in workers {
             let exited = platform::wait_readable(&[worker.pidfd.as_fd()], Some(grace))

@@ -6,6 +6,7 @@ mod cpu_times;
 mod descriptors;
 mod memory;
 mod oom;
+mod own_memory;
 mod process_table;
 mod processes;
 
@@ -26,6 +27,7 @@ pub(crate) use descriptors::{
 };
 pub(crate) use memory::MemorySource;
 pub(crate) use oom::OomCounter;
+pub(crate) use own_memory::unshared_peak;
 pub(crate) use process_table::{ProcessTable, resident_bytes, uptime_ticks};
 pub(crate) use processes::{
     Interest, members_of_group, reap_exited_with_status, reap_exited_with_usage, renice_group,

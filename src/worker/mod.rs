@@ -26,6 +26,8 @@
 mod capture;
 mod logger;
 
+pub(crate) use logger::forward_log;
+
 use std::any::Any;
 use std::fs::File;
 use std::io::{self, Read, Write};

@@ -86,6 +86,7 @@ pub(crate) fn srun_spec(options: &SlurmOptions, spec: &LaunchSpec) -> io::Result
         niceness: spec.niceness,
         forkable: false,
         cpus: spec.cpus,
+        fork: None,
     })
 }
 
@@ -122,6 +123,7 @@ mod tests {
             niceness: Some(5),
             forkable: false,
             cpus: 1,
+            fork: None,
         }
     }
 
