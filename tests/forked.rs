@@ -15,6 +15,10 @@ use dummymp::{DummyMp, Outcome, OutputMode, Priority, TaskOptions};
 
 dummymp::enable_test_support!();
 
+crate::role_programs! {
+    "orphaned-copy" => orphaned_copy(),
+}
+
 /// What the tests' tasks read: the program's state.
 static STATE: AtomicU64 = AtomicU64::new(0);
 
@@ -218,5 +222,64 @@ fn the_memory_learned_for_a_copy_leaves_out_what_it_shares_with_the_program() {
         (100 << 20..256 << 20).contains(&peak(allocating)),
         "a copy that allocates 128 MiB is charged {} MiB",
         peak(allocating) >> 20
+    );
+}
+
+/// Serves its task only once its parent has died: the request was sent,
+/// and the parent is gone before the task starts.
+struct ServesOnceOrphaned;
+
+/// The process that forked the copy (set before the fork: the copy may
+/// start after its parent died, when `getppid` no longer names it).
+static FORKED_BY: AtomicU64 = AtomicU64::new(0);
+
+impl ForkHost for ServesOnceOrphaned {
+    fn prepare(&self) {
+        FORKED_BY.store(std::process::id().into(), Ordering::SeqCst);
+    }
+    fn resume(&self) {}
+    fn serve(&self, link: ForkedLink) -> i32 {
+        let parent = rustix::process::Pid::from_raw(FORKED_BY.load(Ordering::SeqCst) as i32)
+            .expect("a parent");
+        // Gone already when it cannot be opened.
+        if let Ok(pidfd) = rustix::process::pidfd_open(parent, rustix::process::PidfdFlags::empty())
+        {
+            let mut fds = [rustix::event::PollFd::new(
+                &pidfd,
+                rustix::event::PollFlags::IN,
+            )];
+            let _ = rustix::event::poll(&mut fds, None);
+        }
+        foreign::serve_forked(link, run)
+    }
+}
+
+/// Role: queues a task that sleeps, prints the pid of its copy, and dies.
+fn orphaned_copy() -> i32 {
+    let mut mp = queue();
+    let worker = ForeignWorker::forked(Arc::new(ServesOnceOrphaned));
+    mp.run_spec(TaskSpec::foreign(worker, b"sleep".to_vec(), "orphaned"));
+    while mp.running_pids().is_empty() {
+        mp.process_process().unwrap();
+    }
+    let line = format!("{}\n", mp.running_pids()[0]);
+    let _ = rustix::io::write(rustix::stdio::stdout(), line.as_bytes());
+    let _ = rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::KILL);
+    99
+}
+
+#[test]
+fn a_copy_whose_parent_died_before_its_task_started_ends() {
+    let output = common::role_command("orphaned-copy")
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("the role runs");
+    let pid: u32 = String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .expect("the copy's pid");
+    assert!(
+        common::wait_gone(pid, Duration::from_secs(60)),
+        "the copy {pid} runs its task with nobody to report to"
     );
 }

@@ -5,6 +5,8 @@ from typing import Callable, Dict, List, Optional, Tuple, Any
 
 __version__: str
 
+class Error(Exception): ...
+
 class NativeQueue:
     max_processes: int
     capacity: int
@@ -12,16 +14,41 @@ class NativeQueue:
     reuse_workers: bool
     output_mode: str
     kill_grace: float
-    def __init__(self) -> None: ...
+    nice: Optional[int]
+    start_delay: Optional[float]
+    memory_per_task: Optional[int]
+    def __init__(self, fork_before: Callable[[], None], fork_child: Callable[[], Any]) -> None: ...
     def submit(
         self,
-        program: str,
-        args: List[str],
         payload: bytes,
         name: str,
+        program: Optional[str] = None,
+        args: List[str] = ...,
+        timeout: Optional[float] = None,
+        retries: Optional[int] = None,
+        cpus: Optional[int] = None,
+        memory: Optional[int] = None,
+    ) -> int: ...
+    def set_custom_priority(
+        self, name: str, threshold: float, sample: float, refresh: float, rules: str
+    ) -> None: ...
+    def set_task_options(
+        self,
         timeout: Optional[float] = None,
         retries: int = 0,
-    ) -> int: ...
+        cpus: int = 1,
+        memory: Optional[int] = None,
+    ) -> None: ...
+    def task_options(self) -> Tuple[Optional[float], int, int, Optional[int]]: ...
+    def set_launcher(
+        self,
+        kind: str,
+        job_name: Optional[str] = None,
+        cpus_per_task: Optional[int] = None,
+        srun_args: List[str] = ...,
+    ) -> None: ...
+    def launcher(self) -> str: ...
+    def last_cpu_avail(self) -> int: ...
     def process_process(self) -> bool: ...
     def process_queue(self) -> None: ...
     def wait(self, timeout: Optional[float] = None) -> bool: ...

@@ -1,9 +1,13 @@
-"""How a task ended (:class:`Outcome`), and the error raised for a task
-that did not return (:class:`TaskError`)."""
+"""How a task ended (:class:`Outcome`), and the errors: :class:`Error`,
+the package's own, and :class:`TaskError` for a task that did not return
+(:class:`TaskTimeoutError`, also a ``TimeoutError``, when it ran past its
+timeout)."""
 
 from __future__ import annotations
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+
+from ._native import Error
 
 if TYPE_CHECKING:  # kept out of a worker's start-up
     from typing import Any, List, Literal, Optional
@@ -14,7 +18,7 @@ if TYPE_CHECKING:  # kept out of a worker's start-up
 
 _FIELDS = (
     "index", "kind", "description", "pid", "value", "exception", "message", "traceback",
-    "code", "signal", "reason", "attempts", "runtime", "stdout", "stderr",
+    "code", "signal", "reason", "attempts", "runtime", "stdout", "stderr", "peak_memory",
 )
 
 
@@ -40,7 +44,9 @@ class Outcome:
       ``reason`` says why.
 
     ``description`` is the engine's one-line account (``"raised ValueError:
-    bad"``); ``pid`` the process that ran it.
+    bad"``); ``pid`` the process that ran it; ``peak_memory`` the most memory
+    it held, in bytes, when known (for a task forked from this process, the
+    memory it did not share with it), which the scheduler learns from.
     """
 
     __slots__ = _FIELDS
@@ -60,6 +66,7 @@ class Outcome:
     runtime: float
     stdout: bytes
     stderr: bytes
+    peak_memory: Optional[int]
 
     def __init__(
         self,
@@ -78,6 +85,7 @@ class Outcome:
         runtime: float = 0.0,
         stdout: bytes = b"",
         stderr: bytes = b"",
+        peak_memory: Optional[int] = None,
     ) -> None:
         values = locals()
         for name in _FIELDS:
@@ -107,16 +115,16 @@ class Outcome:
 
     def result(self) -> Any:
         """The value the function returned; raises :class:`TaskError` when
-        it did not return."""
+        it did not return (:class:`TaskTimeoutError` when it timed out)."""
         if self.ok:
             return self.value
-        raise TaskError(self)
+        raise task_error(self)
 
     def __str__(self) -> str:
         return "task %d %s" % (self.index, self.description)
 
 
-class TaskError(Exception):
+class TaskError(Error):
     """A task did not return: ``outcome`` says how it ended instead
     (``failed`` lists every failed task of a :func:`map` call, in item
     order; ``outcome`` is the first of them). The message ends with the
@@ -134,3 +142,17 @@ class TaskError(Exception):
 
     def __reduce__(self) -> Any:
         return (TaskError, (self.outcome, self.failed))
+
+
+class TaskTimeoutError(TaskError, TimeoutError):
+    """A task ran past its timeout and was ended (a :class:`TaskError` and
+    a ``TimeoutError``)."""
+
+    def __reduce__(self) -> Any:
+        return (TaskTimeoutError, (self.outcome, self.failed))
+
+
+def task_error(outcome: Outcome, failed: Optional[List[Outcome]] = None) -> TaskError:
+    """The error for ``outcome``, a task that did not return."""
+    kind = TaskTimeoutError if outcome.kind == "timed_out" else TaskError
+    return kind(outcome, failed)

@@ -22,6 +22,11 @@ impl Log for PythonLogging {
     }
 
     fn log(&self, record: &Record<'_>) {
+        // In a copy of this process forked for a task, the records go to
+        // the parent.
+        if dummymp::foreign::forward_log(record) {
+            return;
+        }
         // During interpreter shutdown there is no Python to log to.
         Python::try_attach(|py| {
             let arguments = (

@@ -235,14 +235,25 @@ def test_logged_exceptions_keep_their_traceback(dmp, caplog):
     assert dmp.get_returns() == {0: "ok"}
 
 
-def test_printed_lines_are_relayed_tagged(dmp, capfd):
+def test_printed_lines_reach_stdout_untouched(dmp, capfd):
     dmp.set_priority_mode(dmp.DUMMYMP_NUCLEAR)
+    assert dmp.get_output_mode() == "untagged", "as the original's tasks printed"
+    dmp.run(tasks.chatty, 3)
+    dmp.process_until_done()
+    out, err = capfd.readouterr()
+    assert out.splitlines() == ["printed 3"]
+    assert err.splitlines() == ["to stderr 3"]
+
+
+def test_tagging_stays_available(dmp, capfd):
+    dmp.set_priority_mode(dmp.DUMMYMP_NUCLEAR)
+    dmp.set_output_mode("tagged")
     dmp.run(tasks.chatty, 3)
     dmp.process_until_done()
     pid = dmp.outcome(0).pid
     out, err = capfd.readouterr()
-    assert "[PID %d] printed 3\n" % pid in out
-    assert "[PID %d] to stderr 3\n" % pid in err
+    assert out == "[PID %d] printed 3\n" % pid
+    assert err == "[PID %d] to stderr 3\n" % pid
 
 
 def test_output_can_be_captured(dmp, capfd):

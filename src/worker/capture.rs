@@ -72,6 +72,7 @@ impl Capture {
             buf: vec![0u8; 64 * 1024],
         }));
         let busy = Arc::new(AtomicBool::new(false));
+        let watched_parent = Arc::clone(&parent);
         drain_at_exit(&streams, &channel);
         let thread = {
             let (streams, busy, channel) =
@@ -85,6 +86,7 @@ impl Capture {
             streams,
             busy,
             channel,
+            parent: watched_parent,
             stop: stop_write,
             thread: Some(thread),
         })
@@ -166,14 +168,23 @@ pub(super) struct Relay {
     streams: Arc<Mutex<Streams>>,
     busy: Arc<AtomicBool>,
     channel: Channel,
+    /// The link to the parent.
+    parent: Arc<OwnedFd>,
     stop: OwnedFd,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Relay {
     /// A task starts: from now on the parent hanging up kills the worker.
+    /// A parent that hung up already (after sending the request, before
+    /// the task started: the relay thread then took it for the end
+    /// between two tasks and stopped watching) kills it now.
     pub(super) fn task_started(&self) {
         self.busy.store(true, Ordering::SeqCst);
+        let link = [(self.parent.as_fd(), Interest::HangUp)];
+        if platform::wait_for(&link, Some(std::time::Duration::ZERO)).is_ok_and(|ready| ready[0]) {
+            parent_gone();
+        }
     }
 
     /// A task has ended (and flushed its buffered output): sends every
