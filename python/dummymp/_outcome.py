@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # kept out of a worker's start-up
 _FIELDS = (
     "index", "kind", "description", "pid", "value", "exception", "message", "traceback",
     "code", "signal", "reason", "attempts", "runtime", "stdout", "stderr", "peak_memory",
+    "started_at",
 )
 
 
@@ -46,7 +47,9 @@ class Outcome:
     ``description`` is the engine's one-line account (``"raised ValueError:
     bad"``); ``pid`` the process that ran it; ``peak_memory`` the most memory
     it held, in bytes, when known (for a task forked from this process, the
-    memory it did not share with it), which the scheduler learns from.
+    memory it did not share with it), which the scheduler learns from;
+    ``started_at`` when its (last) attempt was started, in seconds since the
+    epoch, and ``runtime`` how long it ran, in seconds.
     """
 
     __slots__ = _FIELDS
@@ -67,6 +70,7 @@ class Outcome:
     stdout: bytes
     stderr: bytes
     peak_memory: Optional[int]
+    started_at: Optional[float]
 
     def __init__(
         self,
@@ -86,6 +90,7 @@ class Outcome:
         stdout: bytes = b"",
         stderr: bytes = b"",
         peak_memory: Optional[int] = None,
+        started_at: Optional[float] = None,
     ) -> None:
         values = locals()
         for name in _FIELDS:

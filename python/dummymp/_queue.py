@@ -124,8 +124,13 @@ class DummyMP:
         self._args_deepcopy = True
         self._kwargs_deepcopy = True
         self._start_method = DEFAULT_START_METHOD
+        from . import config
+
+        # The mode the engine has, as (number, its entry in the tables).
         self._mode = int(Priority.NORMAL)
-        self._mode_applied: Optional[Tuple[Any, ...]] = None
+        self._mode_applied = (self._mode, config._BUILT_IN[self._mode])
+        # The counts of the progress event whose callback runs, if one does.
+        self._in_callback: Optional[Tuple[int, int, int]] = None
 
     # ---- queueing
 
@@ -217,7 +222,13 @@ class DummyMP:
         for kind, completed, running, total in self._native.take_progress():
             callback = self._on_start if kind == "start" else self._on_end
             if callback is not None:
-                callback(completed, running, total)
+                # What the callback reads (progress(), dummymp.config's
+                # counters) is what it is told, as when it was called.
+                self._in_callback = (completed, running, total)
+                try:
+                    callback(completed, running, total)
+                finally:
+                    self._in_callback = None
 
     def _record(self, index: int) -> None:
         self._calls.pop(index, None)
@@ -254,6 +265,7 @@ class DummyMP:
             stdout=report.get("stdout", b""),
             stderr=report.get("stderr", b""),
             peak_memory=report.get("peak_memory"),
+            started_at=report.get("started_at"),
         )
 
     def process_process(self) -> bool:
@@ -309,7 +321,10 @@ class DummyMP:
         return dict(self._outcomes)
 
     def progress(self) -> Tuple[int, int, int]:
-        """``(completed, running, total)``, the callbacks' arguments."""
+        """``(completed, running, total)``, the callbacks' arguments (in a
+        callback, those it was called with)."""
+        if self._in_callback is not None:
+            return self._in_callback
         return self._native.progress()
 
     def running_pids(self) -> List[int]:
@@ -391,8 +406,6 @@ class DummyMP:
         from . import config
 
         entry = config._mode_entry(number)
-        if entry == self._mode_applied:
-            return
         if entry is None:
             raise ValueError(
                 "%r is no priority mode: use DUMMYMP_GENEROUS, DUMMYMP_NORMAL, "
@@ -400,6 +413,8 @@ class DummyMP:
                 "your own an entry in each of dummymp.config's tables DUMMYMP_THRESHOLD, "
                 "DUMMYMP_MINTERVAL, DUMMYMP_MREFRESH and DUMMYMP_STRING" % (number,)
             )
+        if (number, entry) == self._mode_applied:
+            return
         if entry == config._BUILT_IN.get(number):
             self._native.priority = Priority(number).name.lower()
         else:
@@ -413,8 +428,10 @@ class DummyMP:
                     "DUMMYMP_MREFRESH[%r] is %r: a mode that measures other processes' "
                     "load needs a re-measure interval in seconds" % (number, refresh)
                 )
-            self._native.set_custom_priority(str(name), float(threshold), float(sample), float(refresh), rules.name.lower())
-        self._mode_applied = entry
+            self._native.set_custom_priority(
+                str(name), float(threshold), float(sample), float(refresh), rules.name.lower()
+            )
+        self._mode_applied = (number, entry)
 
     def _sync_priority(self) -> None:
         """Takes in what was changed in the tables of the current mode."""

@@ -238,6 +238,10 @@ impl NativeQueue {
         let dict = PyDict::new(py);
         dict.set_item("description", report.outcome.to_string())?;
         dict.set_item("peak_memory", report.peak_rss)?;
+        let started = report
+            .started_at
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+        dict.set_item("started_at", started.map(|t| t.as_secs_f64()))?;
         dict.set_item("pid", report.pid)?;
         dict.set_item("attempts", report.attempts)?;
         dict.set_item("runtime", report.runtime.as_secs_f64())?;
@@ -422,6 +426,33 @@ impl NativeQueue {
             .map_err(|_| PyValueError::new_err(format!("no priority mode is called {name:?}")))?;
         self.mp().set_priority_mode(priority);
         Ok(())
+    }
+
+    /// The priority mode as the engine has it: `(name, threshold % or
+    /// None, sampling s or None, re-measure s or None, the built-in mode
+    /// whose other rules it follows)`.
+    #[allow(clippy::type_complexity)]
+    fn priority_mode(
+        &self,
+    ) -> (
+        &'static str,
+        Option<f64>,
+        Option<f64>,
+        Option<f64>,
+        &'static str,
+    ) {
+        let mode = self.mp_ref().priority_mode();
+        let rules = match mode {
+            Priority::Custom(custom) => custom.rules_of(),
+            built_in => built_in,
+        };
+        (
+            mode.name(),
+            mode.threshold_percent(),
+            mode.sample_interval().map(|d| d.as_secs_f64()),
+            mode.remeasure_interval().map(|d| d.as_secs_f64()),
+            rules.name(),
+        )
     }
 
     /// Sets a mode of one's own: `name`, counting foreign processes above

@@ -154,3 +154,12 @@ def queue_of_its_own(values):
 
 def uses_the_parents_queue(queue):
     queue.run(square, 2)
+
+
+def niceness():
+    return os.nice(0)
+
+
+def started_at():
+    """CLOCK_MONOTONIC as the task starts (the same clock in every process)."""
+    return time.monotonic()
