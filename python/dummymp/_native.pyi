@@ -68,6 +68,7 @@ class NativeQueue:
 
 def install_log_bridge(
     emit: Callable[[int, str, Optional[str], Optional[str], Optional[int], str], None],
+    threshold: Callable[[str], int],
 ) -> bool: ...
 def serve(handler: Callable[[int, str, bytes], Tuple[Any, ...]]) -> None: ...
 def forward_log(

@@ -92,9 +92,24 @@ class Outcome:
         peak_memory: Optional[int] = None,
         started_at: Optional[float] = None,
     ) -> None:
-        values = locals()
-        for name in _FIELDS:
-            object.__setattr__(self, name, values[name])
+        init = object.__setattr__
+        init(self, "index", index)
+        init(self, "kind", kind)
+        init(self, "description", description)
+        init(self, "pid", pid)
+        init(self, "value", value)
+        init(self, "exception", exception)
+        init(self, "message", message)
+        init(self, "traceback", traceback)
+        init(self, "code", code)
+        init(self, "signal", signal)
+        init(self, "reason", reason)
+        init(self, "attempts", attempts)
+        init(self, "runtime", runtime)
+        init(self, "stdout", stdout)
+        init(self, "stderr", stderr)
+        init(self, "peak_memory", peak_memory)
+        init(self, "started_at", started_at)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("an Outcome cannot be changed")

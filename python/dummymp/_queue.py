@@ -13,7 +13,7 @@ import sys
 import weakref
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 
-from . import _logs, _native, _pickling, _worker
+from . import _logs, _native, _pickling, _worker, config
 from ._outcome import Outcome, task_error
 
 if TYPE_CHECKING:  # kept out of a worker's start-up
@@ -115,7 +115,12 @@ class DummyMP:
     def _clear(self) -> None:
         """The Python side's state and defaults, as after a reset."""
         self._returns: Dict[int, Any] = {}
-        self._outcomes: Dict[int, Outcome] = {}
+        # How each task that ended did, by index: its Outcome, made when
+        # first asked for; until then ``(value,)`` for a task that returned,
+        # None for the others.
+        self._outcomes: Dict[int, Any] = {}
+        # Tasks that returned a value this process cannot unpickle: why.
+        self._unreadable: Dict[int, str] = {}
         # The calls of tasks that run as copies of this process, until
         # they end: the copy finds its call here.
         self._calls: Dict[int, Tuple[Any, Any, Any]] = {}
@@ -207,7 +212,7 @@ class DummyMP:
         others are in :meth:`get_returns`)."""
         indices = [self.run(func, *items) for items in zip(*iterables)]
         self.process_until_done()
-        outcomes = [self._outcomes[i] for i in indices]
+        outcomes = [self._outcome(i) for i in indices]
         failed = [o for o in outcomes if not o.ok]
         if failed:
             raise task_error(failed[0], failed)
@@ -217,9 +222,20 @@ class DummyMP:
 
     def _after_turn(self) -> None:
         """Records the tasks that ended, then calls the callbacks."""
-        for index in self._native.take_ended():
-            self._record(index)
-        for kind, completed, running, total in self._native.take_progress():
+        native = self._native
+        returns, outcomes, calls = self._returns, self._outcomes, self._calls
+        for index, returned in native.take_ended():
+            calls.pop(index, None)
+            outcomes[index] = None
+            if returned is not None:
+                try:
+                    value = returns[index] = pickle.loads(returned)
+                    outcomes[index] = (value,)
+                except Exception as error:
+                    why = "cannot unpickle its return value here: %s: %s" % (type(error).__name__, error)
+                    self._unreadable[index] = why
+                    _log.warning("task %d failed: %s", index, why)
+        for kind, completed, running, total in native.take_progress():
             callback = self._on_start if kind == "start" else self._on_end
             if callback is not None:
                 # What the callback reads (progress(), dummymp.config's
@@ -230,25 +246,24 @@ class DummyMP:
                 finally:
                     self._in_callback = None
 
-    def _record(self, index: int) -> None:
-        self._calls.pop(index, None)
+    def _outcome(self, index: int) -> Optional[Outcome]:
+        """How task ``index`` ended (made from the engine's report the
+        first time it is asked for); None while it has not."""
+        if index not in self._outcomes:
+            return None
+        outcome = self._outcomes[index]
+        if isinstance(outcome, Outcome):
+            return outcome
+        value = outcome[0] if outcome is not None else None
         report = self._native.report(index)
-        if report is None:  # pragma: no cover - take_ended gives ended tasks
-            return
-        value = None
+        if report is None:  # pragma: no cover - ended tasks have a report
+            return None
         kind = report["kind"]
-        if kind == "returned":
-            try:
-                value = pickle.loads(report["returned"])
-            except Exception as error:
-                kind = "failed"
-                report["description"] = report["reason"] = (
-                    "failed: cannot unpickle its return value here: %s: %s" % (type(error).__name__, error)
-                )
-                _log.warning("task %d %s", index, report["description"])
-            else:
-                self._returns[index] = value
-        self._outcomes[index] = Outcome(
+        if index in self._unreadable:
+            kind = "failed"
+            report["description"] = "failed: " + self._unreadable[index]
+            report["reason"] = self._unreadable[index]
+        outcome = self._outcomes[index] = Outcome(
             index=index,
             kind=kind,
             description=report["description"],
@@ -267,6 +282,7 @@ class DummyMP:
             peak_memory=report.get("peak_memory"),
             started_at=report.get("started_at"),
         )
+        return outcome
 
     def process_process(self) -> bool:
         """Relays what arrived, finishes the tasks that ended, starts the
@@ -314,11 +330,11 @@ class DummyMP:
 
     def outcome(self, index: int) -> Optional[Outcome]:
         """How task ``index`` ended; None while it has not."""
-        return self._outcomes.get(index)
+        return self._outcome(index)
 
     def outcomes(self) -> Dict[int, Outcome]:
         """The outcome of every task that has ended, by call index."""
-        return dict(self._outcomes)
+        return {index: self._outcome(index) for index in list(self._outcomes)}  # type: ignore[misc]
 
     def progress(self) -> Tuple[int, int, int]:
         """``(completed, running, total)``, the callbacks' arguments (in a
@@ -403,8 +419,6 @@ class DummyMP:
     def _apply_priority(self, number: int) -> None:
         """Hands mode ``number``, as the tables say it now, to the engine
         (unless it has it already)."""
-        from . import config
-
         entry = config._mode_entry(number)
         if entry is None:
             raise ValueError(

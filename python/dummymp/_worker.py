@@ -53,6 +53,10 @@ in_copy = False
 # Whether the program was warned that it forks while it runs threads.
 _warned_about_threads = False
 
+# The last preparation, as it came (pickled) and as it was read: a reused
+# worker's tasks mostly bring the same one.
+_last_preparation: Tuple[bytes, Any] = (b"", None)
+
 
 def main() -> None:
     """Serves the parent's calls; never returns."""
@@ -158,6 +162,8 @@ _handler = ForwardingHandler()
 
 def _route_logging() -> None:
     root = logging.getLogger()
+    if root.level == logging.DEBUG and len(root.handlers) == 1 and root.handlers[0] is _handler:
+        return
     for handler in list(root.handlers):
         if handler is not _handler:
             root.removeHandler(handler)
@@ -166,8 +172,8 @@ def _route_logging() -> None:
     root.setLevel(logging.DEBUG)
 
 
-def _flush() -> None:
-    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+def _flush(streams: Any = None) -> None:
+    for stream in streams or (sys.stdout, sys.stderr):
         try:
             if stream is not None:
                 stream.flush()
@@ -178,16 +184,23 @@ def _flush() -> None:
 def serve_call(task: int, name: str, payload: bytes) -> Tuple[Any, ...]:
     """Runs one pickled call; answers ``("returned", pickled value)``,
     ``("raised", type, message, traceback)`` or ``("failed", reason)``."""
-    stream = io.BytesIO(payload)
+    global _last_preparation
     try:
-        preparation = pickle.load(stream)
+        known, preparation = _last_preparation
+        if known and payload.startswith(known):
+            start = len(known)
+        else:
+            stream = io.BytesIO(payload)
+            preparation = pickle.load(stream)
+            start = stream.tell()
+            _last_preparation = (payload[:start], preparation)
         # The main script runs here only for a call that names something
         # of it (a pickle names the module of each function and class).
-        _prepare(preparation, b"__main__" in payload[stream.tell() :])
+        _prepare(preparation, not _prepared and b"__main__" in payload[start:])
     except BaseException as error:
         return ("failed", "cannot prepare the worker: %s\n%s" % (_describe(error), traceback.format_exc()))
     try:
-        function, args, kwargs = pickle.load(stream)
+        function, args, kwargs = pickle.loads(memoryview(payload)[start:])
     except BaseException as error:
         hint = ""
         if isinstance(error, AttributeError) and "__mp_main__" in str(error):
@@ -250,7 +263,7 @@ class ForkSide:
 
     def before(self) -> None:
         """In the parent, just before the fork."""
-        _flush()
+        _flush((sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__))
         _warn_about_threads()
 
     def child(self) -> Any:

@@ -176,6 +176,7 @@ impl NativeQueue {
     /// ones; true when nothing is queued or running.
     fn process_process(&mut self, py: Python<'_>) -> PyResult<bool> {
         self.check_owner()?;
+        crate::logs::new_generation();
         let mp = self.mp();
         py.detach(|| mp.process_process()).map_err(engine_error)
     }
@@ -183,6 +184,7 @@ impl NativeQueue {
     /// Relays the messages that arrived (log records, output, results).
     fn process_queue(&mut self, py: Python<'_>) -> PyResult<()> {
         self.check_owner()?;
+        crate::logs::new_generation();
         let mp = self.mp();
         py.detach(|| mp.process_queue()).map_err(engine_error)
     }
@@ -194,6 +196,7 @@ impl NativeQueue {
     #[pyo3(signature = (timeout=None))]
     fn wait(&mut self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
         self.check_owner()?;
+        crate::logs::new_generation();
         let timeout = timeout.map(|t| seconds(t, "a timeout")).transpose()?;
         let mp = self.mp();
         let done = py.detach(|| mp.wait(timeout)).map_err(engine_error)?;
@@ -201,22 +204,35 @@ impl NativeQueue {
         Ok(done)
     }
 
-    /// The indices of the tasks that ended since the last call, in
-    /// index order.
-    fn take_ended(&mut self) -> Vec<usize> {
+    /// The tasks that ended since the last call, in index order: `(index,
+    /// returned)`, with the pickled value of a task that returned (`None`
+    /// for the others: their [`report`](NativeQueue::report) says how they
+    /// ended).
+    fn take_ended<'py>(&mut self, py: Python<'py>) -> Vec<(usize, Option<Bound<'py, PyBytes>>)> {
         let mp = self.mp.get_mut().unwrap_or_else(PoisonError::into_inner);
         let completed = mp.progress().completed;
-        if completed == self.completed_seen {
+        let mut missing = completed.saturating_sub(self.completed_seen);
+        if missing == 0 {
             return Vec::new();
         }
         self.completed_seen = completed;
-        let ended: Vec<usize> = self
-            .pending
-            .iter()
-            .copied()
-            .filter(|&index| mp.report(index).is_some())
-            .collect();
-        for index in &ended {
+        // Tasks mostly end in the order they were queued: look from the
+        // oldest pending one, and stop once every one that ended is found.
+        let mut ended = Vec::with_capacity(missing);
+        for &index in &self.pending {
+            if missing == 0 {
+                break;
+            }
+            if let Some(report) = mp.report(index) {
+                let returned = match report.outcome {
+                    Outcome::Returned => report.returned_bytes().map(|b| PyBytes::new(py, b)),
+                    _ => None,
+                };
+                ended.push((index, returned));
+                missing -= 1;
+            }
+        }
+        for (index, _) in &ended {
             self.pending.remove(index);
         }
         ended
@@ -298,6 +314,7 @@ impl NativeQueue {
     /// Ends task `index` (queued or running); true when it was either.
     fn kill(&mut self, py: Python<'_>, index: usize) -> PyResult<bool> {
         self.check_owner()?;
+        crate::logs::new_generation();
         let mp = self.mp();
         Ok(py.detach(|| mp.kill(index)))
     }
@@ -306,6 +323,7 @@ impl NativeQueue {
     /// stay queued.
     fn killall(&mut self, py: Python<'_>) -> PyResult<()> {
         self.check_owner()?;
+        crate::logs::new_generation();
         let mp = self.mp();
         py.detach(|| mp.killall());
         Ok(())
@@ -315,6 +333,7 @@ impl NativeQueue {
     /// package's default settings.
     fn reset(&mut self, py: Python<'_>) -> PyResult<()> {
         self.check_owner()?;
+        crate::logs::new_generation();
         let mp = self.mp();
         py.detach(|| mp.reset());
         self.pending.clear();
@@ -343,6 +362,7 @@ impl NativeQueue {
     /// How many tasks may start under the priority mode (blocks for one
     /// sampling interval unless a fresh measurement exists).
     fn cpu_avail(&mut self, py: Python<'_>) -> usize {
+        crate::logs::new_generation();
         let mp = self.mp();
         py.detach(|| mp.cpu_avail())
     }
