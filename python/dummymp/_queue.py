@@ -306,9 +306,15 @@ class DummyMP:
         something happens (no polling). In GENEROUS mode it waits for CPUs
         to come free rather than return with tasks still queued. Ctrl-C
         interrupts it (the tasks go on; :meth:`killall` ends them)."""
-        while not self.process_process():
-            self._native.wait(None)
+        native = self._native
+        while True:
+            self._sync_priority()
+            _flush_standard_streams()
+            # One turn: what can be done now, else a wait for the next event.
+            done = native.wait(None)
             self._after_turn()
+            if done:
+                return
 
     def wait(self, timeout: Optional[float] = None) -> bool:
         """Waits until something happens (or ``timeout`` seconds pass),
