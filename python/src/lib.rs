@@ -5,6 +5,7 @@
 //! | what | file |
 //! |---|---|
 //! | a queue of Python tasks over `DummyMp` (the parent side) | `queue.rs` |
+//! | a task's report as a dict | `report.rs` |
 //! | what Python needs around the fork of a task | `fork.rs` |
 //! | Rust `log` records into Python `logging`, in the parent | `logs.rs` |
 //! | serving calls and forwarding log records, in a worker | `worker.rs` |
@@ -12,6 +13,7 @@
 mod fork;
 mod logs;
 mod queue;
+mod report;
 mod worker;
 
 use pyo3::prelude::*;
