@@ -67,7 +67,11 @@ pub fn serve(mut handler: impl FnMut(&ForeignCall<'_>) -> ForeignResult) -> ! {
 /// it was made for, or once the parent closes the link of a reused
 /// worker). From the first call on, standard output and error are captured
 /// and relayed, standard input is `/dev/null`, and the `log` records of
-/// this process go to the parent (see [`forward_log`]).
+/// this process go to the parent (see [`forward_log`]). Rust's own
+/// `std::io::stdout()` and `stderr()` are not touched (their buffers hold
+/// the parent's output, and a thread of the parent may have held their
+/// locks at the fork): a task that prints through them flushes them
+/// itself.
 pub fn serve_forked(
     link: ForkedLink,
     mut handler: impl FnMut(&ForeignCall<'_>) -> ForeignResult,
@@ -76,7 +80,7 @@ pub fn serve_forked(
         input: link.input,
         output: link.output,
     };
-    crate::worker::serve(Some(link), Some(&mut task_result(&mut handler)))
+    crate::worker::serve_copy(link, &mut task_result(&mut handler))
 }
 
 /// Sends `record` to the parent when this process is a worker serving

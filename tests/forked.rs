@@ -19,8 +19,9 @@ crate::role_programs! {
     "orphaned-copy" => orphaned_copy(),
 }
 
-/// What the tests' tasks read: the program's state.
-static STATE: AtomicU64 = AtomicU64::new(0);
+/// What the tests' tasks read: the program's state, one value per test
+/// (the tests run at the same time).
+static STATE: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
 
 /// Where a copy whose worker ended by itself leaves a file named after its
 /// pid.
@@ -45,8 +46,8 @@ impl ForkHost for Host {
 fn run(call: &ForeignCall<'_>) -> ForeignResult {
     match call.payload {
         // The state as the task found it; then changes it (in the copy).
-        b"state" => {
-            let seen = STATE.fetch_add(100, Ordering::SeqCst);
+        [b's', b't', b'a', b't', b'e', which] => {
+            let seen = STATE[usize::from(*which)].fetch_add(100, Ordering::SeqCst);
             ForeignResult::Returned(seen.to_le_bytes().to_vec())
         }
         b"print" => {
@@ -91,12 +92,12 @@ fn returned_u64(mp: &DummyMp, task: dummymp::TaskId) -> u64 {
 fn each_copy_starts_from_the_programs_state_at_its_start() {
     let mut mp = queue();
     mp.set_max_processes(1);
-    STATE.store(5, Ordering::SeqCst);
-    let first = mp.run_spec(forked(b"state"));
-    let second = mp.run_spec(forked(b"state"));
+    STATE[0].store(5, Ordering::SeqCst);
+    let first = mp.run_spec(forked(b"state\x00"));
+    let second = mp.run_spec(forked(b"state\x00"));
     mp.process_until_done().unwrap();
-    STATE.store(6, Ordering::SeqCst);
-    let later = mp.run_spec(forked(b"state"));
+    STATE[0].store(6, Ordering::SeqCst);
+    let later = mp.run_spec(forked(b"state\x00"));
     mp.process_until_done().unwrap();
     assert_eq!(
         [returned_u64(&mp, first), returned_u64(&mp, second)],
@@ -109,7 +110,7 @@ fn each_copy_starts_from_the_programs_state_at_its_start() {
         "a copy sees the state at its start"
     );
     assert_eq!(
-        STATE.load(Ordering::SeqCst),
+        STATE[0].load(Ordering::SeqCst),
         6,
         "the copies changed only themselves"
     );
@@ -149,8 +150,8 @@ fn reused_copies_run_task_after_task_and_end_when_told() {
     mp.set_max_processes(2);
     // Ended by the kill grace period only if they did not end by themselves.
     mp.set_kill_grace(Duration::from_millis(100));
-    STATE.store(1, Ordering::SeqCst);
-    let tasks: Vec<_> = (0..6).map(|_| mp.run_spec(forked(b"state"))).collect();
+    STATE[1].store(1, Ordering::SeqCst);
+    let tasks: Vec<_> = (0..6).map(|_| mp.run_spec(forked(b"state\x01"))).collect();
     mp.process_until_done().unwrap();
     let mut seen: Vec<u64> = tasks.iter().map(|t| returned_u64(&mp, *t)).collect();
     seen.sort();
@@ -183,7 +184,7 @@ fn reused_copies_run_task_after_task_and_end_when_told() {
     // inherits this process's descriptors): closing ours alone would
     // leave it waiting for a next task, and the kill grace period would
     // end it.
-    let quick = mp.run_spec(forked(b"state"));
+    let quick = mp.run_spec(forked(b"state\x01"));
     let slow = mp.run_spec(forked(b"sleep"));
     while mp.outcome(quick).is_none() {
         mp.process_process().unwrap();
