@@ -181,6 +181,12 @@ def test_get_version():
     assert dummymp.get_version().count(".") == 2
 
 
+def test_the_version_sorts_after_the_originals():
+    # So that `pip install` replaces an installed original (0.5b2).
+    version = pytest.importorskip("pip._vendor.packaging.version")
+    assert version.Version(dummymp.__version__) > version.Version("0.5b2")
+
+
 def test_star_import_gives_the_original_names():
     names = {}
     exec("from dummymp import *", names)
