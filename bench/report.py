@@ -21,6 +21,12 @@ from report_format import flat, fmt, fmt_ratio, med, pct, pct_span, ratio_median
 ORIGINAL = "original DummyMP 0.5b2"
 PY_PACKAGE = "dummymp Python package"
 
+# Scenario 10's contenders (as bench/runner.py names them).
+PY_FRESH = "dummymp, a fresh copy per task (default)"
+POOL_FRESH = "multiprocessing.Pool(2, maxtasksperchild=1)"
+PY_REUSE = "dummymp, reused workers"
+POOL = "multiprocessing.Pool(2).apply_async"
+
 
 class Report:
     def __init__(self, data):
@@ -690,6 +696,54 @@ class Report:
         self.w()
         self.commands(f["contenders"], skipped, f.get("errors"))
 
+    def s10(self):
+        s = self.r.get("s10")
+        if not s:
+            return
+        z = s["sizes"]
+        self.w("## 10. Python package against the standard library")
+        self.w()
+        self.w("The dummymp Python package and what Python programmers use instead, run by one interpreter (the "
+               "package's virtual environment's, joblib installed there by run.sh) in the same rounds, the order "
+               "rotating from round to round, 2 at a time on this machine's %s CPUs (dummymp: `Nuclear`, "
+               "`set_max_processes(2)`; the pools have 2 workers, forked). Trivial tasks that return their "
+               "argument; time from queueing to the last return, workers' start included, per task. A fresh "
+               "process per task: %d tasks (dummymp's default, a copy of the program made by `fork` when each "
+               "task starts, against a Pool whose workers each run one task). Reused workers: %d tasks. Cold "
+               "start: from starting the interpreter to the first result in the program (the import and the "
+               "pool's start included), the median of %d start(s) per round. %d rounds. No machine with 16 CPUs "
+               "was available for this scenario: it runs 2 at a time only."
+               % (self.facts.get("usable_cpus"), z["tasks"], z["reuse_tasks"], z["cold_reps"], z["rounds"]))
+        self.w()
+        parts = (
+            ("fresh", "### A fresh process per task", "ms/task", PY_FRESH, POOL_FRESH,
+             "10. Python, a fresh process per task", "<= 1.0x %s" % POOL_FRESH),
+            ("reused", "### Reused workers", "ms/task", PY_REUSE, POOL,
+             "10. Python, reused workers", "<= 1.0x %s" % POOL),
+            ("cold", "### Cold start", "ms", PY_FRESH, POOL,
+             "10. Python, cold start", "<= 1.0x the Pool's"),
+        )
+        for key, title, unit, ours, baseline, label, target in parts:
+            part = s[key]
+            self.w(title)
+            self.w()
+            skipped = part.get("skipped", {})
+            baselines = [baseline] if baseline not in skipped else []
+            self.rounds_table(part, unit, baselines)
+            self.commands(part["contenders"], skipped, part.get("errors"))
+            if ours in skipped or baseline in skipped:
+                why = skipped.get(ours) or skipped.get(baseline)
+                self.w("**Target:** %s per the same round — not measured: %s." % (target, why))
+                self.summary.append((label, target, "skipped", None))
+            else:
+                r = ratio_median(part["rounds"], ours, baseline)
+                ok = r is not None and r <= 1.0
+                self.w("**Target:** `%s` at or below `%s`, measured in the same round: median ratio %s — %s."
+                       % (ours, baseline, fmt_ratio(r), yes(ok)))
+                self.summary.append((label, target, fmt_ratio(r) + " (%s %s)" % (
+                    fmt(med(values_of(part["rounds"], ours))), unit), ok))
+            self.w()
+
     def summary_table(self):
         out = ["## Summary", "", "| scenario | target | result | target met |", "|---|---|---|---|"]
         for name, target, result, ok in self.summary:
@@ -706,26 +760,27 @@ class Report:
         self.w("bash bench/run.sh --quick           # fewer rounds and shorter tasks; rewrites BENCHMARKS.md")
         self.w("bash bench/run.sh --only original   # some scenarios; writes target/bench/BENCHMARKS-partial.md")
         self.w("bash bench/run.sh --only politeness # scenario 6 and its parts 6a, 6b, 6c")
-        self.w("BENCH_PY_WHEEL=path/to/dummymp-*.whl bash bench/run.sh   # with the Python package (scenario 9)")
+        self.w("BENCH_PY_WHEEL=path/to/dummymp-*.whl bash bench/run.sh   # with the Python package (scenarios 9, 10)")
+        self.w("BENCH_PY_WHEEL=path/to/dummymp-*.whl bash bench/run.sh --only python   # scenarios 9 and 10 only")
         self.w("bash bench/device.sh --prepare      # then bench/device.sh on a lent machine with 16 CPUs or more")
-        self.w("bash bench/slurm.sh                 # scenario 10, on the Slurm test cluster of .ci/slurm (by hand)")
+        self.w("bash bench/slurm.sh                 # scenario 11, on the Slurm test cluster of .ci/slurm (by hand)")
         self.w("```")
         self.w()
         self.w("run.sh builds the workspace in release mode, installs GNU parallel and hyperfine with apt-get "
                "when they are missing, creates a throwaway virtual environment under `$TMPDIR` with psutil and "
                "the original release `dummymp==0.5b2` (converted to Python 3 there, see Method), and one more "
                "with the wheel `BENCH_PY_WHEEL` names, if any; then it runs `bench/runner.py` and "
-               "`bench/report.py`. `--only` takes scenario numbers (`s1`..`s9`, `s6a`, `s6b`, `s6c`) and the "
-               "groups `original` (every scenario with the original in it) and `politeness`. Scenario 8 runs by "
+               "`bench/report.py`. `--only` takes scenario numbers (`s1`..`s10`, `s6a`, `s6b`, `s6c`) and the "
+               "groups `original` (every scenario with the original in it), `python` (9 and 10) and `politeness`. Scenario 8 runs by "
                "itself on a machine with 16 usable CPUs or more; `bench/device.sh` runs it on a lent machine "
                "(see `bench/README.md`), and run.sh shows those results as scenario 8 when they are in "
                "`bench/device-results.json`. Leave the machine idle while it runs: the report lists processes "
-               "that were busy at the start. Scenario 10 is measured by hand on the Slurm test cluster "
+               "that were busy at the start. Scenario 11 is measured by hand on the Slurm test cluster "
                "(`bench/slurm.sh`, which writes `bench/slurm-results.txt`; run.sh shows what is there). The "
                "benchmarks never run in `cargo test` or `.ci/run`.")
         self.w()
 
-    def s10(self):
+    def s11(self):
         """Tiny tasks on the Slurm test cluster: measured by hand
         (bench/slurm.sh), shown when its results file is there."""
         made = report_slurm.section()
@@ -738,11 +793,11 @@ class Report:
     def render(self):
         self.header()
         body_start = len(self.lines)
-        for name in ("s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9"):
+        for name in ("s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10"):
             getattr(self, name)()
             if name not in ("s6", "s8") and self.r.get(name) and not self.r[name].get("skipped"):
                 self.foreign_note(self.facts, name)
-        self.s10()
+        self.s11()
         self.rerun()
         self.lines[body_start:body_start] = self.summary_table()
         return "\n".join(self.lines) + "\n"

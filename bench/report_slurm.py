@@ -1,4 +1,4 @@
-"""Scenario 10 of BENCHMARKS.md: tiny tasks on the three-node Slurm test
+"""Scenario 11 of BENCHMARKS.md: tiny tasks on the three-node Slurm test
 cluster, from what `bench/slurm.sh` (run by hand, never by run.sh) wrote
 to `bench/slurm-results.txt`: a few `key: value` lines about the run, one
 JSON line per round and way, and a summary JSON line.
@@ -65,7 +65,7 @@ def section(path=RESULTS):
         return None
     ratio = ratio_median(rounds, "reused")
     lines = [
-        "## 10. Tiny tasks on a three-node Slurm cluster",
+        "## 11. Tiny tasks on a three-node Slurm cluster",
         "",
         "Measured by hand with `bash bench/slurm.sh` (not by run.sh) on the Slurm test cluster of "
         "`.ci/slurm` (three `slurmd` in namespaces of their own on one machine, sharing its CPUs), in one "
@@ -108,7 +108,7 @@ def section(path=RESULTS):
         "measured 1/%.0f." % (1 / ratio),
         "",
     ]
-    row = ("10. tiny tasks on a three-node Slurm cluster", "reused step-worker <= 1/20 of a bare srun",
+    row = ("11. tiny tasks on a three-node Slurm cluster", "reused step-worker <= 1/20 of a bare srun",
            "1/%.0f (%.3g ms against %.3g ms)" % (1 / ratio, summary["reused_ms"], summary["srun_ms"]),
            ratio <= TARGET)
     return lines, row

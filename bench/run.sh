@@ -8,13 +8,14 @@
 #                                    set-up not included; scenario 8 adds about 2 minutes
 #                                    on a machine with 16 CPUs or more)
 #   bash bench/run.sh --quick        fewer rounds, shorter tasks (about 7 minutes once built)
-#   bash bench/run.sh --only LIST    only these scenarios: s1..s9, s6a, s6b, s6c, or the
-#                                    groups "original" (every scenario with the original)
-#                                    and "politeness" (s6, s6a, s6b, s6c); the report goes
-#                                    to target/bench/BENCHMARKS-partial.md
+#   bash bench/run.sh --only LIST    only these scenarios: s1..s10, s6a, s6b, s6c, or the
+#                                    groups "original" (every scenario with the original),
+#                                    "python" (s9, s10) and "politeness" (s6, s6a, s6b,
+#                                    s6c); the report goes to target/bench/BENCHMARKS-partial.md
 #   BENCH_PY_WHEEL=WHEEL bash bench/run.sh
 #                                    also measures the dummymp Python package
-#                                    (scenario 9) installed from that wheel
+#                                    (scenarios 9 and 10) installed from that wheel, joblib
+#                                    installed beside it (scenario 10)
 #
 # Scenario 8 (scenarios 1, 2, 4 and 6 with N at once) runs only on a machine
 # with 16 usable CPUs or more; bench/device.sh runs it on a lent one, and
@@ -58,6 +59,7 @@ done
 # "politeness" for scenario 6 and its parts.
 only=${only//original/s1,s3,s4,s5,s6,s7,s9}
 only=${only//politeness/s6,s6a,s6b,s6c}
+only=${only//python/s9,s10}
 only_args=()
 report="BENCHMARKS.md"
 if [[ -n "$only" ]]; then
@@ -156,6 +158,11 @@ else
         package_args=(--py-package-skip "the installed wheel offers no dummymp with the original's API: $(tail -n1 "$work/package.log")")
     else
         package_args=(--py-package-python "$work/venv-package/bin/python" --py-package-wheel "$wheel")
+        # Scenario 10 compares the package with joblib too: installed here,
+        # at run time, never part of the repository.
+        if ! "$work/venv-package/bin/pip" install -q --disable-pip-version-check joblib >&2; then
+            package_args+=(--joblib-skip "joblib could not be installed with pip")
+        fi
     fi
 fi
 

@@ -52,6 +52,7 @@ SIZES = {
             "s6": {"rounds": 1, "tasks_per_cpu": 2, "seconds": 0.5, "deadline": 6.0},
         },
         "s9": {"rounds": 3, "tasks": 100, "reps": 2},
+        "s10": {"rounds": 5, "tasks": 500, "reuse_tasks": 5000, "cold_reps": 3},
     },
     "quick": {
         "s1": {"rounds": 2, "tasks": 500, "reuse_tasks": 5000, "original_tasks": 20},
@@ -72,6 +73,7 @@ SIZES = {
             "s6": {"rounds": 1, "tasks_per_cpu": 2, "seconds": 0.25, "deadline": 4.0},
         },
         "s9": {"rounds": 2, "tasks": 20, "reps": 1},
+        "s10": {"rounds": 2, "tasks": 200, "reuse_tasks": 2000, "cold_reps": 1},
     },
 }
 
@@ -80,7 +82,7 @@ SIZES = {
 SIZES["device"] = dict(SIZES["full"], s6a=dict(SIZES["full"]["s6a"], rounds=1),
                        s6b=dict(SIZES["full"]["s6b"], rounds=1))
 
-SCENARIOS = ["s1", "s2", "s3", "s4", "s5", "s6", "s6a", "s6b", "s6c", "s7", "s8", "s9"]
+SCENARIOS = ["s1", "s2", "s3", "s4", "s5", "s6", "s6a", "s6b", "s6c", "s7", "s8", "s9", "s10"]
 
 # The scenarios with a variant for N at once, run as scenario 8.
 WIDE_PARTS = ["s1", "s2", "s4", "s6"]
@@ -92,6 +94,15 @@ MODES = ["nuclear", "extreme", "aggressive", "normal", "generous"]
 # the dummymp Python package (the original's API on the Rust engine).
 ORIGINAL = "original DummyMP 0.5b2"
 PY_PACKAGE = "dummymp Python package"
+
+# Scenario 10's contenders: the Python package and what Python programmers
+# use instead, by the stdlib_bench.py name each runs as.
+PY_FRESH = ("dummymp, a fresh copy per task (default)", "dummymp-fresh")
+POOL_FRESH = ("multiprocessing.Pool(2, maxtasksperchild=1)", "pool-fresh")
+PY_REUSE = ("dummymp, reused workers", "dummymp-reuse")
+POOL = ("multiprocessing.Pool(2).apply_async", "pool")
+EXECUTOR = ("concurrent.futures.ProcessPoolExecutor(2)", "executor")
+JOBLIB = ("joblib.Parallel(n_jobs=2)", "joblib")
 
 
 class Runner:
@@ -710,6 +721,61 @@ class Runner:
         }
 
 
+    # ---- scenario 10
+
+    def s10(self):
+        """The dummymp Python package against multiprocessing,
+        concurrent.futures and joblib, all run by the package's virtual
+        environment's interpreter, side by side in the same rounds: per
+        trivial task (a fresh process per task; reused workers) and a cold
+        start (a new interpreter, the import, the first result)."""
+        z = self.sizes["s10"]
+        script = self.pyfile("stdlib_bench.py")
+        py, skip = self.py_package, self.py_package_skip
+        joblib_skip = skip or self.args.joblib_skip
+
+        def contender(named, argv, show, kind, skip_):
+            name, bench_name = named
+            return {"name": name, "cmd": [py, script] + argv(bench_name),
+                    "show": "python3 bench/python/stdlib_bench.py " + " ".join(argv(bench_name)),
+                    "kind": kind, "skip": skip_, "note": show}
+
+        def per_task(named, tasks, kind="peer", skip_=skip):
+            return contender(named, lambda c: ["per-task", c, str(tasks), "2"], None, kind, skip_)
+
+        def cold(named, kind="peer", skip_=skip):
+            return contender(named, lambda c: ["cold", c], "%d start(s) per round" % z["cold_reps"], kind, skip_)
+
+        fresh = [per_task(PY_FRESH, z["tasks"], "ours"), per_task(POOL_FRESH, z["tasks"])]
+        reused = [per_task(PY_REUSE, z["reuse_tasks"], "ours"), per_task(POOL, z["reuse_tasks"]),
+                  per_task(EXECUTOR, z["reuse_tasks"]), per_task(JOBLIB, z["reuse_tasks"], skip_=joblib_skip)]
+        starts = [cold(PY_FRESH, "ours"), cold(POOL), cold(EXECUTOR), cold(JOBLIB, skip_=joblib_skip)]
+
+        def measure_per_task(c):
+            out, _ = self.json(c["cmd"])
+            if out.get("returned") != out["tasks"]:
+                raise Failure("only %s of %s tasks returned" % (out.get("returned"), out["tasks"]))
+            return out["per_task_ms"]
+
+        def measure_cold(c):
+            times = []
+            for _ in range(z["cold_reps"]):
+                t0 = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+                out, _ = self.json(c["cmd"])
+                if not out.get("returned"):
+                    raise Failure("the first task did not return")
+                times.append((out["first_result_ns"] - t0) / 1e6)
+            return sorted(times)[len(times) // 2]
+
+        results = {"sizes": z}
+        for part, contenders, measure in (("fresh", fresh, measure_per_task), ("reused", reused, measure_per_task),
+                                          ("cold", starts, measure_cold)):
+            rounds, errors, skipped = self.rounds("s10 " + part, contenders, z["rounds"], measure)
+            results[part] = {"contenders": strip(contenders), "rounds": rounds, "errors": errors,
+                             "skipped": skipped}
+        self.results["s10"] = results
+
+
 def window(seconds):
     """When, after a contender started, its CPU time is sampled in
     scenario 5: after its start-up, before its sleeping tasks end."""
@@ -850,6 +916,7 @@ def main():
     ap.add_argument("--py-package-python", help="python of the environment with the dummymp Python package")
     ap.add_argument("--py-package-wheel", help="the wheel installed there, for the record")
     ap.add_argument("--py-package-skip", help="why the Python package's contenders are skipped")
+    ap.add_argument("--joblib-skip", help="why joblib is left out of scenario 10")
     ap.add_argument("--cli", help="the dummymp CLI binary")
     ap.add_argument("--cli-skip", help="why the CLI scenarios are skipped")
     ap.add_argument("--parallel-skip", help="why GNU parallel is skipped")

@@ -456,7 +456,7 @@ pub use load::{
     ForeignProcess, LoadMeasurement, LoadRule, MeasurementKind, OwnProcesses, ProcessScan,
     measure_foreign_load, measure_foreign_load_over, measure_foreign_load_with,
 };
-pub use priority::Priority;
+pub use priority::{CustomPriority, Priority};
 pub use queue::DummyMp;
 pub use queue::global::{
     get_capacity, get_cpu_avail, get_machine_cpus, get_max_processes, get_outcome,

@@ -315,7 +315,7 @@ impl Scheduler {
             self.cpu.usable = m.usable_cpus;
         }
         let budget = match (self.priority, &measurement) {
-            (Priority::Nuclear, _) => self.room(0),
+            (priority, _) if !priority.measures_load() => self.room(0),
             (_, Some(m)) => self.room(m.foreign_cpus),
             (_, None) => 0,
         };
@@ -514,9 +514,10 @@ impl Scheduler {
     /// counts none).
     fn room(&self, foreign_cpus: usize) -> usize {
         let capacity = self.capacity.unwrap_or(self.cpu.usable);
-        match self.priority {
-            Priority::Nuclear => capacity,
-            _ => capacity.saturating_sub(foreign_cpus),
+        if self.priority.measures_load() {
+            capacity.saturating_sub(foreign_cpus)
+        } else {
+            capacity
         }
     }
 
@@ -592,5 +593,29 @@ mod tests {
         let mut s = Scheduler::new(Priority::Generous, 0);
         assert_eq!(s.free_slots(0, 5), 0);
         assert!(s.next_deadline().is_none(), "a measurement is in flight");
+    }
+
+    #[test]
+    fn custom_modes_follow_their_rules() {
+        use crate::CustomPriority;
+        let interval = std::time::Duration::from_secs(1);
+        let custom =
+            |threshold| CustomPriority::new("custom", threshold, interval, interval).unwrap();
+        // Counting nobody, it is Nuclear: every usable CPU, never measured.
+        let mut s = Scheduler::new(Priority::Custom(custom(f64::INFINITY)), 0);
+        assert_eq!(s.free_slots(0, 1000), s.cpu_info().usable);
+        assert!(s.next_deadline().is_none() && s.wake_fd().is_none());
+        assert!(
+            s.last_decision()
+                .to_string()
+                .contains("custom: other processes are ignored")
+        );
+        // With Generous's rules, it waits for its first sample.
+        let patient = custom(40.0).with_rules_of(Priority::Generous);
+        let mut s = Scheduler::new(Priority::Custom(patient), 0);
+        assert_eq!(s.free_slots(0, 5), 0);
+        // With Normal's (its nearest politer mode), it forces one first.
+        let mut s = Scheduler::new(Priority::Custom(custom(40.0)), 0);
+        assert_eq!(s.free_slots(0, 5), 1);
     }
 }

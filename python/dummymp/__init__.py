@@ -15,15 +15,19 @@ The original DummyMP's module-level API, unchanged, on a default queue::
         dummymp.process_until_done()
         print(dummymp.get_returns())    # {0: 0, 1: 1, 2: 4, ...}
 
-Each task runs in a worker process that imports its function by module
-and name, as ``multiprocessing`` does when it spawns (see ``_pickling``):
-keep the code that queues tasks under ``if __name__ == "__main__":``.
-Log records of a task reach this process's ``logging`` prefixed
-``[PID n] ``; its printed lines are relayed; an exception it raises is kept
-as its :class:`Outcome` and logged.
+Each task is a copy of this process made when it starts (a ``fork``, as
+the original's tasks were on Linux): it sees the program's globals as they
+are then, runs any function (lambdas and closures too), and its return
+value comes back pickled. Log records of a task reach this process's
+``logging`` prefixed ``[PID n] ``; the lines it prints reach standard
+output and error whole; an exception it raises is kept as its
+:class:`Outcome` and logged. :mod:`dummymp.config` is the original's
+configuration module.
 
 For new code: :class:`DummyMP` (a queue as a value, and a context manager
-that ends its tasks on exit), :func:`outcome`, :func:`map`.
+that ends its tasks on exit), :func:`outcome`, :func:`map`, and the
+settings the command-line tool has (niceness, delay between starts,
+memory per task, timeouts and retries, the Slurm launcher).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ import sys
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
 
 from . import _native
-from ._outcome import Outcome, TaskError
+from ._outcome import Error, Outcome, TaskError, TaskTimeoutError
 from ._queue import DummyMP, Priority
 
 if TYPE_CHECKING:  # kept out of a worker's start-up
@@ -60,6 +64,8 @@ __all__ = [
     "set_args_deepcopy", "set_kwargs_deepcopy", "get_version",
     "DummyMP", "Outcome", "Priority", "TaskError",
 ]
+
+from . import config  # noqa: E402 (it reads the default queue through this module)
 
 # Pickles made in a worker name the main script's module ``__mp_main__``;
 # here it is ``__main__`` (multiprocessing makes the same alias).
@@ -122,11 +128,12 @@ def get_max_processes() -> int:
 
 
 def set_priority_mode(mode: Union[Priority, int, str]) -> None:
-    """Sets the priority mode: a ``DUMMYMP_*`` constant."""
+    """Sets the priority mode: a ``DUMMYMP_*`` constant, or the number of a
+    mode of one's own with an entry in each table of :mod:`dummymp.config`."""
     default().set_priority_mode(mode)
 
 
-def get_priority_mode() -> Priority:
+def get_priority_mode() -> Union[Priority, int]:
     """The priority mode (``DUMMYMP_NORMAL`` by default)."""
     return default().get_priority_mode()
 
@@ -161,19 +168,21 @@ def killall() -> None:
 
 def reset() -> None:
     """Ends every running task, then puts every setting and all state back
-    to the defaults (returns are lost)."""
+    to the defaults (returns are lost), the tables of :mod:`dummymp.config`
+    included."""
     default().reset()
+    config._restore_tables()
 
 
 def set_args_deepcopy(tf: bool) -> None:
-    """Kept for compatibility: arguments are always pickled (copied) at
-    :func:`run`."""
+    """Whether :func:`run` deep-copies the arguments (True, the default);
+    off, a task sees them as they are when it starts."""
     default().set_args_deepcopy(tf)
 
 
 def set_kwargs_deepcopy(tf: bool) -> None:
-    """Kept for compatibility: keyword arguments are always pickled
-    (copied) at :func:`run`."""
+    """Whether :func:`run` deep-copies the keyword arguments (True, the
+    default)."""
     default().set_kwargs_deepcopy(tf)
 
 
@@ -202,9 +211,26 @@ def kill(index: int) -> bool:
 
 
 def set_reuse_workers(reuse: bool) -> None:
-    """Whether workers run task after task (the default) instead of one
-    fresh process per task."""
+    """Whether workers run task after task instead of one fresh copy of
+    this process per task (the default); see
+    :meth:`DummyMP.set_reuse_workers` for what changes."""
     default().set_reuse_workers(reuse)
+
+
+def get_reuse_workers() -> bool:
+    """Whether workers run task after task."""
+    return default().get_reuse_workers()
+
+
+def set_start_method(method: str) -> None:
+    """``"fork"`` (the default: each task a copy of this process) or
+    ``"spawn"`` (a fresh interpreter); see :meth:`DummyMP.set_start_method`."""
+    default().set_start_method(method)
+
+
+def get_start_method() -> str:
+    """How tasks start: ``"fork"`` or ``"spawn"``."""
+    return default().get_start_method()
 
 
 def set_capacity(capacity: int) -> None:
@@ -213,8 +239,75 @@ def set_capacity(capacity: int) -> None:
 
 
 def set_output_mode(mode: str) -> None:
-    """``"tagged"`` (default), ``"untagged"`` or ``"captured"``."""
+    """``"untagged"`` (default), ``"tagged"`` or ``"captured"``."""
     default().set_output_mode(mode)
+
+
+def get_output_mode() -> str:
+    """Where the output of tasks goes."""
+    return default().get_output_mode()
+
+
+def set_kill_grace(seconds: float) -> None:
+    """Seconds between SIGTERM and SIGKILL when a task is ended (default 1)."""
+    default().set_kill_grace(seconds)
+
+
+def get_kill_grace() -> float:
+    """Seconds between SIGTERM and SIGKILL when a task is ended."""
+    return default().get_kill_grace()
+
+
+def set_nice(increment: Optional[int]) -> None:
+    """Runs tasks ``increment`` nicer than this process (None: as nice)."""
+    default().set_nice(increment)
+
+
+def get_nice() -> Optional[int]:
+    """How much nicer than this process tasks run (None: as nice)."""
+    return default().get_nice()
+
+
+def set_start_delay(seconds: Optional[float]) -> None:
+    """Starts tasks at least ``seconds`` apart (None: no delay)."""
+    default().set_start_delay(seconds)
+
+
+def get_start_delay() -> Optional[float]:
+    """The least time between two starts, in seconds (None: none)."""
+    return default().get_start_delay()
+
+
+def set_memory_per_task(nbytes: Optional[int]) -> None:
+    """The memory each task needs, in bytes (None: learned)."""
+    default().set_memory_per_task(nbytes)
+
+
+def get_memory_per_task() -> Optional[int]:
+    """The memory each task is said to need, in bytes (None: learned)."""
+    return default().get_memory_per_task()
+
+
+def set_task_options(
+    timeout: Optional[float] = None, retries: int = 0, cpus: int = 1, memory: Optional[int] = None
+) -> None:
+    """The timeout, retries, CPUs and memory of tasks queued from now on."""
+    default().set_task_options(timeout, retries, cpus, memory)
+
+
+def get_task_options() -> Dict[str, Any]:
+    """The options tasks are queued with."""
+    return default().get_task_options()
+
+
+def set_launcher(launcher: str, **options: Any) -> None:
+    """``"local"`` (default) or ``"slurm"``; see :meth:`DummyMP.set_launcher`."""
+    default().set_launcher(launcher, **options)
+
+
+def get_launcher() -> str:
+    """Where tasks start: ``"local"`` or ``"slurm"``."""
+    return default().get_launcher()
 
 
 def getSpawnProcPIDs() -> List[int]:

@@ -22,6 +22,11 @@ if TYPE_CHECKING:
 _FROM_RUST = {1: logging.ERROR, 2: logging.WARNING, 3: logging.INFO, 4: logging.DEBUG, 5: 5}
 _installed = False
 
+# The logger of each Rust target (``dummymp::engine`` -> ``dummymp.engine``),
+# found once: the engine logs a few debug records per task, which most
+# programs do not want, and getLogger takes logging's lock.
+_loggers: "dict[str, logging.Logger]" = {}
+
 
 def emit(level: int, target: str, module_path: Optional[str], file: Optional[str], line: Optional[int], message: str) -> None:
     """Logs one record that reached the engine (see ``src/logs.rs``)."""
@@ -31,10 +36,12 @@ def emit(level: int, target: str, module_path: Optional[str], file: Optional[str
         _, levelno, function = module_path.split(":", 2)
         level_number = int(levelno)
         name = target
+        logger = logging.getLogger() if name == "root" else logging.getLogger(name)
     else:
         level_number = _FROM_RUST.get(level, logging.INFO)
-        name = target.replace("::", ".")
-    logger = logging.getLogger() if name == "root" else logging.getLogger(name)
+        logger = _loggers.get(target)  # type: ignore[assignment]
+        if logger is None:
+            logger = _loggers[target] = logging.getLogger(target.replace("::", "."))
     if not logger.isEnabledFor(level_number):
         return
     record = logger.makeRecord(
@@ -48,10 +55,19 @@ def emit(level: int, target: str, module_path: Optional[str], file: Optional[str
     logger.handle(record)
 
 
+def threshold(name: str) -> int:
+    """The lowest level number the logger ``name`` takes now (the engine
+    asks once per call into a queue, and drops what no logger takes)."""
+    logger = logging.getLogger() if name == "root" else logging.getLogger(name)
+    if logger.disabled:
+        return 1 << 30
+    return max(logger.getEffectiveLevel(), logger.manager.disable + 1)
+
+
 def install() -> None:
     """Sends this process's engine records to :func:`emit` (once; in a
     worker they keep going to the worker's parent)."""
     global _installed
     if not _installed:
         _installed = True
-        _native.install_log_bridge(emit)
+        _native.install_log_bridge(emit, threshold)

@@ -1,9 +1,13 @@
-"""How a task ended (:class:`Outcome`), and the error raised for a task
-that did not return (:class:`TaskError`)."""
+"""How a task ended (:class:`Outcome`), and the errors: :class:`Error`,
+the package's own, and :class:`TaskError` for a task that did not return
+(:class:`TaskTimeoutError`, also a ``TimeoutError``, when it ran past its
+timeout)."""
 
 from __future__ import annotations
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing at run time
+
+from ._native import Error
 
 if TYPE_CHECKING:  # kept out of a worker's start-up
     from typing import Any, List, Literal, Optional
@@ -14,7 +18,8 @@ if TYPE_CHECKING:  # kept out of a worker's start-up
 
 _FIELDS = (
     "index", "kind", "description", "pid", "value", "exception", "message", "traceback",
-    "code", "signal", "reason", "attempts", "runtime", "stdout", "stderr",
+    "code", "signal", "reason", "attempts", "runtime", "stdout", "stderr", "peak_memory",
+    "started_at",
 )
 
 
@@ -40,7 +45,11 @@ class Outcome:
       ``reason`` says why.
 
     ``description`` is the engine's one-line account (``"raised ValueError:
-    bad"``); ``pid`` the process that ran it.
+    bad"``); ``pid`` the process that ran it; ``peak_memory`` the most memory
+    it held, in bytes, when known (for a task forked from this process, the
+    memory it did not share with it), which the scheduler learns from;
+    ``started_at`` when its (last) attempt was started, in seconds since the
+    epoch, and ``runtime`` how long it ran, in seconds.
     """
 
     __slots__ = _FIELDS
@@ -60,6 +69,8 @@ class Outcome:
     runtime: float
     stdout: bytes
     stderr: bytes
+    peak_memory: Optional[int]
+    started_at: Optional[float]
 
     def __init__(
         self,
@@ -78,10 +89,27 @@ class Outcome:
         runtime: float = 0.0,
         stdout: bytes = b"",
         stderr: bytes = b"",
+        peak_memory: Optional[int] = None,
+        started_at: Optional[float] = None,
     ) -> None:
-        values = locals()
-        for name in _FIELDS:
-            object.__setattr__(self, name, values[name])
+        init = object.__setattr__
+        init(self, "index", index)
+        init(self, "kind", kind)
+        init(self, "description", description)
+        init(self, "pid", pid)
+        init(self, "value", value)
+        init(self, "exception", exception)
+        init(self, "message", message)
+        init(self, "traceback", traceback)
+        init(self, "code", code)
+        init(self, "signal", signal)
+        init(self, "reason", reason)
+        init(self, "attempts", attempts)
+        init(self, "runtime", runtime)
+        init(self, "stdout", stdout)
+        init(self, "stderr", stderr)
+        init(self, "peak_memory", peak_memory)
+        init(self, "started_at", started_at)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("an Outcome cannot be changed")
@@ -107,16 +135,16 @@ class Outcome:
 
     def result(self) -> Any:
         """The value the function returned; raises :class:`TaskError` when
-        it did not return."""
+        it did not return (:class:`TaskTimeoutError` when it timed out)."""
         if self.ok:
             return self.value
-        raise TaskError(self)
+        raise task_error(self)
 
     def __str__(self) -> str:
         return "task %d %s" % (self.index, self.description)
 
 
-class TaskError(Exception):
+class TaskError(Error):
     """A task did not return: ``outcome`` says how it ended instead
     (``failed`` lists every failed task of a :func:`map` call, in item
     order; ``outcome`` is the first of them). The message ends with the
@@ -134,3 +162,17 @@ class TaskError(Exception):
 
     def __reduce__(self) -> Any:
         return (TaskError, (self.outcome, self.failed))
+
+
+class TaskTimeoutError(TaskError, TimeoutError):
+    """A task ran past its timeout and was ended (a :class:`TaskError` and
+    a ``TimeoutError``)."""
+
+    def __reduce__(self) -> Any:
+        return (TaskTimeoutError, (self.outcome, self.failed))
+
+
+def task_error(outcome: Outcome, failed: Optional[List[Outcome]] = None) -> TaskError:
+    """The error for ``outcome``, a task that did not return."""
+    kind = TaskTimeoutError if outcome.kind == "timed_out" else TaskError
+    return kind(outcome, failed)

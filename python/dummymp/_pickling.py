@@ -1,5 +1,8 @@
-"""How a Python call travels to a worker: the payload the parent queues,
-and the command that starts a worker.
+"""How a Python call travels to a worker that is not a fresh copy of this
+process (a reused worker, or a fresh interpreter: under Slurm, or with the
+``spawn`` start method): the payload the parent queues, and the command
+that starts a fresh interpreter. (A task forked from this process at its
+start needs neither: it finds its call in its copy of this process.)
 
 A payload is two pickles, one after the other:
 
@@ -102,28 +105,66 @@ def _by_value(call: Tuple[Any, ...], why: str) -> bytes:
         import cloudpickle  # type: ignore[import-not-found]
     except ImportError:
         raise TypeError(
-            "%s; the worker imports the function by module and name, as "
-            "multiprocessing does. Define it at the top level of a module or "
-            "script (not as a lambda, a nested function or in an interactive "
-            "session), or install cloudpickle to send it by value" % why
+            "%s; a worker that is not a fresh copy of this process imports functions "
+            "by module and name, as multiprocessing does: define it at the top level "
+            "of a module or script (not as a lambda, a nested function or in an "
+            "interactive session), install cloudpickle to send it by value, or let "
+            "each task be a fresh copy of this process (the default, without "
+            "set_reuse_workers(True) or set_start_method('spawn'))" % why
         ) from None
-    data: bytes = cloudpickle.dumps(call, protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        data: bytes = cloudpickle.dumps(call, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as error:
+        raise TypeError("%s, even by value (cloudpickle: %s)" % (why, _describe(error))) from None
     return data
 
 
-def encode_call(function: Callable[..., Any], args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> bytes:
+def _describe(error: BaseException) -> str:
+    return "%s: %s" % (type(error).__name__, error)
+
+
+def _short_repr(value: Any) -> str:
+    try:
+        text = repr(value)
+    except Exception:
+        text = "<%s object>" % type(value).__name__
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _unpicklable_part(function: Callable[..., Any], args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> str:
+    """Which part of a call cannot be pickled, for the refusal: the
+    function, or the argument, each named with what pickle said."""
+    parts: List[Tuple[str, Any]] = [("the function %s" % _short_repr(function), function)]
+    parts += [("argument %d (%s)" % (i, _short_repr(a)), a) for i, a in enumerate(args)]
+    parts += [("keyword argument %s=%s" % (k, _short_repr(v)), v) for k, v in kwargs.items()]
+    for description, value in parts:
+        try:
+            pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as error:
+            return "cannot send %s to a worker: %s" % (description, _describe(error))
+    return "cannot send the call of %s to a worker" % _short_repr(function)
+
+
+def encode_call(
+    function: Callable[..., Any], args: Tuple[Any, ...], kwargs: Dict[str, Any], *, fresh_interpreter: bool
+) -> bytes:
     """The payload for ``function(*args, **kwargs)``. Raises ``TypeError``
-    when the call cannot be pickled."""
-    if not callable(function):
-        raise TypeError("dummymp can only run a callable, not %r" % (function,))
+    naming the function or argument that cannot be pickled."""
     call = (function, args, kwargs)
-    if getattr(function, "__module__", None) == "__main__" and not _main_is_findable():
-        body = _by_value(call, "%r is defined in an interactive session" % (function,))
+    if (
+        fresh_interpreter
+        and getattr(function, "__module__", None) == "__main__"
+        and not _main_is_findable()
+    ):
+        body = _by_value(
+            call, "cannot send the function %s to a fresh interpreter: it is defined in an "
+            "interactive session" % _short_repr(function)
+        )
     else:
         try:
             body = pickle.dumps(call, protocol=pickle.HIGHEST_PROTOCOL)
-        except (pickle.PicklingError, AttributeError, TypeError) as error:
-            body = _by_value(call, "cannot pickle the call of %r (%s)" % (function, error))
+        except Exception:
+            body = _by_value(call, _unpicklable_part(function, args, kwargs))
     return preparation() + body
 
 

@@ -29,7 +29,7 @@ pub fn serve(py: Python<'_>, handler: Py<PyAny>) -> PyResult<()> {
 }
 
 /// The result a handler's answer stands for.
-fn read_answer(answer: &Bound<'_, PyAny>) -> PyResult<ForeignResult> {
+pub(crate) fn read_answer(answer: &Bound<'_, PyAny>) -> PyResult<ForeignResult> {
     let text = |i: usize| -> PyResult<String> { answer.get_item(i)?.extract() };
     let kind = text(0)?;
     Ok(match kind.as_str() {
@@ -59,8 +59,9 @@ fn rust_level(levelno: i32) -> Level {
 }
 
 /// Sends one Python log record to the parent, which logs it prefixed
-/// `[PID n] ` under the logger `name`, at `levelno`. Outside a worker it
-/// goes wherever this process's Rust records go.
+/// `[PID n] ` under the logger `name`, at `levelno` (whatever `log` logger
+/// this process has: a copy forked for a task has its parent's). Outside a
+/// worker it goes wherever this process's Rust records go.
 #[pyfunction]
 #[pyo3(signature = (levelno, name, message, pathname=None, lineno=None, func_name=None))]
 pub fn forward_log(
@@ -77,7 +78,12 @@ pub fn forward_log(
     // The exact level and the function travel in the module path (see
     // `logs.rs`, which reads them back in the parent).
     let origin = format!("python:{levelno}:{}", func_name.unwrap_or(""));
-    log::logger().log(
+    let send = |record: &Record<'_>| {
+        if !dummymp::foreign::forward_log(record) {
+            log::logger().log(record);
+        }
+    };
+    send(
         &Record::builder()
             .level(rust_level(levelno))
             .target(name)

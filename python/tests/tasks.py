@@ -114,3 +114,52 @@ def set_global_and_read(value):
     before = globals().get("_state")
     _state = value
     return before
+
+
+# What the fork tests' tasks read: the program's state.
+SETTING = 5
+
+
+def read_setting():
+    return SETTING
+
+
+def bump_state_and_environment():
+    """Changes a global and an environment variable, and returns both as
+    the task found them."""
+    global SETTING
+    seen = (SETTING, os.environ.get("DUMMYMP_TEST_COUNTER"))
+    SETTING += 1
+    os.environ["DUMMYMP_TEST_COUNTER"] = str(int(os.environ.get("DUMMYMP_TEST_COUNTER", "0")) + 1)
+    return seen
+
+
+def uses_the_lock(lock):
+    """Takes and gives back a lock it was handed (a lock cannot be pickled)."""
+    with lock:
+        return "locked and released"
+
+
+def first_of(iterator):
+    return next(iterator)
+
+
+def queue_of_its_own(values):
+    """Uses dummymp itself: a task's own tasks."""
+    import dummymp
+
+    dummymp.set_priority_mode(dummymp.DUMMYMP_NUCLEAR)
+    return dummymp.map(square, values)
+
+
+def uses_the_parents_queue(queue):
+    queue.run(square, 2)
+
+
+def niceness():
+    return os.nice(0)
+
+
+def started_at():
+    """CLOCK_MONOTONIC as the task starts (the same clock in every process)."""
+    return time.monotonic()

@@ -188,6 +188,12 @@ def test_get_version():
     assert dummymp.get_version().count(".") == 2
 
 
+def test_the_version_sorts_after_the_originals():
+    # So that `pip install` replaces an installed original (0.5b2).
+    version = pytest.importorskip("pip._vendor.packaging.version")
+    assert version.Version(dummymp.__version__) > version.Version("0.5b2")
+
+
 def test_star_import_gives_the_original_names():
     names = {}
     exec("from dummymp import *", names)
@@ -242,14 +248,25 @@ def test_logged_exceptions_keep_their_traceback(dmp, caplog):
     assert dmp.get_returns() == {0: "ok"}
 
 
-def test_printed_lines_are_relayed_tagged(dmp, capfd):
+def test_printed_lines_reach_stdout_untouched(dmp, capfd):
     dmp.set_priority_mode(dmp.DUMMYMP_NUCLEAR)
+    assert dmp.get_output_mode() == "untagged", "as the original's tasks printed"
+    dmp.run(tasks.chatty, 3)
+    dmp.process_until_done()
+    out, err = capfd.readouterr()
+    assert out.splitlines() == ["printed 3"]
+    assert err.splitlines() == ["to stderr 3"]
+
+
+def test_tagging_stays_available(dmp, capfd):
+    dmp.set_priority_mode(dmp.DUMMYMP_NUCLEAR)
+    dmp.set_output_mode("tagged")
     dmp.run(tasks.chatty, 3)
     dmp.process_until_done()
     pid = dmp.outcome(0).pid
     out, err = capfd.readouterr()
-    assert "[PID %d] printed 3\n" % pid in out
-    assert "[PID %d] to stderr 3\n" % pid in err
+    assert out == "[PID %d] printed 3\n" % pid
+    assert err == "[PID %d] to stderr 3\n" % pid
 
 
 def test_output_can_be_captured(dmp, capfd):

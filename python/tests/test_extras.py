@@ -73,6 +73,7 @@ def test_leaving_a_with_block_ends_its_tasks(tmp_path):
     os.mkfifo(fifo)
     with dummymp.DummyMP() as mp:
         mp.set_priority_mode(dummymp.DUMMYMP_NUCLEAR)
+        mp.set_reuse_workers(True)
         mp.set_max_processes(2)
         # Two workers, started together; one stays idle below.
         workers = mp.map(tasks.pid_of, ["a", "b"])
@@ -118,8 +119,21 @@ def test_kill_one_task(mp):
     assert mp.kill(0) is False, "it has ended"
 
 
-def test_workers_run_task_after_task_by_default(mp):
-    assert mp.get_reuse_workers() is True
+def test_each_task_is_a_fresh_copy_by_default(mp):
+    assert mp.get_reuse_workers() is False
+    mp.set_max_processes(1)
+    mp.run(tasks.set_global_and_read, "first")
+    mp.run(tasks.set_global_and_read, "second")
+    mp.run(tasks.pid)
+    mp.run(tasks.pid)
+    mp.process_until_done()
+    returns = mp.get_returns()
+    assert (returns[0], returns[1]) == (None, None), "each starts from this process's state"
+    assert returns[2] != returns[3]
+
+
+def test_reused_workers_run_task_after_task(mp):
+    mp.set_reuse_workers(True)
     mp.set_max_processes(1)
     for _ in range(3):
         mp.run(tasks.pid)
@@ -129,24 +143,12 @@ def test_workers_run_task_after_task_by_default(mp):
     returns = mp.get_returns()
     assert returns[0] == returns[1] == returns[2], "one worker ran them all"
     assert (returns[3], returns[4]) == (None, "first"), "tasks of one worker share its module state"
-
-
-def test_one_fresh_worker_per_task_when_reuse_is_off(mp):
-    mp.set_reuse_workers(False)
-    mp.set_max_processes(1)
-    mp.run(tasks.set_global_and_read, "first")
-    mp.run(tasks.set_global_and_read, "second")
-    mp.run(tasks.pid)
-    mp.run(tasks.pid)
-    mp.process_until_done()
-    returns = mp.get_returns()
-    assert (returns[0], returns[1]) == (None, None)
-    assert returns[2] != returns[3]
     mp.reset()
-    assert mp.get_reuse_workers() is True, "reset restores the default"
+    assert mp.get_reuse_workers() is False, "reset restores the default"
 
 
 def test_a_reused_worker_follows_the_working_directory(mp, tmp_path):
+    mp.set_reuse_workers(True)
     mp.set_max_processes(1)
     mp.run(tasks.chdir_and_getcwd, str(tmp_path))
     mp.run(tasks.getcwd)

@@ -128,7 +128,7 @@ fn retire(
     own: &OwnProcesses,
 ) {
     for worker in &mut workers {
-        worker.input = None;
+        worker.close_link();
     }
     for mut worker in workers {
         let exited = platform::wait_readable(&[worker.pidfd.as_fd()], Some(grace))

@@ -43,6 +43,7 @@ impl Engine {
                         };
                         (requested, program, argv0, Vec::new(), Vec::new())
                     }
+                    // A copy of this process has no program: `fork` below.
                     CallTarget::Foreign(worker) => (
                         RequestedCall::Payload,
                         worker.program.clone(),
@@ -73,10 +74,17 @@ impl Engine {
                     keep_alive: self.settings.reuse_workers,
                 };
                 let frame = protocol::encode_frame(&request).map_err(io::Error::other)?;
+                let fork = match &call.target {
+                    CallTarget::Foreign(worker) => worker.fork.clone(),
+                    CallTarget::Function { .. } => None,
+                };
                 // The worker's standard input is a socket: that and the
                 // ticket make it a worker. (A launcher that replaces standard
-                // input passes the ticket in the environment too.)
-                args.extend(worker_args());
+                // input passes the ticket in the environment too.) A copy
+                // of this process needs neither.
+                if fork.is_none() {
+                    args.extend(worker_args());
+                }
                 let spec = LaunchSpec {
                     program,
                     argv0,
@@ -88,6 +96,7 @@ impl Engine {
                     niceness: self.start_niceness(),
                     forkable,
                     cpus,
+                    fork,
                 };
                 return Ok((spec, Some(frame)));
             }
@@ -109,6 +118,7 @@ impl Engine {
                 niceness: self.start_niceness(),
                 forkable: false,
                 cpus,
+                fork: None,
             },
             None,
         ))

@@ -71,6 +71,9 @@ pub(crate) struct ProcessHandle {
     pub(super) srun_messages: Option<SrunMessages>,
     /// Its entry in the watchdog's table, while it has one.
     pub(super) watch: Option<WatchEntry>,
+    /// A copy of this process forked for the task: where it leaves the
+    /// memory it did not share (see [`forked`](super::forked)).
+    pub(super) memory_note: Option<OwnedFd>,
 }
 
 impl ProcessHandle {
@@ -94,6 +97,7 @@ impl ProcessHandle {
             control: Control::LocalGroup,
             srun_messages: None,
             watch: None,
+            memory_note: None,
         }
     }
 
@@ -179,12 +183,27 @@ impl ProcessHandle {
 
     /// Reaps the exited process (taking it out of the watchdog's table
     /// first, so that a stale entry can never name a reused id); its peak
-    /// resident memory in bytes, when known.
+    /// resident memory in bytes, when known (for a copy of this process,
+    /// the part it did not share with us: see [`forked`](super::forked)).
     pub(crate) fn reap(&mut self) -> Option<u64> {
         self.watch = None;
-        match &self.reaper {
+        let peak = match &self.reaper {
             Reaper::Us => platform::reap_exited_with_usage(&self.pidfd),
             Reaper::ForkServer(channel) => channel.forget(self.pid),
+        };
+        match self.memory_note.take() {
+            Some(note) => read_note(&note),
+            None => peak,
+        }
+    }
+
+    /// Closes the link to a worker, which tells it to exit once it is
+    /// idle. The link is shut down, not only closed: a copy of this
+    /// process forked since holds a copy of the descriptor, which would
+    /// otherwise keep the link open.
+    pub(crate) fn close_link(&mut self) {
+        if let Some(input) = self.input.take() {
+            let _ = rustix::net::shutdown(&input, rustix::net::Shutdown::Write);
         }
     }
 
@@ -235,5 +254,15 @@ impl ProcessHandle {
             Some(messages) => explanation::explain(outcome, exit, &messages.news()),
             None => (outcome, exit),
         }
+    }
+}
+
+/// What a forked task's memory note says: the unshared peak it wrote
+/// before it exited, if it did (see [`forked`](super::forked)).
+fn read_note(note: &OwnedFd) -> Option<u64> {
+    let mut bytes = [std::mem::MaybeUninit::<u8>::uninit(); 8];
+    match platform::read_now(note, &mut bytes) {
+        Ok(Some(data)) if data.len() == 8 => Some(u64::from_le_bytes(data.try_into().ok()?)),
+        _ => None,
     }
 }

@@ -20,6 +20,7 @@
 //! ([`ProcessHandle::explain`]).
 
 pub(crate) mod fork_server;
+pub(crate) mod forked;
 pub(crate) mod handle;
 pub(crate) mod leftovers;
 pub(crate) mod local;
@@ -102,6 +103,9 @@ pub(crate) struct LaunchSpec {
     pub forkable: bool,
     /// CPUs the task needs (a cluster launcher asks for them).
     pub cpus: usize,
+    /// The front end whose process a worker is a copy of, made when the
+    /// task starts (see [`forked`]); `None` to start `program`.
+    pub fork: Option<crate::task::ForkHostRef>,
 }
 
 impl Launcher {
@@ -204,9 +208,18 @@ impl Launch {
     /// watchdog's table, so that it ends if this program dies (a worker
     /// watches its link to us itself).
     pub(crate) fn start(&mut self, spec: &LaunchSpec) -> io::Result<ProcessHandle> {
-        let mut process = match &self.launcher {
-            Launcher::Local => self.local.start(spec)?,
-            Launcher::Slurm(options) => slurm::launch(options, spec)?,
+        let mut process = match (&self.launcher, &spec.fork) {
+            (Launcher::Local, Some(host)) => forked::start(&*host.0, spec)?,
+            (Launcher::Local, None) => self.local.start(spec)?,
+            (Launcher::Slurm(_), Some(_)) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "a task that is a copy of this process cannot run as a Slurm job step \
+                     (there is nothing to copy on another node): queue it with a worker \
+                     program instead",
+                ));
+            }
+            (Launcher::Slurm(options), None) => slurm::launch(options, spec)?,
         };
         if spec.io == LaunchIo::Command {
             self.local.watch(&mut process, self.kill_grace);

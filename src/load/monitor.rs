@@ -162,10 +162,11 @@ impl LoadMonitor {
     /// one, else (except in `Generous`, which waits for a sample) the
     /// estimate.
     pub(crate) fn current(&self) -> Option<&Arc<LoadMeasurement>> {
+        // A mode that never forces a task (Generous) waits for a sample.
         self.sampled.as_ref().or(self
             .estimate
             .as_ref()
-            .filter(|_| self.priority != Priority::Generous))
+            .filter(|_| self.priority.forces_one()))
     }
 
     /// The latest measurement made over a sampling interval, if any.
@@ -351,6 +352,26 @@ mod tests {
         assert_eq!(
             deadline,
             m.taken_at + Priority::Extreme.remeasure_interval().unwrap()
+        );
+    }
+
+    #[test]
+    fn a_custom_mode_measures_again_at_its_own_interval() {
+        let custom = crate::priority::CustomPriority::new(
+            "custom",
+            75.0,
+            Duration::from_millis(100),
+            Duration::from_secs(12),
+        )
+        .unwrap();
+        let mut monitor = LoadMonitor::new(Priority::Custom(custom), OwnProcesses::new());
+        let m = monitor.measure_blocking();
+        while monitor.measuring() {
+            next_event(&mut monitor);
+        }
+        assert_eq!(
+            monitor.next_deadline(),
+            Some(m.taken_at + Duration::from_secs(12))
         );
     }
 

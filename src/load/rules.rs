@@ -286,6 +286,20 @@ mod tests {
     }
 
     #[test]
+    fn a_custom_mode_counts_above_its_own_threshold() {
+        use crate::priority::CustomPriority;
+        let custom = |threshold| {
+            let interval = std::time::Duration::from_secs(1);
+            Priority::Custom(CustomPriority::new("custom", threshold, interval, interval).unwrap())
+        };
+        let m = apply(&[60.0, 90.0], custom(75.0));
+        assert_eq!(m.counted.len(), 1, "60 % is below 75 %");
+        assert_eq!(m.counted[0].pid, 5001);
+        let m = apply(&[60.0, 90.0], custom(f64::INFINITY));
+        assert!(m.counted.is_empty(), "a mode that counts nobody");
+    }
+
+    #[test]
     fn processes_that_cannot_reach_our_cpus_do_not_count() {
         let affinity = |pid: i32| match pid {
             5000 => Some(CpuSet::from_ids([7])),    // off our CPUs

@@ -6,6 +6,7 @@ mod cpu_times;
 mod descriptors;
 mod memory;
 mod oom;
+mod own_memory;
 mod process_table;
 mod processes;
 mod terminal;
@@ -27,6 +28,7 @@ pub(crate) use descriptors::{
 };
 pub(crate) use memory::MemorySource;
 pub(crate) use oom::OomCounter;
+pub(crate) use own_memory::unshared_peak;
 pub(crate) use process_table::{
     ProcessTable, command_line, environment_variable, resident_bytes, uptime_ticks,
 };

@@ -522,12 +522,23 @@ impl DummyMp {
     /// lets queued tasks start again. A task that is also paused for other
     /// users' load (in [`Priority::Generous`]) stays paused until that
     /// load goes.
+    ///
+    /// ```
+    /// let mut mp = dummymp::DummyMp::new();
+    /// mp.pause_all();
+    /// mp.resume_all();
+    /// assert!(!mp.is_paused());
+    /// ```
     pub fn resume_all(&mut self) {
         self.engine.resume_all();
     }
 
     /// Whether [`pause_all`](DummyMp::pause_all) paused the tasks (and no
     /// [`resume_all`](DummyMp::resume_all) followed).
+    ///
+    /// ```
+    /// assert!(!dummymp::DummyMp::new().is_paused());
+    /// ```
     pub fn is_paused(&self) -> bool {
         self.engine.is_paused()
     }

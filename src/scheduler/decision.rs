@@ -86,10 +86,10 @@ impl Decision {
 
     fn cpus(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.measurement {
-            _ if self.priority == Priority::Nuclear => write!(
+            _ if !self.priority.measures_load() => write!(
                 f,
-                "nuclear: other processes are ignored, room for {}",
-                self.capacity
+                "{}: other processes are ignored, room for {}",
+                self.priority, self.capacity
             ),
             Some(m) => write!(f, "{m}"),
             None => f.write_str("nothing measured yet"),

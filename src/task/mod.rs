@@ -3,11 +3,14 @@
 //! ([`TaskOptions`]), what it chooses about its output, how it ended
 //! ([`Outcome`]) and the report of all that ([`TaskReport`]).
 
+mod fork_host;
 mod options;
 mod outcome;
 mod report;
 mod spec;
 
+pub(crate) use fork_host::ForkHostRef;
+pub use fork_host::{ForkHost, ForkedLink};
 pub use options::TaskOptions;
 pub use outcome::{Outcome, ProcessExit, signal_name};
 pub use report::{Progress, TaskReport};

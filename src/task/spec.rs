@@ -5,10 +5,13 @@ use std::borrow::Cow;
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 
+use std::sync::Arc;
+
 use crate::callable;
 use crate::command::Command;
 use crate::error::Error;
 use crate::task::TaskOptions;
+use crate::task::{ForkHost, ForkHostRef};
 use crate::task::{OutputMode, TaskId};
 
 /// Where a task's output lines go.
@@ -65,9 +68,11 @@ pub(crate) enum CallTarget {
     Foreign(ForeignWorker),
 }
 
-/// The program a foreign worker (one that serves calls through
+/// How a foreign worker (one that serves calls through
 /// [`foreign::serve`](crate::foreign::serve), such as the Python package's)
-/// is started as. The engine adds its own two arguments after `args`.
+/// is started: a program ([`ForeignWorker::new`]; the engine adds its own
+/// two arguments after `args`), or a copy of this very process made when
+/// the task starts ([`ForeignWorker::forked`]).
 ///
 /// ```
 /// use dummymp::engine::ForeignWorker;
@@ -75,12 +80,14 @@ pub(crate) enum CallTarget {
 ///     .args(["-c", "import dummymp._worker as w; w.main()"])
 ///     .env("PYTHONPATH", "/opt/lib");
 /// assert_eq!(python.program(), "python3");
+/// assert!(!python.is_forked());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ForeignWorker {
     pub(crate) program: OsString,
     pub(crate) args: Vec<OsString>,
     pub(crate) env: Vec<(OsString, OsString)>,
+    pub(crate) fork: Option<ForkHostRef>,
 }
 
 impl ForeignWorker {
@@ -95,10 +102,42 @@ impl ForeignWorker {
             program: program.as_ref().to_owned(),
             args: Vec::new(),
             env: Vec::new(),
+            fork: None,
         }
     }
 
-    /// Adds arguments.
+    /// Starts each worker as a copy of this process, made by `host` when
+    /// its task starts: the task sees this program's state as it is then.
+    /// Only the local launcher can make one (a Slurm node has nothing to
+    /// copy); under another the task fails to start. See
+    /// [`ForkHost`](crate::foreign::ForkHost), which has an example.
+    ///
+    /// ```
+    /// # dummymp::init();
+    /// use std::sync::Arc;
+    /// use dummymp::engine::ForeignWorker;
+    /// use dummymp::foreign::{self, ForeignResult, ForkHost, ForkedLink};
+    /// struct Echo;
+    /// impl ForkHost for Echo {
+    ///     fn prepare(&self) {}
+    ///     fn resume(&self) {}
+    ///     fn serve(&self, link: ForkedLink) -> i32 {
+    ///         foreign::serve_forked(link, |call| ForeignResult::Returned(call.payload.to_vec()))
+    ///     }
+    /// }
+    /// let worker = ForeignWorker::forked(Arc::new(Echo));
+    /// assert!(worker.is_forked());
+    /// ```
+    pub fn forked(host: Arc<dyn ForkHost>) -> ForeignWorker {
+        ForeignWorker {
+            program: OsString::new(),
+            args: Vec::new(),
+            env: Vec::new(),
+            fork: Some(ForkHostRef(host)),
+        }
+    }
+
+    /// Adds arguments (of a program; a copy has none).
     ///
     /// ```
     /// use dummymp::engine::ForeignWorker;
@@ -115,7 +154,8 @@ impl ForeignWorker {
         self
     }
 
-    /// Sets an environment variable.
+    /// Sets an environment variable (of a program; a copy has this
+    /// process's).
     ///
     /// ```
     /// use dummymp::engine::ForeignWorker;
@@ -128,7 +168,7 @@ impl ForeignWorker {
         self
     }
 
-    /// The program.
+    /// The program (empty for a copy of this process).
     ///
     /// ```
     /// use dummymp::engine::ForeignWorker;
@@ -137,6 +177,16 @@ impl ForeignWorker {
     /// ```
     pub fn program(&self) -> &OsStr {
         &self.program
+    }
+
+    /// Whether workers are copies of this process.
+    ///
+    /// ```
+    /// use dummymp::engine::ForeignWorker;
+    /// assert!(!ForeignWorker::new("python3").is_forked());
+    /// ```
+    pub fn is_forked(&self) -> bool {
+        self.fork.is_some()
     }
 }
 

@@ -72,19 +72,29 @@ impl Capture {
             buf: vec![0u8; 64 * 1024],
         }));
         let busy = Arc::new(AtomicBool::new(false));
+        let hung_up = Arc::new(AtomicBool::new(false));
         drain_at_exit(&streams, &channel);
         let thread = {
             let (streams, busy, channel) =
                 (Arc::clone(&streams), Arc::clone(&busy), channel.clone());
+            let hung_up = Arc::clone(&hung_up);
             std::thread::Builder::new()
                 .name("dummymp-relay".into())
                 .stack_size(RELAY_STACK_SIZE)
-                .spawn(move || relay(&streams, &pipes, &channel, &parent, &busy, &stop_read))?
+                .spawn(move || {
+                    let link = Link {
+                        fd: &parent,
+                        busy: &busy,
+                        hung_up: &hung_up,
+                    };
+                    relay(&streams, &pipes, &channel, link, &stop_read)
+                })?
         };
         Ok(Relay {
             streams,
             busy,
             channel,
+            hung_up: Arc::clone(&hung_up),
             stop: stop_write,
             thread: Some(thread),
         })
@@ -166,14 +176,24 @@ pub(super) struct Relay {
     streams: Arc<Mutex<Streams>>,
     busy: Arc<AtomicBool>,
     channel: Channel,
+    /// Set by the relay thread when the link to the parent hung up.
+    hung_up: Arc<AtomicBool>,
     stop: OwnedFd,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Relay {
     /// A task starts: from now on the parent hanging up kills the worker.
+    /// A parent that hung up already (after sending the request, before
+    /// the task started: the relay thread then took it for the end
+    /// between two tasks and stopped watching) kills it now. (Each side
+    /// sets its flag before it reads the other's: one of the two sees
+    /// both.)
     pub(super) fn task_started(&self) {
         self.busy.store(true, Ordering::SeqCst);
+        if self.hung_up.load(Ordering::SeqCst) {
+            parent_gone();
+        }
     }
 
     /// A task has ended (and flushed its buffered output): sends every
@@ -228,12 +248,20 @@ extern "C" fn drain_captured_at_exit() {
         .drain(channel);
 }
 
+/// What the relay thread watches of the link to the parent.
+struct Link<'a> {
+    fd: &'a OwnedFd,
+    /// Whether a task runs.
+    busy: &'a AtomicBool,
+    /// Set when the link hung up.
+    hung_up: &'a AtomicBool,
+}
+
 fn relay(
     streams: &Mutex<Streams>,
     pipes: &[Arc<OwnedFd>; 2],
     channel: &Channel,
-    parent: &OwnedFd,
-    busy: &AtomicBool,
+    link: Link<'_>,
     stop: &OwnedFd,
 ) {
     let mut watch_parent = true;
@@ -250,7 +278,7 @@ fn relay(
         }
         let parent_at = fds.len();
         if watch_parent {
-            fds.push((parent.as_fd(), Interest::HangUp));
+            fds.push((link.fd.as_fd(), Interest::HangUp));
         }
         let Ok(ready) = platform::wait_for(&fds, None) else {
             return;
@@ -269,7 +297,8 @@ fn relay(
             stderr.pump(buf, channel);
         }
         if watch_parent && ready[parent_at] {
-            if busy.load(Ordering::SeqCst) {
+            link.hung_up.store(true, Ordering::SeqCst);
+            if link.busy.load(Ordering::SeqCst) {
                 parent_gone();
             }
             // Between tasks: the main thread sees the end of the link and

@@ -19,17 +19,36 @@ impl Log for ForwardingLogger {
         if !self.enabled(record.metadata()) {
             return;
         }
-        self.channel.send(&WorkerMessage::Log(LogRecord {
-            level: record.level() as u8,
-            target: record.target().to_string(),
-            module_path: record.module_path().map(str::to_string),
-            file: record.file().map(str::to_string),
-            line: record.line(),
-            message: within_limit(record.args().to_string()),
-        }));
+        self.channel.send(&message(record));
     }
 
     fn flush(&self) {}
+}
+
+/// `record` as it travels to the parent.
+fn message(record: &Record<'_>) -> WorkerMessage {
+    WorkerMessage::Log(LogRecord {
+        level: record.level() as u8,
+        target: record.target().to_string(),
+        module_path: record.module_path().map(str::to_string),
+        file: record.file().map(str::to_string),
+        line: record.line(),
+        message: within_limit(record.args().to_string()),
+    })
+}
+
+/// Sends `record` to the parent, whatever logger this process has, when it
+/// is a worker (see [`foreign::forward_log`](crate::foreign::forward_log)),
+/// and says whether it is one (a record a parent that is gone cannot take
+/// is dropped, not logged here).
+pub(crate) fn forward_log(record: &Record<'_>) -> bool {
+    match super::CHANNEL.get() {
+        Some(channel) => {
+            channel.send(&message(record));
+            true
+        }
+        None => false,
+    }
 }
 
 /// `message`, cut (and saying so) if it is too long for one message to

@@ -26,6 +26,8 @@
 mod capture;
 mod logger;
 
+pub(crate) use logger::forward_log;
+
 use std::any::Any;
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -56,7 +58,24 @@ pub(crate) type ForeignHandler<'a> = &'a mut dyn FnMut(u64, &str, &[u8]) -> Task
 /// is not reused, after the first); returns the exit code. `link`: the
 /// descriptors to the parent when they were moved already (else they are
 /// standard input and output).
-pub(crate) fn serve(link: Option<ParentLink>, mut foreign: Option<ForeignHandler<'_>>) -> i32 {
+pub(crate) fn serve(link: Option<ParentLink>, foreign: Option<ForeignHandler<'_>>) -> i32 {
+    serve_with(link, foreign, true)
+}
+
+/// [`serve`] in a copy of a parent made by `fork` when its task started
+/// (see [`foreign::serve_forked`](crate::foreign::serve_forked)): Rust's
+/// own standard streams are left alone. Their buffers hold the parent's
+/// output, not the task's, and another thread of the parent may have held
+/// their locks at the fork, which would then never be given back.
+pub(crate) fn serve_copy(link: ParentLink, foreign: ForeignHandler<'_>) -> i32 {
+    serve_with(Some(link), Some(foreign), false)
+}
+
+fn serve_with(
+    link: Option<ParentLink>,
+    mut foreign: Option<ForeignHandler<'_>>,
+    flush_std: bool,
+) -> i32 {
     let mut worker = match Worker::start(link) {
         Ok(worker) => worker,
         Err(error) => {
@@ -98,8 +117,10 @@ pub(crate) fn serve(link: Option<ParentLink>, mut foreign: Option<ForeignHandler
         logger::install(channel.clone(), request.log_level);
         relay.task_started();
         let result = within_limit(execute(&request, &mut foreign));
-        let _ = io::stdout().flush();
-        let _ = io::stderr().flush();
+        if flush_std {
+            let _ = io::stdout().flush();
+            let _ = io::stderr().flush();
+        }
         relay.task_ended();
         if !channel.send_result(result) {
             return 4;

@@ -107,6 +107,7 @@ pub(crate) fn srun_spec(options: &SlurmOptions, spec: &LaunchSpec) -> io::Result
         niceness: None,
         forkable: false,
         cpus: spec.cpus,
+        fork: None,
     })
 }
 
@@ -143,6 +144,7 @@ mod tests {
             niceness: Some(5),
             forkable: false,
             cpus: 1,
+            fork: None,
         }
     }
 
