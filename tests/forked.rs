@@ -128,7 +128,8 @@ fn copies_are_timed_out_killed_and_reported_like_any_task() {
     let report = mp.report(printed).unwrap();
     assert_eq!(report.outcome, Outcome::Returned);
     assert_eq!(report.stdout, b"a line from the copy\n");
-    assert_eq!(mp.outcome(exited), Some(&Outcome::Exited { code: 7 }));
+    // A copy that exits before its function returns: no value, a failure.
+    assert_eq!(mp.outcome(exited), Some(&Outcome::ExitedEarly { code: 7 }));
     assert_eq!(mp.outcome(timed_out), Some(&Outcome::TimedOut));
 
     let killed = mp.run_spec(forked(b"sleep"));
