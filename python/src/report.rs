@@ -45,12 +45,21 @@ pub(crate) fn report_dict<'py>(
             dict.set_item("message", message)?;
             "failed"
         }
-        Outcome::Exited { code } => {
+        // A worker exits before the function returns (ExitedEarly); a
+        // command's exit is its end (Exited).
+        Outcome::Exited { code } | Outcome::ExitedEarly { code } => {
             dict.set_item("code", code)?;
             "exited"
         }
         Outcome::Signaled { signal } => {
             dict.set_item("signal", signal)?;
+            "signaled"
+        }
+        // Killed by SIGKILL, most likely by the out-of-memory killer: the
+        // description says so.
+        Outcome::OutOfMemory { .. } => {
+            dict.set_item("signal", 9)?;
+            dict.set_item("reason", report.outcome.to_string())?;
             "signaled"
         }
         Outcome::TimedOut => "timed_out",
