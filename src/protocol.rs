@@ -279,6 +279,9 @@ pub(crate) struct FrameBuffer {
     start: usize,
     /// The large frame being received, if one is.
     large: Option<LargeFrame>,
+    /// Whether the last read took less than there was room for: the
+    /// descriptor held no more then.
+    drained: bool,
 }
 
 /// A large frame being received.
@@ -372,14 +375,28 @@ impl FrameBuffer {
     ) -> io::Result<Option<usize>> {
         if let Some(large) = self.large.as_mut().filter(|l| !l.is_complete()) {
             let piece = large.piece(at_most);
+            let room = piece.capacity() - piece.len();
             let n = crate::platform::read_now_into_spare(fd, piece)?;
             if let Some(n) = n {
                 large.received += n;
             }
+            self.drained = n.is_some_and(|n| n < room);
             return Ok(n);
         }
         self.compact();
-        crate::platform::read_now_onto(fd, &mut self.bytes, at_most)
+        self.bytes.reserve(at_most);
+        let room = self.bytes.capacity() - self.bytes.len();
+        let n = crate::platform::read_now_into_spare(fd, &mut self.bytes)?;
+        self.drained = n.is_some_and(|n| n < room);
+        Ok(n)
+    }
+
+    /// Whether the last [`FrameBuffer::read_from`] took less than it had
+    /// room for: the descriptor held nothing more at that moment, so that
+    /// another read now would most likely find nothing (readiness tells
+    /// when more comes).
+    pub(crate) fn drained(&self) -> bool {
+        self.drained
     }
 
     /// Appends bytes that arrived some other way (tests, the fuzz entry).

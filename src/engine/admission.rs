@@ -6,8 +6,8 @@
 use std::time::Instant;
 
 use super::Engine;
-use super::memory;
 use super::events::{Event, EventSink};
+use super::memory;
 use super::starting::Start;
 use crate::task::Outcome;
 use crate::task::TaskReport;

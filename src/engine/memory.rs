@@ -11,9 +11,9 @@
 //! of unknown size. Nothing waits for ever: while ours run, one of them
 //! ends; with none running, a task starts or is reported.
 
-use crate::task::{Outcome, TaskSpec};
 use crate::scheduler::Scheduler;
 use crate::scheduler::memory::Bytes;
+use crate::task::{Outcome, TaskSpec};
 use crate::{MemoryFit, Priority};
 
 /// What memory says about the task at the head of the queue.

@@ -23,6 +23,7 @@ use super::Engine;
 use crate::launch::{LaunchSpec, ProcessHandle, Sweeper};
 use crate::load::OwnProcesses;
 use crate::platform;
+use crate::protocol::FrameBuffer;
 
 /// What tells one kind of worker from another: two tasks may share a
 /// worker only if they would start the same program the same way.
@@ -46,25 +47,38 @@ impl WorkerKind {
 /// A worker waiting for its next task.
 struct IdleWorker {
     kind: WorkerKind,
-    process: ProcessHandle,
+    worker: Reusable,
+}
+
+/// A worker that finished its task, as it goes into the pool and comes
+/// out again.
+pub(crate) struct Reusable {
+    pub process: ProcessHandle,
+    /// What it sent after its last result, not read yet (log records of
+    /// its other threads), and a frame it may have begun.
+    pub frames: FrameBuffer,
+    /// How long its last task took (see `RunningTask::pace`).
+    pub pace: Option<Duration>,
 }
 
 /// The idle workers.
 #[derive(Default)]
 pub(crate) struct Pool {
     idle: Vec<IdleWorker>,
+    /// Set by the last wait: an idle worker exited.
+    pub exit_seen: bool,
 }
 
 impl Pool {
     /// Takes an idle worker of `kind`, if there is one.
-    pub(crate) fn take(&mut self, kind: &WorkerKind) -> Option<ProcessHandle> {
+    pub(crate) fn take(&mut self, kind: &WorkerKind) -> Option<Reusable> {
         let at = self.idle.iter().rposition(|w| &w.kind == kind)?;
-        Some(self.idle.swap_remove(at).process)
+        Some(self.idle.swap_remove(at).worker)
     }
 
     /// Keeps a worker that finished its task for the next one.
-    pub(crate) fn put(&mut self, kind: WorkerKind, process: ProcessHandle) {
-        self.idle.push(IdleWorker { kind, process });
+    pub(crate) fn put(&mut self, kind: WorkerKind, worker: Reusable) {
+        self.idle.push(IdleWorker { kind, worker });
     }
 
     /// How many workers wait.
@@ -74,19 +88,20 @@ impl Pool {
 
     /// Their pidfds, readable when one exits while idle.
     pub(crate) fn fds(&self) -> impl Iterator<Item = BorrowedFd<'_>> {
-        self.idle.iter().map(|w| w.process.pidfd.as_fd())
+        self.idle.iter().map(|w| w.worker.process.pidfd.as_fd())
     }
 
     /// Forgets idle workers that exited: they are reaped and what they
     /// left is swept.
     pub(crate) fn forget_exited(&mut self, sweeper: &mut Sweeper, own: &OwnProcesses) {
+        self.exit_seen = false;
         let (exited, idle): (Vec<_>, Vec<_>) = self
             .idle
             .drain(..)
-            .partition(|worker| matches!(worker.process.peek_exit(false), Ok(Some(_)) | Err(_)));
+            .partition(|idle| matches!(idle.worker.process.peek_exit(false), Ok(Some(_)) | Err(_)));
         self.idle = idle;
-        for mut worker in exited {
-            sweeper.sweep(&mut worker.process, own, false, None);
+        for mut idle in exited {
+            sweeper.sweep(&mut idle.worker.process, own, false, None);
         }
     }
 
@@ -99,7 +114,8 @@ impl Pool {
         sweeper: &mut Sweeper,
         own: &OwnProcesses,
     ) {
-        let mut workers: Vec<ProcessHandle> = self.idle.drain(..).map(|w| w.process).collect();
+        let mut workers: Vec<ProcessHandle> =
+            self.idle.drain(..).map(|w| w.worker.process).collect();
         for worker in &mut workers {
             worker.input = None;
         }
@@ -122,24 +138,30 @@ impl Engine {
         &mut self,
         kind: &WorkerKind,
         request: Option<&[u8]>,
-    ) -> Option<ProcessHandle> {
-        while let Some(mut process) = self.pool.take(kind) {
-            let sent = match (request, &process.input) {
+    ) -> Option<Reusable> {
+        while let Some(worker) = self.pool.take(kind) {
+            let sent = match (request, &worker.process.input) {
                 (Some(request), Some(input)) => {
                     platform::send_all_unless_closed(input, request).is_ok()
                 }
                 _ => false,
             };
             if sent {
-                return Some(process);
+                return Some(worker);
             }
             // It died meanwhile: end it and try the next.
-            process.kill();
-            let _ = process.peek_exit(true);
-            self.sweeper
-                .sweep(&mut process, self.scheduler.own_processes(), true, None);
+            self.end_worker_now(worker.process);
         }
         None
+    }
+
+    /// Ends a worker we no longer want, now (`SIGKILL`): reaped, and what
+    /// it left swept.
+    pub(super) fn end_worker_now(&mut self, mut process: ProcessHandle) {
+        process.kill();
+        let _ = process.peek_exit(true);
+        self.sweeper
+            .sweep(&mut process, self.scheduler.own_processes(), true, None);
     }
 
     /// Starts `spec` through the launch seam and sends a worker its

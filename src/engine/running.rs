@@ -2,9 +2,10 @@
 //! from a worker, output from a command), routing its output, and telling
 //! how it ended.
 
+use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::encoded::{Encoded, Pieces};
 use crate::launch::ProcessHandle;
@@ -17,6 +18,7 @@ use crate::task::{OutputMode, Stream, TaskId};
 
 use super::ending::{EndReason, Ending};
 use super::events::{Event, EventSink};
+use super::queue::Queued;
 use crate::task::{OutputRoute, TaskSpec};
 
 /// How much is read from one descriptor before other events get a turn.
@@ -53,6 +55,31 @@ pub(crate) struct RunningTask {
     pub paused_since: Option<Instant>,
     /// The kind of its worker, when the worker is reused after the task.
     pub worker_kind: Option<super::pool::WorkerKind>,
+    /// Tasks sent to this worker ahead, to run after this one (see
+    /// `ahead`), in order.
+    pub ahead: VecDeque<Queued>,
+    /// How long the worker's last task took, from its start as we saw it
+    /// to its result (`None` before one of its tasks that did not include
+    /// starting the worker has ended).
+    pub pace: Option<Duration>,
+    /// Set when a task sent to it ahead was killed: the worker ends as
+    /// soon as the tasks before that one have.
+    pub retire: bool,
+    /// Whether this task started its worker (so that its runtime includes
+    /// the worker's start).
+    pub fresh: bool,
+}
+
+/// The part of a [`RunningTask`] that belongs to the task rather than to
+/// its worker: what is left to report once the worker went on to the next
+/// task (see [`RunningTask::begin_next`]).
+pub(crate) struct EndedTask {
+    pub id: TaskId,
+    pub spec: TaskSpec,
+    pub attempt: u32,
+    pub started_wall: SystemTime,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
 }
 
 /// How a worker's message stream broke.
@@ -84,9 +111,18 @@ pub(crate) enum Reader {
 }
 
 impl Reader {
-    pub(crate) fn worker() -> Reader {
+    /// What was received of a worker's stream and not read yet.
+    pub(crate) fn into_frames(self) -> FrameBuffer {
+        match self {
+            Reader::Worker { frames, .. } => frames,
+            Reader::Command { .. } => FrameBuffer::default(),
+        }
+    }
+
+    /// A worker's message stream, from what was already received of it.
+    pub(crate) fn worker(frames: FrameBuffer) -> Reader {
         Reader::Worker {
-            frames: FrameBuffer::default(),
+            frames,
             open: true,
             result: None,
             stream_error: None,
@@ -161,7 +197,10 @@ impl RunningTask {
         stdout.into_iter().chain(stderr)
     }
 
-    /// Reads what has arrived, without blocking, and passes it on.
+    /// Reads what has arrived, without blocking, and passes it on. A
+    /// worker's messages are read up to the task's result and no further:
+    /// what follows belongs to the next task the worker runs (see
+    /// [`RunningTask::begin_next`]).
     pub(crate) fn read(&mut self, events: &mut (impl EventSink + ?Sized)) {
         let mut sink = OutputSink {
             id: self.id,
@@ -338,6 +377,36 @@ impl RunningTask {
         )
     }
 
+    /// The worker goes on to `next`, a task sent to it ahead: its result
+    /// for this task is in (and taken), and it reads the next request as
+    /// soon as it has sent it, so `next` starts now as far as we can tell.
+    /// Returns this task's part, to report; the worker (process, stream,
+    /// slot, niceness, pause) stays.
+    pub(crate) fn begin_next(&mut self, next: Queued, now: Instant) -> EndedTask {
+        let deadline = next.spec.options.timeout.map(|timeout| now + timeout);
+        if self.paused_since.is_some() {
+            // Paused since now, as far as the new task's timeout goes.
+            self.paused_since = Some(now);
+        }
+        self.deadline = deadline;
+        self.fresh = false;
+        self.started = now;
+        EndedTask {
+            id: std::mem::replace(&mut self.id, next.id),
+            spec: std::mem::replace(&mut self.spec, next.spec),
+            attempt: std::mem::replace(&mut self.attempt, next.attempt),
+            started_wall: std::mem::replace(&mut self.started_wall, SystemTime::now()),
+            stdout: std::mem::take(&mut self.stdout),
+            stderr: std::mem::take(&mut self.stderr),
+        }
+    }
+
+    /// Whether the worker has sent a result that lets it go on to another
+    /// task (not a refusal to set itself up, after which it exits).
+    pub(crate) fn has_task_result(&self) -> bool {
+        self.has_result() && self.worker_not_started().is_none()
+    }
+
     /// Whether a worker has sent the task's result.
     pub(crate) fn has_result(&self) -> bool {
         matches!(
@@ -377,8 +446,9 @@ enum Incoming {
 }
 
 /// Reads the messages of a worker that have arrived, without blocking,
-/// handing each to `on_message`. Returns an error message when the stream
-/// is broken (and then stops reading it).
+/// handing each to `on_message`, up to the first result: the frames after
+/// it stay in `frames` for the next task. Returns an error message when
+/// the stream is broken (and then stops reading it).
 fn read_messages(
     pipe: &OwnedFd,
     frames: &mut FrameBuffer,
@@ -391,18 +461,8 @@ fn read_messages(
         at_end: false,
     };
     let mut budget = READ_BUDGET;
-    while *open && budget > 0 {
-        let (n, at_end) = match frames.read_from(pipe, CHUNK) {
-            Ok(Some(0)) => (0, true),
-            Ok(Some(n)) => (n, false),
-            Ok(None) => return Ok(()),
-            Err(e) => {
-                *open = false;
-                return Err(broke(format!("reading from the worker failed: {e}")));
-            }
-        };
-        *received += n as u64;
-        budget = budget.saturating_sub(n);
+    loop {
+        // What is in already comes first.
         loop {
             let frame = match frames.next_frame() {
                 Ok(Some(frame)) => frame,
@@ -417,7 +477,7 @@ fn read_messages(
                 Frame::Large(pieces) => match returned_value(pieces) {
                     Ok(value) => {
                         on_message(Incoming::Returned(value));
-                        continue;
+                        return Ok(());
                     }
                     Err(pieces) => {
                         postcard::from_bytes::<WorkerMessage>(&Encoded::Pieces(pieces).into_vec())
@@ -425,13 +485,33 @@ fn read_messages(
                 },
             };
             match message {
-                Ok(message) => on_message(Incoming::Message(message)),
+                Ok(message) => {
+                    let finished = matches!(message, WorkerMessage::Finished(_));
+                    on_message(Incoming::Message(message));
+                    if finished {
+                        return Ok(());
+                    }
+                }
                 Err(e) => {
                     *open = false;
                     return Err(broke(format!("the worker sent an unreadable message: {e}")));
                 }
             }
         }
+        if !*open || budget == 0 {
+            return Ok(());
+        }
+        let (n, at_end) = match frames.read_from(pipe, CHUNK) {
+            Ok(Some(0)) => (0, true),
+            Ok(Some(n)) => (n, false),
+            Ok(None) => return Ok(()),
+            Err(e) => {
+                *open = false;
+                return Err(broke(format!("reading from the worker failed: {e}")));
+            }
+        };
+        *received += n as u64;
+        budget = budget.saturating_sub(n);
         if at_end {
             *open = false;
             if frames.has_partial() {
@@ -440,9 +520,12 @@ fn read_messages(
                     at_end: true,
                 });
             }
+        } else if frames.drained() {
+            // The pipe held no more: read what came, and leave the next
+            // read to the next readiness (one system call less).
+            budget = 0;
         }
     }
-    Ok(())
 }
 
 /// Says what a bad frame means: usually, something other than a worker

@@ -2,14 +2,16 @@
 //! worker, or a new one through the launch seam), its slot, its deadline,
 //! and the [`RunningTask`] that watches it.
 
+use std::collections::VecDeque;
 use std::time::{Instant, SystemTime};
 
 use super::Engine;
 use super::events::{Event, EventSink};
-use super::pool::WorkerKind;
+use super::pool::{Reusable, WorkerKind};
 use super::running::{Reader, RunningTask};
 use super::transient::is_transient;
 use crate::launch::LaunchIo;
+use crate::protocol::FrameBuffer;
 use crate::task::Outcome;
 use crate::task::StartInfo;
 use crate::task::TaskReport;
@@ -49,14 +51,29 @@ impl Engine {
                     let kind = WorkerKind::of(&spec);
                     let reused = self.reuse_idle_worker(&kind, request.as_deref());
                     worker_kind = Some(kind);
-                    if let Some(process) = reused {
-                        return Ok(process);
+                    if let Some(worker) = reused {
+                        return Ok((worker, false));
                     }
                 }
                 self.start_process(&spec, request.as_deref())
+                    .map(|process| {
+                        let worker = Reusable {
+                            process,
+                            frames: FrameBuffer::default(),
+                            pace: None,
+                        };
+                        (worker, true)
+                    })
             });
         match launched {
-            Ok(process) => {
+            Ok((
+                Reusable {
+                    process,
+                    frames,
+                    pace,
+                },
+                fresh,
+            )) => {
                 let pid = process.pid;
                 self.scheduler.own_processes().add_group(pid);
                 log::debug!(
@@ -68,7 +85,7 @@ impl Engine {
                 );
                 let deadline = queued.spec.options.timeout.map(|t| started + t);
                 let reader = if queued.spec.is_call() {
-                    Reader::worker()
+                    Reader::worker(frames)
                 } else {
                     Reader::command()
                 };
@@ -91,6 +108,10 @@ impl Engine {
                     paused_since: None,
                     worker_kind,
                     spec: queued.spec,
+                    ahead: VecDeque::new(),
+                    pace,
+                    retire: false,
+                    fresh,
                 });
                 sink.event(Event::Started {
                     id: start.id,

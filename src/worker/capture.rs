@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::thread::JoinHandle;
 
+use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::pipe::PipeFlags;
 use rustix::process::Signal;
 
@@ -72,18 +73,24 @@ impl Capture {
             buf: vec![0u8; 64 * 1024],
         }));
         let busy = Arc::new(AtomicBool::new(false));
+        let gone = Arc::new(AtomicBool::new(false));
         drain_at_exit(&streams, &channel);
         let thread = {
-            let (streams, busy, channel) =
-                (Arc::clone(&streams), Arc::clone(&busy), channel.clone());
+            let (streams, channel) = (Arc::clone(&streams), channel.clone());
+            let parent = Parent {
+                link: parent,
+                busy: Arc::clone(&busy),
+                gone: Arc::clone(&gone),
+            };
             std::thread::Builder::new()
                 .name("dummymp-relay".into())
                 .stack_size(RELAY_STACK_SIZE)
-                .spawn(move || relay(&streams, &pipes, &channel, &parent, &busy, &stop_read))?
+                .spawn(move || relay(&streams, &pipes, &channel, &parent, &stop_read))?
         };
         Ok(Relay {
             streams,
             busy,
+            gone,
             channel,
             stop: stop_write,
             thread: Some(thread),
@@ -147,24 +154,60 @@ struct Streams {
 
 impl Streams {
     /// Sends every line the pipes hold now, and then unfinished last lines
-    /// as they are.
+    /// as they are. One `poll` tells which pipes hold anything (most tasks
+    /// write nothing), instead of a read of each.
     fn drain(&mut self, channel: &Channel) {
         let Streams {
             stdout,
             stderr,
             buf,
         } = self;
-        for pump in [stdout, stderr] {
-            pump.pump(buf, channel);
+        let holds = holding([&*stdout, &*stderr].map(|pump| pump.open.then_some(&*pump.pipe)));
+        for (pump, holds) in [stdout, stderr].into_iter().zip(holds) {
+            if holds {
+                pump.pump(buf, channel);
+            }
             pump.flush(channel);
         }
     }
+}
+
+/// The link to the parent as the relay thread watches it.
+struct Parent {
+    link: Arc<OwnedFd>,
+    /// Set while a task runs.
+    busy: Arc<AtomicBool>,
+    /// Set once the parent hung up.
+    gone: Arc<AtomicBool>,
+}
+
+/// Which of `pipes` (those given) hold something to read, or are closed
+/// at the other end; every one given when that cannot be told.
+fn holding(pipes: [Option<&OwnedFd>; 2]) -> [bool; 2] {
+    let mut polled: Vec<PollFd<'_>> = pipes
+        .iter()
+        .flatten()
+        .map(|pipe| PollFd::new(*pipe, PollFlags::IN))
+        .collect();
+    let zero = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    let told = loop {
+        match rustix::event::poll(&mut polled, Some(&zero)) {
+            Err(rustix::io::Errno::INTR) => continue,
+            other => break other.is_ok(),
+        }
+    };
+    let mut ready = polled.iter().map(|fd| !told || !fd.revents().is_empty());
+    pipes.map(|pipe| pipe.is_some() && ready.next().unwrap_or(true))
 }
 
 /// The running relay thread.
 pub(super) struct Relay {
     streams: Arc<Mutex<Streams>>,
     busy: Arc<AtomicBool>,
+    gone: Arc<AtomicBool>,
     channel: Channel,
     stop: OwnedFd,
     thread: Option<JoinHandle<()>>,
@@ -172,8 +215,12 @@ pub(super) struct Relay {
 
 impl Relay {
     /// A task starts: from now on the parent hanging up kills the worker.
-    pub(super) fn task_started(&self) {
+    /// False when the parent has hung up already (a request sent ahead was
+    /// still waiting): the task must not run. (Each side sets its flag and
+    /// then reads the other's, so that at least one sees both.)
+    pub(super) fn task_started(&self) -> bool {
         self.busy.store(true, Ordering::SeqCst);
+        !self.gone.load(Ordering::SeqCst)
     }
 
     /// A task has ended (and flushed its buffered output): sends every
@@ -232,8 +279,7 @@ fn relay(
     streams: &Mutex<Streams>,
     pipes: &[Arc<OwnedFd>; 2],
     channel: &Channel,
-    parent: &OwnedFd,
-    busy: &AtomicBool,
+    parent: &Parent,
     stop: &OwnedFd,
 ) {
     let mut watch_parent = true;
@@ -250,7 +296,7 @@ fn relay(
         }
         let parent_at = fds.len();
         if watch_parent {
-            fds.push((parent.as_fd(), Interest::HangUp));
+            fds.push((parent.link.as_fd(), Interest::HangUp));
         }
         let Ok(ready) = platform::wait_for(&fds, None) else {
             return;
@@ -269,11 +315,13 @@ fn relay(
             stderr.pump(buf, channel);
         }
         if watch_parent && ready[parent_at] {
-            if busy.load(Ordering::SeqCst) {
+            parent.gone.store(true, Ordering::SeqCst);
+            if parent.busy.load(Ordering::SeqCst) {
                 parent_gone();
             }
-            // Between tasks: the main thread sees the end of the link and
-            // exits; stop watching it meanwhile.
+            // Between tasks: the main thread sees the end of the link (or
+            // the flag, before a request that was sent ahead) and exits;
+            // stop watching it meanwhile.
             watch_parent = false;
         }
     }
