@@ -175,8 +175,9 @@ impl Engine {
     fn follow_last_results(&mut self, index: usize, sink: &mut (impl EventSink + ?Sized)) {
         loop {
             let task = &mut self.running[index];
-            task.read_last(sink);
+            task.read(sink);
             if task.ending.is_some() || !task.has_task_result() || task.ahead.is_empty() {
+                task.read_last(sink);
                 return;
             }
             self.activity += 1;

@@ -198,10 +198,18 @@ impl RunningTask {
     }
 
     /// Reads what has arrived, without blocking, and passes it on. A
-    /// worker's messages are read up to the task's result and no further:
-    /// what follows belongs to the next task the worker runs (see
+    /// reused worker's messages are read up to the task's result and no
+    /// further: what follows belongs to the next task it runs (see
     /// [`RunningTask::begin_next`]).
     pub(crate) fn read(&mut self, events: &mut (impl EventSink + ?Sized)) {
+        self.read_with(events, self.worker_kind.is_some());
+    }
+
+    /// [`RunningTask::read`], stopping after a worker's result when
+    /// `stop_at_result`. What a reused worker sends after the result is
+    /// not this task's: output after it is dropped, log records relayed.
+    fn read_with(&mut self, events: &mut (impl EventSink + ?Sized), stop_at_result: bool) {
+        let reused = self.worker_kind.is_some();
         let mut sink = OutputSink {
             id: self.id,
             pid: self.process.pid,
@@ -217,23 +225,31 @@ impl RunningTask {
                 result,
                 stream_error,
             } => {
+                // A broken stream is read no further: what follows the
+                // break cannot be trusted.
+                if stream_error.is_some() {
+                    return;
+                }
                 if let Err(error) = read_messages(
                     &self.process.stdout,
                     frames,
                     open,
                     &mut self.received,
+                    stop_at_result,
                     |m| match m {
                         Incoming::Message(WorkerMessage::Log(record)) => {
                             relay::relay_log(sink.pid, &record)
                         }
                         Incoming::Message(WorkerMessage::Output { stream, data }) => {
-                            sink.lines(stream, &data)
+                            if !(reused && result.is_some()) {
+                                sink.lines(stream, &data)
+                            }
                         }
                         Incoming::Message(WorkerMessage::Finished(r)) => {
-                            *result = Some(r.map_returned(Encoded::Whole))
+                            result.get_or_insert(r.map_returned(Encoded::Whole));
                         }
                         Incoming::Returned(pieces) => {
-                            *result = Some(TaskResult::Returned(Encoded::Pieces(pieces)))
+                            result.get_or_insert(TaskResult::Returned(Encoded::Pieces(pieces)));
                         }
                     },
                 ) {
@@ -274,7 +290,7 @@ impl RunningTask {
     /// processes it left behind to close the pipes) and passes on a last
     /// unfinished line.
     pub(crate) fn read_last(&mut self, events: &mut (impl EventSink + ?Sized)) {
-        self.read(events);
+        self.read_with(events, false);
         if let Reader::Command {
             stdout_open,
             stderr_open,
@@ -446,14 +462,15 @@ enum Incoming {
 }
 
 /// Reads the messages of a worker that have arrived, without blocking,
-/// handing each to `on_message`, up to the first result: the frames after
-/// it stay in `frames` for the next task. Returns an error message when
-/// the stream is broken (and then stops reading it).
+/// handing each to `on_message`; with `stop_at_result`, up to the first
+/// result: the frames after it stay in `frames` for the next task. Returns
+/// an error message when the stream is broken (and then stops reading it).
 fn read_messages(
     pipe: &OwnedFd,
     frames: &mut FrameBuffer,
     open: &mut bool,
     received: &mut u64,
+    stop_at_result: bool,
     mut on_message: impl FnMut(Incoming),
 ) -> Result<(), StreamBreak> {
     let broke = |reason: String| StreamBreak {
@@ -477,7 +494,10 @@ fn read_messages(
                 Frame::Large(pieces) => match returned_value(pieces) {
                     Ok(value) => {
                         on_message(Incoming::Returned(value));
-                        return Ok(());
+                        if stop_at_result {
+                            return Ok(());
+                        }
+                        continue;
                     }
                     Err(pieces) => {
                         postcard::from_bytes::<WorkerMessage>(&Encoded::Pieces(pieces).into_vec())
@@ -488,7 +508,7 @@ fn read_messages(
                 Ok(message) => {
                     let finished = matches!(message, WorkerMessage::Finished(_));
                     on_message(Incoming::Message(message));
-                    if finished {
+                    if finished && stop_at_result {
                         return Ok(());
                     }
                 }

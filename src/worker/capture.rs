@@ -72,15 +72,13 @@ impl Capture {
             stderr: Pump::new(stderr, Stream::Stderr),
             buf: vec![0u8; 64 * 1024],
         }));
-        let busy = Arc::new(AtomicBool::new(false));
-        let gone = Arc::new(AtomicBool::new(false));
+        let watch = Arc::new(Watch::default());
         drain_at_exit(&streams, &channel);
         let thread = {
             let (streams, channel) = (Arc::clone(&streams), channel.clone());
             let parent = Parent {
                 link: parent,
-                busy: Arc::clone(&busy),
-                gone: Arc::clone(&gone),
+                watch: Arc::clone(&watch),
             };
             std::thread::Builder::new()
                 .name("dummymp-relay".into())
@@ -89,8 +87,7 @@ impl Capture {
         };
         Ok(Relay {
             streams,
-            busy,
-            gone,
+            watch,
             channel,
             stop: stop_write,
             thread: Some(thread),
@@ -175,10 +172,39 @@ impl Streams {
 /// The link to the parent as the relay thread watches it.
 struct Parent {
     link: Arc<OwnedFd>,
-    /// Set while a task runs.
-    busy: Arc<AtomicBool>,
-    /// Set once the parent hung up.
-    gone: Arc<AtomicBool>,
+    watch: Arc<Watch>,
+}
+
+/// Whether a task runs (set by the main thread) and whether the parent
+/// hung up (set by the relay thread). Each side sets its own flag, then
+/// reads the other's: whatever the order, at least one of them sees both,
+/// so that no task runs once the parent is gone.
+#[derive(Default)]
+struct Watch {
+    busy: AtomicBool,
+    gone: AtomicBool,
+}
+
+impl Watch {
+    /// The main thread is about to run a task: false when the parent has
+    /// hung up already (the task's request was sent ahead and waited),
+    /// and the task must not run.
+    fn task_starting(&self) -> bool {
+        self.busy.store(true, Ordering::SeqCst);
+        !self.gone.load(Ordering::SeqCst)
+    }
+
+    /// The main thread is done with a task.
+    fn task_done(&self) {
+        self.busy.store(false, Ordering::SeqCst);
+    }
+
+    /// The relay thread saw the parent hang up: true when a task runs,
+    /// which must end now.
+    fn hung_up(&self) -> bool {
+        self.gone.store(true, Ordering::SeqCst);
+        self.busy.load(Ordering::SeqCst)
+    }
 }
 
 /// Which of `pipes` (those given) hold something to read, or are closed
@@ -206,8 +232,7 @@ fn holding(pipes: [Option<&OwnedFd>; 2]) -> [bool; 2] {
 /// The running relay thread.
 pub(super) struct Relay {
     streams: Arc<Mutex<Streams>>,
-    busy: Arc<AtomicBool>,
-    gone: Arc<AtomicBool>,
+    watch: Arc<Watch>,
     channel: Channel,
     stop: OwnedFd,
     thread: Option<JoinHandle<()>>,
@@ -216,11 +241,9 @@ pub(super) struct Relay {
 impl Relay {
     /// A task starts: from now on the parent hanging up kills the worker.
     /// False when the parent has hung up already (a request sent ahead was
-    /// still waiting): the task must not run. (Each side sets its flag and
-    /// then reads the other's, so that at least one sees both.)
+    /// still waiting): the task must not run.
     pub(super) fn task_started(&self) -> bool {
-        self.busy.store(true, Ordering::SeqCst);
-        !self.gone.load(Ordering::SeqCst)
+        self.watch.task_starting()
     }
 
     /// A task has ended (and flushed its buffered output): sends every
@@ -231,7 +254,7 @@ impl Relay {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .drain(&self.channel);
-        self.busy.store(false, Ordering::SeqCst);
+        self.watch.task_done();
     }
 }
 
@@ -315,8 +338,7 @@ fn relay(
             stderr.pump(buf, channel);
         }
         if watch_parent && ready[parent_at] {
-            parent.gone.store(true, Ordering::SeqCst);
-            if parent.busy.load(Ordering::SeqCst) {
+            if parent.watch.hung_up() {
                 parent_gone();
             }
             // Between tasks: the main thread sees the end of the link (or
@@ -336,4 +358,25 @@ fn parent_gone() -> ! {
     }
     let _ = platform::signal_process(me, Signal::KILL);
     std::process::exit(137)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Watch;
+
+    #[test]
+    fn a_hang_up_between_tasks_stops_the_next_one() {
+        let watch = Watch::default();
+        assert!(watch.task_starting());
+        watch.task_done();
+        assert!(!watch.hung_up(), "no task runs: nothing to end now");
+        assert!(!watch.task_starting(), "a request sent ahead must not run");
+    }
+
+    #[test]
+    fn a_hang_up_during_a_task_ends_it() {
+        let watch = Watch::default();
+        assert!(watch.task_starting());
+        assert!(watch.hung_up());
+    }
 }
