@@ -25,9 +25,14 @@
 //! took [`SHORT_TASK`] or more, or when the one it runs has already run
 //! that long (a task that long loses little to the round trip, and work
 //! queued behind a long task waits while other workers may be idle). Only
-//! function calls whose request is small go ahead, never to a worker that
+//! function calls whose request is small, and that ask for the CPUs and
+//! memory the worker's task asked for, go ahead; never to a worker that
 //! is paused, reniced, being ended or retiring, nor while tasks start
-//! with a delay between them or the engine does not start tasks.
+//! with a delay between them or the engine does not start tasks. A worker
+//! paused after its tasks were sent keeps them until it continues; that
+//! is at most about [`AHEAD_SPAN`] of work in the automatic mode, and the
+//! reason why the admission rules (CPUs, memory, the process cap) are not
+//! asked again when a task sent ahead starts in its worker's place.
 
 use std::time::{Duration, Instant};
 
@@ -162,7 +167,12 @@ impl Engine {
             Work::Call(call) => call.args.len() < platform::ATOMIC_SEND,
             _ => false,
         };
-        if !small {
+        // What admission weighed for the task the worker runs holds for
+        // this one too.
+        let running = &self.running[batch.index].spec.options;
+        let alike = queued.spec.options.cpus == running.cpus
+            && queued.spec.options.memory == running.memory;
+        if !small || !alike {
             return None;
         }
         let start = StartInfo {

@@ -325,19 +325,16 @@ impl Engine {
         Ok(())
     }
 
-    /// Finishes the tasks whose reused worker sent their result; a worker
-    /// that goes on to a task sent ahead to it is read again, for the
-    /// results it sent after that one (read in one go).
+    /// Finishes the tasks whose reused worker sent their result; for a
+    /// worker that goes on to a task sent ahead to it, what it sent after
+    /// that result (read in the same go) is read next.
     fn finish_results(&mut self, sink: &mut (impl EventSink + ?Sized)) {
         let mut index = 0;
         while index < self.running.len() {
             let task = &self.running[index];
             if task.worker_kind.is_some() && task.ending.is_none() && task.has_task_result() {
                 if self.finish_reused(index, sink) {
-                    let task = &mut self.running[index];
-                    let before = task.received;
-                    task.read(sink);
-                    self.activity += task.received - before;
+                    self.running[index].read_received(sink);
                 }
             } else {
                 index += 1;

@@ -202,13 +202,26 @@ impl RunningTask {
     /// further: what follows belongs to the next task it runs (see
     /// [`RunningTask::begin_next`]).
     pub(crate) fn read(&mut self, events: &mut (impl EventSink + ?Sized)) {
-        self.read_with(events, self.worker_kind.is_some());
+        self.read_with(events, self.worker_kind.is_some(), true);
+    }
+
+    /// Reads what was received from a reused worker and not read yet, up
+    /// to the task's result, without reading the pipe again (what is left
+    /// in it makes the next wait return at once).
+    pub(crate) fn read_received(&mut self, events: &mut (impl EventSink + ?Sized)) {
+        self.read_with(events, true, false);
     }
 
     /// [`RunningTask::read`], stopping after a worker's result when
-    /// `stop_at_result`. What a reused worker sends after the result is
-    /// not this task's: output after it is dropped, log records relayed.
-    fn read_with(&mut self, events: &mut (impl EventSink + ?Sized), stop_at_result: bool) {
+    /// `stop_at_result`, and reading the pipe only when `from_pipe`. What
+    /// a reused worker sends after the result is not this task's: output
+    /// after it is dropped, log records relayed.
+    fn read_with(
+        &mut self,
+        events: &mut (impl EventSink + ?Sized),
+        stop_at_result: bool,
+        from_pipe: bool,
+    ) {
         let reused = self.worker_kind.is_some();
         let mut sink = OutputSink {
             id: self.id,
@@ -235,7 +248,7 @@ impl RunningTask {
                     frames,
                     open,
                     &mut self.received,
-                    stop_at_result,
+                    (stop_at_result, from_pipe),
                     |m| match m {
                         Incoming::Message(WorkerMessage::Log(record)) => {
                             relay::relay_log(sink.pid, &record)
@@ -290,7 +303,7 @@ impl RunningTask {
     /// processes it left behind to close the pipes) and passes on a last
     /// unfinished line.
     pub(crate) fn read_last(&mut self, events: &mut (impl EventSink + ?Sized)) {
-        self.read_with(events, false);
+        self.read_with(events, false, true);
         if let Reader::Command {
             stdout_open,
             stderr_open,
@@ -463,14 +476,15 @@ enum Incoming {
 
 /// Reads the messages of a worker that have arrived, without blocking,
 /// handing each to `on_message`; with `stop_at_result`, up to the first
-/// result: the frames after it stay in `frames` for the next task. Returns
+/// result: the frames after it stay in `frames` for the next task. Reads
+/// the pipe only when `from_pipe` (else only what is in `frames`). Returns
 /// an error message when the stream is broken (and then stops reading it).
 fn read_messages(
     pipe: &OwnedFd,
     frames: &mut FrameBuffer,
     open: &mut bool,
     received: &mut u64,
-    stop_at_result: bool,
+    (stop_at_result, from_pipe): (bool, bool),
     mut on_message: impl FnMut(Incoming),
 ) -> Result<(), StreamBreak> {
     let broke = |reason: String| StreamBreak {
@@ -518,7 +532,7 @@ fn read_messages(
                 }
             }
         }
-        if !*open || budget == 0 {
+        if !*open || !from_pipe || budget == 0 {
             return Ok(());
         }
         let (n, at_end) = match frames.read_from(pipe, CHUNK) {
