@@ -1,10 +1,12 @@
 //! What the parent and a worker say to each other, and how it is framed.
 //!
 //! The two talk only over the worker's standard input (parent to worker:
-//! [`TaskRequest`]s, one at a time, each sent once the worker has finished
-//! the one before; closing it ends the worker) and standard output (worker
-//! to parent: [`WorkerMessage`]s, ending each task with
-//! [`WorkerMessage::Finished`]). Each message is a little-endian `u32`
+//! [`TaskRequest`]s, which a reused worker runs one after the other, in the
+//! order they come: the parent may send the next ones before the worker
+//! has finished the one it runs; closing it ends the worker) and standard
+//! output (worker to parent: [`WorkerMessage`]s, ending each task with
+//! [`WorkerMessage::Finished`], so that whatever follows belongs to the
+//! next task). Each message is a little-endian `u32`
 //! length followed by that many bytes of postcard.
 //!
 //! A message carries at most one encoded value (arguments, payload, return

@@ -52,7 +52,8 @@
 //! Where things are: [`settings`](EngineSettings) (how tasks run),
 //! `queue` (tasks waiting), `admission` (how many start now), `starting`
 //! and `request` (starting one: its process and a worker's request),
-//! `pool` (reused workers), `running` (reading a running task), `waiting`
+//! `pool` (reused workers), `ahead` (tasks sent to a reused worker before
+//! it is free), `running` (reading a running task), `waiting`
 //! (the one `poll`), `deadlines` (timeouts, grace periods), `yielding`
 //! (acting on the scheduler's advice), `control` (kill, killall, close),
 //! `ending` and `finishing` (how an attempt ends, retries, reports),

@@ -12,7 +12,8 @@
 //! the next task gets a fresh one.
 //!
 //! Here too is how a worker is handed its request: written to the socket
-//! that is its standard input.
+//! that is its standard input. (A busy worker may also be sent its next
+//! tasks before it is done: see `ahead`.)
 
 use std::ffi::OsString;
 use std::io;
@@ -163,23 +164,20 @@ impl Engine {
         self.sweeper
             .sweep(&mut process, self.scheduler.own_processes(), true, None);
     }
+}
 
-    /// Starts `spec` through the launch seam and sends a worker its
-    /// request.
-    pub(super) fn start_process(
-        &mut self,
-        spec: &LaunchSpec,
-        request: Option<&[u8]>,
-    ) -> io::Result<ProcessHandle> {
-        let mut launched = self.launch.start(spec)?;
-        if let (Some(request), Some(input)) = (request, &launched.input)
-            && let Err(e) = platform::send_all_unless_closed(input, request)
-        {
-            launched.kill();
-            let _ = launched.peek_exit(true);
-            let _ = launched.reap();
-            return Err(e);
-        }
-        Ok(launched)
+/// Sends a new worker its request; a worker that cannot take it is ended.
+pub(super) fn send_request(
+    mut process: ProcessHandle,
+    request: Option<&[u8]>,
+) -> io::Result<ProcessHandle> {
+    if let (Some(request), Some(input)) = (request, &process.input)
+        && let Err(e) = platform::send_all_unless_closed(input, request)
+    {
+        process.kill();
+        let _ = process.peek_exit(true);
+        let _ = process.reap();
+        return Err(e);
     }
+    Ok(process)
 }
