@@ -40,7 +40,6 @@ use super::Engine;
 use super::pool::WorkerKind;
 use super::queue::Queued;
 use super::running::RunningTask;
-use crate::launch::LaunchIo;
 use crate::platform;
 use crate::task::{Outcome, Work};
 use crate::task::{StartInfo, TaskId, TaskReport};
@@ -141,10 +140,10 @@ impl Engine {
             .collect();
         'dealing: while batches.iter().any(|b| b.room > 0) {
             for batch in batches.iter_mut().filter(|b| b.room > 0) {
-                let Some(mut queued) = self.queue.pop_front() else {
+                let Some(queued) = self.queue.pop_front() else {
                     break 'dealing;
                 };
-                match self.request_ahead(&mut queued, batch) {
+                match self.request_ahead(&queued, batch) {
                     Some(frame) => batch.add(frame, queued),
                     None => {
                         // It cannot go ahead: it waits for a worker of its
@@ -162,7 +161,7 @@ impl Engine {
 
     /// The request that sends `queued` ahead to `batch`'s worker, if it
     /// may go.
-    fn request_ahead(&self, queued: &mut Queued, batch: &Batch) -> Option<Vec<u8>> {
+    fn request_ahead(&self, queued: &Queued, batch: &Batch) -> Option<Vec<u8>> {
         let small = match &queued.spec.work {
             Work::Call(call) => call.args.len() < platform::ATOMIC_SEND,
             _ => false,
@@ -175,17 +174,22 @@ impl Engine {
         if !small || !alike {
             return None;
         }
+        let Work::Call(call) = &queued.spec.work else {
+            return None;
+        };
+        if !batch
+            .kind
+            .fits_call(&call.target, self.settings.worker_program.as_deref())
+        {
+            return None;
+        }
         let start = StartInfo {
             id: queued.id,
             slot: self.running[batch.index].slot,
             attempt: queued.attempt,
         };
-        let (spec, request) = self.launch_spec(&mut queued.spec, &start).ok()?;
-        let frame = request?;
-        (spec.io == LaunchIo::Worker
-            && frame.len() <= platform::ATOMIC_SEND
-            && WorkerKind::of(&spec) == batch.kind)
-            .then_some(frame)
+        let frame = self.worker_request(&queued.spec, &start).ok()?;
+        (frame.len() <= platform::ATOMIC_SEND).then_some(frame)
     }
 
     /// Sends a batch; what the worker's input does not take now goes back
@@ -292,5 +296,55 @@ impl Engine {
     /// ```
     pub fn queued_at_workers(&self) -> usize {
         self.running.iter().map(|task| task.ahead.len()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::ForeignWorker;
+    use crate::task::TaskSpec;
+    use crate::{Priority, Scheduler};
+
+    fn double(x: u32) -> u32 {
+        2 * x
+    }
+
+    /// A function call, a foreign call, and a foreign call of another
+    /// worker program.
+    fn made(which: usize) -> TaskSpec {
+        let worker = ForeignWorker::new("/usr/bin/python3")
+            .args(["-m", "serve"])
+            .env("KEY", "value");
+        match which {
+            0 => TaskSpec::call(double, 1).unwrap(),
+            1 => TaskSpec::foreign(worker, vec![1], "f"),
+            _ => TaskSpec::foreign(worker.args(["more"]), vec![1], "f"),
+        }
+    }
+
+    #[test]
+    fn a_call_fits_exactly_the_kind_its_launch_spec_makes() {
+        let mut engine = Engine::new(Scheduler::new(Priority::Nuclear, 0));
+        let start = StartInfo {
+            id: TaskId(0),
+            slot: 1,
+            attempt: 1,
+        };
+        for program in [None, Some(std::path::PathBuf::from("/usr/bin/env"))] {
+            engine.settings.worker_program = program;
+            for i in 0..3 {
+                let (launch, _) = engine.launch_spec(&mut made(i), &start).unwrap();
+                let kind = WorkerKind::of(&launch);
+                for j in 0..3 {
+                    let Work::Call(call) = &made(j).work else {
+                        panic!("a call")
+                    };
+                    let fits =
+                        kind.fits_call(&call.target, engine.settings.worker_program.as_deref());
+                    assert_eq!(fits, i == j, "kind {i}, call {j}");
+                }
+            }
+        }
     }
 }

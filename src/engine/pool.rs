@@ -15,16 +15,19 @@
 //! that is its standard input. (A busy worker may also be sent its next
 //! tasks before it is done: see `ahead`.)
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
+use std::path::Path;
 use std::time::Duration;
 
 use super::Engine;
+use crate::invocation;
 use crate::launch::{LaunchSpec, ProcessHandle, Sweeper};
 use crate::load::OwnProcesses;
 use crate::platform;
 use crate::protocol::FrameBuffer;
+use crate::task::CallTarget;
 
 /// What tells one kind of worker from another: two tasks may share a
 /// worker only if they would start the same program the same way.
@@ -42,6 +45,33 @@ impl WorkerKind {
             args: spec.args.clone(),
             env: spec.env.clone(),
         }
+    }
+
+    /// Whether a call to `target` starts a worker of this kind (what
+    /// [`WorkerKind::of`] its launch spec says, without making that spec),
+    /// with workers started from `worker_program`.
+    pub(crate) fn fits_call(&self, target: &CallTarget, worker_program: Option<&Path>) -> bool {
+        let (program, args, env): (&OsStr, &[OsString], &[(OsString, OsString)]) = match target {
+            CallTarget::Function { .. } => match worker_program {
+                Some(program) => (program.as_os_str(), &[], &[]),
+                None => (platform::self_exe_for_spawn_str(), &[], &[]),
+            },
+            CallTarget::Foreign(worker) => (&worker.program, &worker.args, &worker.env),
+        };
+        let ours = invocation::worker_args();
+        self.program == program
+            && self.args.len() == args.len() + ours.len()
+            && self
+                .args
+                .iter()
+                .zip(args.iter().chain(&ours))
+                .all(|(a, b)| a == b)
+            && self.env.len() == env.len()
+            && self
+                .env
+                .iter()
+                .zip(env)
+                .all(|((k, v), (key, value))| k == key && v.as_ref() == Some(value))
     }
 }
 

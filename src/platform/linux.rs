@@ -38,7 +38,12 @@ use crate::cpu_set::CpuSet;
 /// The program a worker is started from: the very file this process runs,
 /// even if it was replaced or deleted on disk since.
 pub(crate) fn self_exe_for_spawn() -> PathBuf {
-    PathBuf::from("/proc/self/exe")
+    PathBuf::from(self_exe_for_spawn_str())
+}
+
+/// [`self_exe_for_spawn`], borrowed.
+pub(crate) fn self_exe_for_spawn_str() -> &'static OsStr {
+    OsStr::new("/proc/self/exe")
 }
 
 /// The path of the running executable as users know it, for a worker's
