@@ -433,3 +433,46 @@ fn values_and_output_stay_with_their_task_and_come_back_by_call_index() {
         assert_eq!(starts.load(std::sync::atomic::Ordering::SeqCst), 500);
     }
 }
+
+/// Takes starts until a task has ended.
+#[derive(Default)]
+struct UntilAnEnd {
+    seen: Seen,
+}
+
+impl dummymp::engine::EventSink for UntilAnEnd {
+    fn event(&mut self, event: Event<'_>) {
+        self.seen.sink()(event);
+    }
+
+    fn accepts_starts(&self) -> bool {
+        self.seen.ended.is_empty()
+    }
+}
+
+#[test]
+fn a_front_end_that_takes_no_more_starts_gets_none_from_the_tasks_ahead() {
+    let gates = Gates::new();
+    let (mut engine, seen, ids) = held_worker(&gates, 3, 3);
+    let first_worker = engine.running_pids()[0];
+    let mut sink = UntilAnEnd { seen };
+    gates.open("go");
+    let since = Instant::now();
+    while sink.seen.ended.is_empty() {
+        assert!(since.elapsed() < GATE_LIMIT, "the held task never ended");
+        engine
+            .wait(Some(Instant::now() + Duration::from_secs(1)), &[])
+            .unwrap();
+        engine.process(&mut sink).unwrap();
+    }
+    assert_eq!(sink.seen.outcome(ids[0]), &Outcome::Returned);
+    assert_eq!(
+        sink.seen.events.len(),
+        1,
+        "nothing else started: {:?}",
+        sink.seen
+    );
+    assert_eq!(engine.queued(), 3);
+    assert_eq!(engine.queued_at_workers(), 0);
+    assert!(!common::is_alive(first_worker), "the worker did not go on");
+}

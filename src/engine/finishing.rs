@@ -78,8 +78,24 @@ impl Engine {
             let ended = task.begin_next(next, now);
             let (id, slot, attempt) = (task.id, task.slot, task.attempt);
             self.report_reused(ended, pid, outcome, returned, runtime, sink);
-            self.tell_started(id, pid, slot, attempt, sink);
-            return true;
+            if sink.accepts_starts() {
+                self.tell_started(id, pid, slot, attempt, sink);
+                return true;
+            }
+            // The front end takes no more starts (told so by that end),
+            // and the worker goes on by itself: it ends, and the tasks it
+            // had (the one it begins too) wait in the queue again.
+            let task = self.running.swap_remove(index);
+            self.slots.release(task.slot);
+            let mut back: Vec<Queued> = task.ahead.into_iter().collect();
+            back.push(Queued {
+                id: task.id,
+                spec: task.spec,
+                attempt: task.attempt,
+            });
+            self.end_worker_now(task.process);
+            self.put_back_all(back);
+            return false;
         }
         let task = self.running.swap_remove(index);
         self.slots.release(task.slot);
