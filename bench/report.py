@@ -632,6 +632,11 @@ class Report:
         elif self.device:
             self.wide(self.device["results"].get("s8"), self.device["facts"], self.device["results"],
                       "a machine lent for it (`bench/device.sh`; results in `%s`)" % self.device_path)
+            if own and own.get("skipped"):
+                self.w("*This run's machine has fewer than 16 usable CPUs, and no machine with 16 or more was "
+                       "available to it: scenario 8 is shown as last measured on the lent machine (%s), with the "
+                       "code of that day, not remeasured.*" % self.device["facts"].get("date", "date unknown"))
+                self.w()
         elif own:
             self.w("## 8. N at once, on a machine with 16 CPUs or more")
             self.w()

@@ -192,17 +192,21 @@ impl Engine {
         loop {
             let task = &mut self.running[index];
             task.read(sink);
-            if task.ending.is_some() || !task.has_task_result() || task.ahead.is_empty() {
+            let next = if task.ending.is_none() && task.has_task_result() {
+                task.ahead.pop_front()
+            } else {
+                None
+            };
+            let Some(next) = next else {
                 task.read_last(sink);
                 return;
-            }
+            };
             self.activity += 1;
             self.starts.task_ended();
             let now = Instant::now();
             let task = &mut self.running[index];
             let runtime = now.saturating_duration_since(task.started);
             let (outcome, returned) = task.outcome(None);
-            let next = task.ahead.pop_front().expect("a task ahead");
             let ended = task.begin_next(next, now);
             let (id, pid, slot, attempt) = (task.id, task.process.pid, task.slot, task.attempt);
             self.report_reused(ended, pid, outcome, returned, runtime, sink);
