@@ -41,7 +41,7 @@ impl Engine {
     /// let mut engine = Engine::new(Scheduler::new(Priority::Nuclear, 0));
     /// let id = engine.submit(TaskSpec::command(Command::new("true")));
     /// assert!(engine.kill(id));
-    /// assert!(!engine.kill(TaskId(7)));
+    /// assert!(!engine.kill(TaskId::from(7)));
     /// ```
     pub fn kill(&mut self, id: TaskId) -> bool {
         if self.queue.kill(id) || self.kill_ahead(id) {
@@ -127,7 +127,7 @@ impl Engine {
     /// use dummymp::{Command, Priority, Scheduler, TaskId};
     /// let mut engine = Engine::new(Scheduler::new(Priority::Nuclear, 0));
     /// engine.submit(TaskSpec::command(Command::new("true")));
-    /// assert_eq!(engine.close(), vec![TaskId(0)]);
+    /// assert_eq!(engine.close(), vec![TaskId::from(0)]);
     /// assert!(engine.is_closed());
     /// ```
     pub fn close(&mut self) -> Vec<TaskId> {

@@ -115,7 +115,7 @@ impl Engine {
     /// let mut engine = Engine::new(Scheduler::new(Priority::Nuclear, 0));
     /// let first = engine.submit(TaskSpec::command(Command::new("true")));
     /// let second = engine.submit(TaskSpec::command(Command::new("true")));
-    /// assert_eq!((first, second), (TaskId(0), TaskId(1)));
+    /// assert_eq!((first, second), (TaskId::from(0), TaskId::from(1)));
     /// assert_eq!(engine.queued(), 2);
     /// ```
     pub fn submit(&mut self, spec: TaskSpec) -> TaskId {
@@ -143,7 +143,7 @@ impl Engine {
     /// use dummymp::{Command, Priority, Scheduler, TaskId};
     /// let mut engine = Engine::new(Scheduler::new(Priority::Nuclear, 0));
     /// engine.submit(TaskSpec::command(Command::new("true")));
-    /// assert_eq!(engine.drop_queued(), vec![TaskId(0)]);
+    /// assert_eq!(engine.drop_queued(), vec![TaskId::from(0)]);
     /// assert!(engine.is_idle());
     /// ```
     pub fn drop_queued(&mut self) -> Vec<TaskId> {
