@@ -15,7 +15,7 @@ import time
 
 import report_politeness
 import report_slurm
-from report_format import flat, fmt, fmt_ratio, med, pct, pct_span, ratio_median, span, values_of, yes
+from report_format import flat, fmt, fmt_ratio, med, pct, pct_span, ratio_median, ratios_of, span, values_of, yes
 
 # The contender names runner.py gives the original and the Python package.
 ORIGINAL = "original DummyMP 0.5b2"
@@ -28,12 +28,53 @@ PY_REUSE = "dummymp, reused workers"
 POOL = "multiprocessing.Pool(2).apply_async"
 
 
+# A 1-minute load average at or above this (on the run's machine) marks a
+# scenario's figures as taken on a busy machine.
+BUSY_LOAD = 2.5
+
+
+def when_measured(facts, name):
+    """When scenario `name` ran and the load average (1 minute) at its start
+    and end, as a phrase; None for results that do not say."""
+    started = facts.get("scenario_started", {}).get(name)
+    load = facts.get("scenario_loadavg", {}).get(name)
+    if not started or not load:
+        return None
+    return "%s, load average %s at the start and %s at the end (`/proc/loadavg`, 1 minute)" % (
+        started, load["start"][0], load["end"][0])
+
+
+def busy_load(facts, name):
+    """The highest 1-minute load average seen around scenario `name` when it
+    is at or above BUSY_LOAD, else None."""
+    load = facts.get("scenario_loadavg", {}).get(name)
+    if not load:
+        return None
+    worst = max(float(load["start"][0]), float(load["end"][0]))
+    return "%.2f" % worst if worst >= BUSY_LOAD else None
+
+
+class Summary(list):
+    """The summary's rows, each with when (and at what load) the scenario
+    that gave it was measured."""
+
+    def __init__(self, report):
+        super().__init__()
+        self.report = report
+
+    def append(self, row):
+        super().append(tuple(row) + (self.report.when_short(),))
+
+
 class Report:
     def __init__(self, data):
         self.facts = data["facts"]
         self.r = data["results"]
         self.lines = []
-        self.summary = []
+        self.summary = Summary(self)
+        # The scenario being written, and the facts of the machine it ran on.
+        self.current = None
+        self.current_facts = self.facts
         # A lent machine's results (report.py --device) and where they are.
         self.device = None
         self.device_path = None
@@ -128,6 +169,8 @@ class Report:
         self.w("| hyperfine | %s |" % f["hyperfine"])
         self.w("| xargs | %s |" % f["xargs"])
         self.w("| load average at start | %s |" % " ".join(f["loadavg"]))
+        if f.get("loadavg_end"):
+            self.w("| load average at the end | %s |" % " ".join(f["loadavg_end"]))
         busy = f.get("busy_at_start") or []
         self.w("| busy processes at start | %s |" % (
             ", ".join("%s (pid %d, %.0f%%)" % (b["comm"], b["pid"], b["share"] * 100) for b in busy)
@@ -232,8 +275,12 @@ class Report:
             else:
                 r = ratio_median(s["rounds"], reused, pool)
                 ok = r is not None and r <= 0.5
+                spread = ratios_of(s["rounds"], reused, pool)
                 self.w("**Target, reused workers:** at most half the time of `%s` per task, measured in the same "
-                       "round: median ratio %s — %s." % (pool, fmt_ratio(r), yes(ok)))
+                       "round: median ratio %s — %s. The ratio moved between %s and %s over the %d rounds (each "
+                       "a separate run of both programs)."
+                       % (pool, fmt_ratio(r), yes(ok), fmt_ratio(min(spread, default=None)),
+                          fmt_ratio(max(spread, default=None)), len(spread)))
                 self.summary.append((label + ", reused workers", "<= 0.5x %s" % pool,
                                      fmt_ratio(r) + " the Pool (%s ms/task)"
                                      % fmt(med(values_of(s["rounds"], reused))), ok))
@@ -428,12 +475,26 @@ class Report:
                           ("s6b", report_politeness.start_after_load),
                           ("s6c", report_politeness.memory_admission)):
             if self.r.get(key):
+                self.current = key
                 part(self, self.r[key], "###", key[1:])
                 self.foreign_note(self.facts, key)
 
     def foreign_note(self, facts, name):
         share = facts.get("foreign_cpu", {}).get(name)
-        if share is not None:
+        when = when_measured(facts, name)
+        if when:
+            note = "*Measured %s." % when
+            if share is not None:
+                note += (" Other processes on the machine used %.1f%% of a core on average during this "
+                         "scenario (machine busy time from `/proc/stat` less this run's own processes)." % (share * 100))
+            self.w(note + "*")
+            self.w()
+            busy = busy_load(facts, name)
+            if busy:
+                self.w("**The machine was busy** (load average %s, at or above %.1f): these figures may be "
+                       "off; a quieter run would be better." % (busy, BUSY_LOAD))
+                self.w()
+        elif share is not None:
             self.w("*Other processes on the machine used %.1f%% of a core on average during this scenario "
                    "(machine busy time from `/proc/stat` less this run's own processes).*" % (share * 100))
             self.w()
@@ -578,6 +639,11 @@ class Report:
         elif self.device:
             self.wide(self.device["results"].get("s8"), self.device["facts"], self.device["results"],
                       "a machine lent for it (`bench/device.sh`; results in `%s`)" % self.device_path)
+            if own and own.get("skipped"):
+                self.w("*This run's machine has fewer than 16 usable CPUs, and no machine with 16 or more was "
+                       "available to it: scenario 8 is shown as last measured on the lent machine (%s), with the "
+                       "code of that day, not remeasured.*" % self.device["facts"].get("date", "date unknown"))
+                self.w()
         elif own:
             self.w("## 8. N at once, on a machine with 16 CPUs or more")
             self.w()
@@ -592,6 +658,7 @@ class Report:
         results of the machine ``facts`` describes; ``extra``: the other
         results of a lent machine's run (its scenario 1, 6a and 6b)."""
         s = s or {"parts": {}}
+        self.current, self.current_facts = "s8", facts
         n = s.get("at_once") or facts.get("usable_cpus")
         machine = "%s: %s, %s usable CPUs (`nproc` %s), kernel %s, on %s, by `%s`%s" % (
             where, facts["cpu_model"], facts.get("usable_cpus", "?"), facts["nproc"], facts["kernel"],
@@ -615,8 +682,10 @@ class Report:
         if extra and extra.get("s1"):
             self.w("### 8.0 Scenario 1 on that machine, 2 at a time")
             self.w()
+            self.current = "s1"
             self.per_task(extra["s1"], "8.0 per task on the %s-CPU machine, 2 at a time" % facts["nproc"])
             self.foreign_note(facts, "s1")
+            self.current = "s8"
         titles = {"s1": ("8.1", "Per-task overhead, library", self.per_task),
                   "s2": ("8.2", "Per-job overhead, CLI", self.per_job),
                   "s4": ("8.4", "CPU-bound efficiency", self.efficiency)}
@@ -637,8 +706,10 @@ class Report:
             for key, part in (("s6a", report_politeness.yield_while_running),
                               ("s6b", report_politeness.start_after_load)):
                 if extra.get(key):
+                    self.current = key
                     part(self, extra[key], "###", "8." + key[1:])
                     self.foreign_note(facts, key)
+        self.current = "s8"
         self.foreign_note(facts, "s8")
 
     def s9(self):
@@ -744,11 +815,26 @@ class Report:
                     fmt(med(values_of(part["rounds"], ours))), unit), ok))
             self.w()
 
+    def when_short(self):
+        """Date and load of the scenario being written, for the summary."""
+        f, name = self.current_facts, self.current
+        started = f.get("scenario_started", {}).get(name)
+        load = f.get("scenario_loadavg", {}).get(name)
+        if started and load:
+            worst = max(float(load["start"][0]), float(load["end"][0]))
+            return "%s, load %s%s" % (started, "%.2f" % worst, " (**busy**)" if worst >= BUSY_LOAD else "")
+        return "%s (run start), load %s" % (f.get("date", "?"), (f.get("loadavg") or ["?"])[0])
+
     def summary_table(self):
-        out = ["## Summary", "", "| scenario | target | result | target met |", "|---|---|---|---|"]
-        for name, target, result, ok in self.summary:
-            out.append("| %s | %s | %s | %s |" % (name, target, result,
-                                                  "n/a" if ok is None else ("yes" if ok else "**no**")))
+        out = ["## Summary", "",
+               "Every row says when its scenario ran and the highest 1-minute load average seen at its start or "
+               "end (`/proc/loadavg`; **busy** from %.1f on, on this %s-CPU machine)." % (
+                   BUSY_LOAD, self.facts.get("usable_cpus", self.facts.get("nproc"))),
+               "",
+               "| scenario | target | result | target met | measured (UTC), load |", "|---|---|---|---|---|"]
+        for name, target, result, ok, when in self.summary:
+            out.append("| %s | %s | %s | %s | %s |" % (name, target, result,
+                                                       "n/a" if ok is None else ("yes" if ok else "**no**"), when))
         out.append("")
         return out
 
@@ -788,12 +874,17 @@ class Report:
             return
         lines, row = made
         self.lines.extend(lines)
-        self.summary.append(row)
+        # Measured by hand, at its own time and load (as its file says).
+        facts = report_slurm.read(report_slurm.RESULTS)[0]
+        load = (facts.get("machine", "").split("load average before:") + [""])[1].split()
+        when = "%s, load %s (by hand)" % (facts.get("date", "?"), load[0] if load else "?")
+        list.append(self.summary, tuple(row) + (when,))
 
     def render(self):
         self.header()
         body_start = len(self.lines)
         for name in ("s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10"):
+            self.current, self.current_facts = name, self.facts
             getattr(self, name)()
             if name not in ("s6", "s8") and self.r.get(name) and not self.r[name].get("skipped"):
                 self.foreign_note(self.facts, name)

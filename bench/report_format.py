@@ -33,8 +33,8 @@ def span(values, digits=3):
     return ("%s to %s" if min(values) < 0 else "%s-%s") % (fmt(min(values), digits), fmt(max(values), digits))
 
 
-def ratio_median(rounds, name, baseline, key=lambda v: v):
-    """Median over rounds of value(name) / value(baseline) in the same round."""
+def ratios_of(rounds, name, baseline, key=lambda v: v):
+    """value(name) / value(baseline) in each round that has both."""
     ratios = []
     for r in rounds:
         a, b = r.get(name), r.get(baseline)
@@ -44,7 +44,12 @@ def ratio_median(rounds, name, baseline, key=lambda v: v):
         if a is None or b is None or b == 0:
             continue
         ratios.append(a / b)
-    return med(ratios)
+    return ratios
+
+
+def ratio_median(rounds, name, baseline, key=lambda v: v):
+    """Median over rounds of value(name) / value(baseline) in the same round."""
+    return med(ratios_of(rounds, name, baseline, key))
 
 
 def values_of(rounds, name, key=lambda v: v):

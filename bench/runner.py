@@ -865,6 +865,16 @@ def wait_until_idle(limit):
         time.sleep(2.0)
 
 
+def loadavg():
+    """The load averages over 1, 5 and 15 minutes, as `uptime` shows them."""
+    with open("/proc/loadavg") as f:
+        return f.read().split()[:3]
+
+
+def utc_now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def original_facts(args):
     """What the report says of the original: the conversion record, or why
     it was skipped."""
@@ -887,7 +897,7 @@ def machine_facts(args):
     except OSError:
         pass
     return {
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": utc_now(),
         "nproc": os.cpu_count(),
         "usable_cpus": usable_cpus(),
         "cpu_model": model,
@@ -898,7 +908,7 @@ def machine_facts(args):
         "parallel": command_version(["parallel", "--version"]),
         "hyperfine": command_version(["hyperfine", "--version"]),
         "xargs": command_version(["xargs", "--version"]),
-        "loadavg": open("/proc/loadavg").read().split()[:3],
+        "loadavg": loadavg(),
         "busy_at_start": busy_foreign_processes(),
     }
 
@@ -948,7 +958,8 @@ def main():
     if facts["busy_at_start"]:
         log("WARNING: busy processes before the run: %s" % facts["busy_at_start"])
     facts.update({
-        "foreign_cpu": {}, "idle_waits": {}, "scenario_seconds": {}, "quick": args.quick, "sizes": args.sizes,
+        "foreign_cpu": {}, "idle_waits": {}, "scenario_seconds": {}, "scenario_started": {},
+        "scenario_loadavg": {}, "quick": args.quick, "sizes": args.sizes,
         "command": args.command, "cli_skip": args.cli_skip, "parallel_skip": runner.parallel_skip,
         "hyperfine_used": bool(runner.hyperfine), "scenarios": wanted, "partial": bool(args.only),
         "original": original_facts(args), "py_package_skip": runner.py_package_skip,
@@ -956,10 +967,14 @@ def main():
     for name in wanted:
         t = time.perf_counter()
         facts["idle_waits"][name] = wait_until_idle(idle_wait / 2)
-        log("scenario %s" % name)
+        log("scenario %s (load average %s)" % (name, loadavg()[0]))
+        facts["scenario_started"][name] = utc_now()
+        load_before = loadavg()
         before = cpu_accounts()
         getattr(runner, name)()
         facts["scenario_seconds"][name] = time.perf_counter() - t
+        facts["scenario_loadavg"][name] = {"start": load_before, "end": loadavg()}
+        facts["loadavg_end"] = loadavg()
         share = facts["foreign_cpu"][name] = foreign_cores(before, cpu_accounts())
         if share is not None and share > 0.05:
             log("WARNING: other processes used %.0f%% of a core during %s" % (share * 100, name))

@@ -1,10 +1,12 @@
 //! What the parent and a worker say to each other, and how it is framed.
 //!
 //! The two talk only over the worker's standard input (parent to worker:
-//! [`TaskRequest`]s, one at a time, each sent once the worker has finished
-//! the one before; closing it ends the worker) and standard output (worker
-//! to parent: [`WorkerMessage`]s, ending each task with
-//! [`WorkerMessage::Finished`]). Each message is a little-endian `u32`
+//! [`TaskRequest`]s, which a reused worker runs one after the other, in the
+//! order they come: the parent may send the next ones before the worker
+//! has finished the one it runs; closing it ends the worker) and standard
+//! output (worker to parent: [`WorkerMessage`]s, ending each task with
+//! [`WorkerMessage::Finished`], so that whatever follows belongs to the
+//! next task). Each message is a little-endian `u32`
 //! length followed by that many bytes of postcard.
 //!
 //! A message carries at most one encoded value (arguments, payload, return
@@ -279,6 +281,9 @@ pub(crate) struct FrameBuffer {
     start: usize,
     /// The large frame being received, if one is.
     large: Option<LargeFrame>,
+    /// Whether the last read took less than there was room for: the
+    /// descriptor held no more then.
+    drained: bool,
 }
 
 /// A large frame being received.
@@ -372,14 +377,28 @@ impl FrameBuffer {
     ) -> io::Result<Option<usize>> {
         if let Some(large) = self.large.as_mut().filter(|l| !l.is_complete()) {
             let piece = large.piece(at_most);
+            let room = piece.capacity() - piece.len();
             let n = crate::platform::read_now_into_spare(fd, piece)?;
             if let Some(n) = n {
                 large.received += n;
             }
+            self.drained = n.is_some_and(|n| n < room);
             return Ok(n);
         }
         self.compact();
-        crate::platform::read_now_onto(fd, &mut self.bytes, at_most)
+        self.bytes.reserve(at_most);
+        let room = self.bytes.capacity() - self.bytes.len();
+        let n = crate::platform::read_now_into_spare(fd, &mut self.bytes)?;
+        self.drained = n.is_some_and(|n| n < room);
+        Ok(n)
+    }
+
+    /// Whether the last [`FrameBuffer::read_from`] took less than it had
+    /// room for: the descriptor held nothing more at that moment, so that
+    /// another read now would most likely find nothing (readiness tells
+    /// when more comes).
+    pub(crate) fn drained(&self) -> bool {
+        self.drained
     }
 
     /// Appends bytes that arrived some other way (tests, the fuzz entry).

@@ -8,7 +8,7 @@ use std::time::Instant;
 use super::Engine;
 use super::events::{Event, EventSink};
 use super::memory;
-use super::starting::Start;
+use super::starting::{Begun, Start};
 use crate::task::Outcome;
 use crate::task::TaskReport;
 
@@ -36,6 +36,19 @@ impl StartState {
     pub(crate) fn ended_since(&self, since: Instant) -> bool {
         self.last_task_end.is_some_and(|end| end >= since)
     }
+}
+
+/// The most starts waiting for the fork server's answers at once.
+const MOST_FORKING: usize = 16;
+
+/// What came of the starts of one round.
+#[derive(Default)]
+struct StartCounts {
+    /// Tasks that ended at once (they could not start).
+    ended_at_once: usize,
+    /// No more starts this time: the queue is empty, the system or the
+    /// front end refused.
+    stop: bool,
 }
 
 impl Engine {
@@ -85,25 +98,62 @@ impl Engine {
             if self.settings.start_delay.is_some() {
                 slots = slots.min(1);
             }
-            let mut ended_at_once = 0;
+            let mut counts = StartCounts::default();
+            // Workers asked of the fork server: the next starts are begun
+            // before their answers are waited for, so that the server
+            // forks while this process goes on (starts finish in the order
+            // they began).
+            let mut forking = Vec::new();
             for _ in 0..slots {
                 if !sink.accepts_starts() || !self.launcher_has_room() {
-                    return;
+                    counts.stop = true;
+                    break;
                 }
-                match self.start_next(sink) {
-                    Start::Started => {
-                        self.activity += 1;
-                        self.starts.last_start = Some(Instant::now());
+                let Some(begun) = self.begin_next() else {
+                    counts.stop = true;
+                    break;
+                };
+                let wait_later = begun.is_forking() && forking.len() + 1 < MOST_FORKING;
+                forking.push(begun);
+                if !wait_later {
+                    self.finish_starts(&mut forking, &mut counts, sink);
+                    if counts.stop {
+                        break;
                     }
-                    Start::Failed => {
-                        self.activity += 1;
-                        ended_at_once += 1;
-                    }
-                    Start::Refused | Start::NothingQueued => return,
                 }
             }
-            if ended_at_once == 0 {
+            self.finish_starts(&mut forking, &mut counts, sink);
+            let (stop, ended_at_once) = (counts.stop, counts.ended_at_once);
+            if stop || ended_at_once == 0 {
                 return;
+            }
+        }
+    }
+
+    /// Finishes the starts begun, in order; one the front end no longer
+    /// takes is given up (its task goes back to the queue).
+    fn finish_starts(
+        &mut self,
+        begun: &mut Vec<Begun>,
+        counts: &mut StartCounts,
+        sink: &mut (impl EventSink + ?Sized),
+    ) {
+        for begun in begun.drain(..) {
+            if !sink.accepts_starts() {
+                self.abandon_start(begun);
+                counts.stop = true;
+                continue;
+            }
+            match self.finish_start(begun, sink) {
+                Start::Started => {
+                    self.activity += 1;
+                    self.starts.last_start = Some(Instant::now());
+                }
+                Start::Failed => {
+                    self.activity += 1;
+                    counts.ended_at_once += 1;
+                }
+                Start::Refused => counts.stop = true,
             }
         }
     }

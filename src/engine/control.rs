@@ -44,7 +44,7 @@ impl Engine {
     /// assert!(!engine.kill(TaskId::from(7)));
     /// ```
     pub fn kill(&mut self, id: TaskId) -> bool {
-        if self.queue.kill(id) {
+        if self.queue.kill(id) || self.kill_ahead(id) {
             return true;
         }
         let now = Instant::now();
@@ -59,6 +59,7 @@ impl Engine {
                         now,
                     ));
                 }
+                self.recall_ahead();
                 true
             }
             None => false,
@@ -68,7 +69,8 @@ impl Engine {
     /// Starts ending every running task (see [`Engine::kill`]); they end as
     /// [`Outcome::Killed`](crate::Outcome::Killed) (or
     /// [`Outcome::TimedOut`](crate::Outcome::TimedOut) if their timeout was
-    /// already ending them). Queued tasks stay queued.
+    /// already ending them). Queued tasks stay queued, those sent ahead to
+    /// a reused worker too: they go back to the queue.
     ///
     /// ```
     /// use dummymp::engine::Engine;
@@ -89,6 +91,7 @@ impl Engine {
                 ));
             }
         }
+        self.recall_ahead();
     }
 
     /// Kills every running task now (`SIGKILL`, no grace period).
@@ -108,11 +111,14 @@ impl Engine {
             });
             ending::kill(&task.process, ending);
         }
+        self.recall_ahead();
     }
 
     /// Stops the run from going further: removes every queued task (their
     /// ids are returned; they are not reported), and from now on nothing
-    /// starts and a failing task is not retried. Running tasks go on (end
+    /// starts and a failing task is not retried. (A reused worker that
+    /// had tasks sent ahead to it ends once its current task is done: it
+    /// may have begun the next by then.) Running tasks go on (end
     /// them with [`Engine::end_all`] if need be). Tasks submitted after
     /// this stay queued and never start.
     ///
@@ -126,7 +132,10 @@ impl Engine {
     /// ```
     pub fn close(&mut self) -> Vec<TaskId> {
         self.gate = Gate::Closed;
-        self.drop_queued()
+        let mut dropped = self.drop_ahead();
+        dropped.extend(self.drop_queued());
+        dropped.sort_unstable();
+        dropped
     }
 
     /// Whether [`Engine::close`] was called.

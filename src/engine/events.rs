@@ -10,7 +10,10 @@ use crate::task::{Stream, TaskId};
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Event<'a> {
-    /// A task's process started.
+    /// A task started: its process did, or, for a task sent ahead to a
+    /// reused worker, the task before it returned and the worker went on
+    /// to it (see [`Engine::set_tasks_ahead`](super::Engine::set_tasks_ahead)).
+    /// Its timeout runs from here.
     Started {
         /// The task.
         id: TaskId,

@@ -8,8 +8,9 @@ use super::Engine;
 use super::ending::{self, EndReason};
 use super::events::{Event, EventSink};
 use super::memory;
+use super::pool::Reusable;
 use super::queue::Queued;
-use super::running::RunningTask;
+use super::running::{EndedTask, RunningTask};
 use super::transient::is_transient_errno;
 use crate::encoded::Encoded;
 use crate::task::TaskId;
@@ -53,14 +54,51 @@ impl Engine {
     }
 
     /// Finishes `self.running[index]`, a reused worker that sent its
-    /// result: the task ends, the worker waits for the next one.
-    pub(super) fn finish_reused(&mut self, index: usize, sink: &mut (impl EventSink + ?Sized)) {
+    /// result: the task ends, and the worker goes on to the next task sent
+    /// ahead to it (which starts now), or waits for the next one in the
+    /// pool, or ends (it is retiring).
+    /// Returns whether the worker went on to another task.
+    pub(super) fn finish_reused(
+        &mut self,
+        index: usize,
+        sink: &mut (impl EventSink + ?Sized),
+    ) -> bool {
         self.activity += 1;
-        let mut task = self.running.swap_remove(index);
-        self.slots.release(task.slot);
         self.starts.task_ended();
-        let runtime = task.started.elapsed();
+        let now = Instant::now();
+        let task = &mut self.running[index];
+        let runtime = now.saturating_duration_since(task.started);
         let (outcome, returned) = task.outcome(None);
+        // The first task of a fresh worker took its start too.
+        if !task.fresh {
+            task.pace = Some(runtime);
+        }
+        let pid = task.process.pid;
+        if let Some(next) = task.ahead.pop_front() {
+            let ended = task.begin_next(next, now);
+            let (id, slot, attempt) = (task.id, task.slot, task.attempt);
+            self.report_reused(ended, pid, outcome, returned, runtime, sink);
+            if sink.accepts_starts() {
+                self.tell_started(id, pid, slot, attempt, sink);
+                return true;
+            }
+            // The front end takes no more starts (told so by that end),
+            // and the worker goes on by itself: it ends, and the tasks it
+            // had (the one it begins too) wait in the queue again.
+            let task = self.running.swap_remove(index);
+            self.slots.release(task.slot);
+            let mut back: Vec<Queued> = task.ahead.into_iter().collect();
+            back.push(Queued {
+                id: task.id,
+                spec: task.spec,
+                attempt: task.attempt,
+            });
+            self.end_worker_now(task.process);
+            self.put_back_all(back);
+            return false;
+        }
+        let task = self.running.swap_remove(index);
+        self.slots.release(task.slot);
         let RunningTask {
             id,
             spec,
@@ -70,29 +108,110 @@ impl Engine {
             stdout,
             stderr,
             worker_kind,
+            reader,
+            pace,
+            retire,
             ..
         } = task;
-        let pid = process.pid;
-        if let Some(kind) = worker_kind {
-            self.pool.put(kind, process);
+        match worker_kind {
+            Some(kind) if !retire => self.pool.put(
+                kind,
+                Reusable {
+                    process,
+                    frames: reader.into_frames(),
+                    pace,
+                },
+            ),
+            _ => self.end_worker_now(process),
         }
+        let ended = EndedTask {
+            id,
+            spec,
+            attempt,
+            started_wall,
+            stdout,
+            stderr,
+        };
+        self.report_reused(ended, pid, outcome, returned, runtime, sink);
+        false
+    }
+
+    /// Reports (or retries) a task that ended in a worker that lives on.
+    fn report_reused(
+        &mut self,
+        ended: EndedTask,
+        pid: u32,
+        outcome: Outcome,
+        returned: Option<Encoded>,
+        runtime: Duration,
+        sink: &mut (impl EventSink + ?Sized),
+    ) {
         self.report_or_retry(
             EndedAttempt {
-                id,
-                spec,
-                attempt,
+                id: ended.id,
+                spec: ended.spec,
+                attempt: ended.attempt,
                 pid,
                 outcome,
                 returned,
                 exit: None,
                 peak_rss: None,
-                stdout,
-                stderr,
-                started_wall,
+                stdout: ended.stdout,
+                stderr: ended.stderr,
+                started_wall: ended.started_wall,
                 runtime,
             },
             sink,
         );
+    }
+
+    /// Tells that a task sent ahead to worker `pid` started there.
+    fn tell_started(
+        &mut self,
+        id: TaskId,
+        pid: u32,
+        slot: usize,
+        attempt: u32,
+        sink: &mut (impl EventSink + ?Sized),
+    ) {
+        self.activity += 1;
+        self.starts.last_start = Some(Instant::now());
+        log::debug!(target: "dummymp::engine", "[PID {pid}] started {id} (sent ahead), attempt {attempt}");
+        sink.event(Event::Started {
+            id,
+            pid,
+            slot,
+            attempt,
+        });
+    }
+
+    /// Goes through the results a worker sent before it exited: each task
+    /// ahead of it that it went on to starts (and the one after it ends),
+    /// so that its exit is the last task's. Reads what it sent for each.
+    fn follow_last_results(&mut self, index: usize, sink: &mut (impl EventSink + ?Sized)) {
+        loop {
+            let task = &mut self.running[index];
+            task.read(sink);
+            let next = if task.ending.is_none() && task.has_task_result() {
+                task.ahead.pop_front()
+            } else {
+                None
+            };
+            let Some(next) = next else {
+                task.read_last(sink);
+                return;
+            };
+            self.activity += 1;
+            self.starts.task_ended();
+            let now = Instant::now();
+            let task = &mut self.running[index];
+            let runtime = now.saturating_duration_since(task.started);
+            let (outcome, returned) = task.outcome(None);
+            let ended = task.begin_next(next, now);
+            let (id, pid, slot, attempt) = (task.id, task.process.pid, task.slot, task.attempt);
+            self.report_reused(ended, pid, outcome, returned, runtime, sink);
+            self.tell_started(id, pid, slot, attempt, sink);
+        }
     }
 
     /// Finishes `self.running[index]`, whose process exited with `exit`.
@@ -103,11 +222,13 @@ impl Engine {
         sink: &mut (impl EventSink + ?Sized),
     ) {
         self.activity += 1;
-        let mut task = self.running.swap_remove(index);
         // Launcher-specific: what a launcher relays (srun's error stream)
         // is all passed on before the last read.
-        task.process.settle();
-        task.read_last(sink);
+        self.running[index].process.settle();
+        self.follow_last_results(index, sink);
+        let mut task = self.running.swap_remove(index);
+        // What was still ahead of it did not start.
+        self.put_back_all(task.ahead.drain(..).collect());
         let peak_rss = self.sweeper.sweep(
             &mut task.process,
             self.scheduler.own_processes(),

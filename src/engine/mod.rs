@@ -52,7 +52,8 @@
 //! Where things are: [`settings`](EngineSettings) (how tasks run),
 //! `queue` (tasks waiting), `admission` (how many start now), `starting`
 //! and `request` (starting one: its process and a worker's request),
-//! `pool` (reused workers), `running` (reading a running task), `waiting`
+//! `pool` (reused workers), `ahead` (tasks sent to a reused worker before
+//! it is free), `running` (reading a running task), `waiting`
 //! (the one `poll`), `deadlines` (timeouts, grace periods), `yielding`
 //! (acting on the scheduler's advice), `control` (kill, killall, close),
 //! `ending` and `finishing` (how an attempt ends, retries, reports),
@@ -63,6 +64,7 @@
 //! when it started.
 
 mod admission;
+mod ahead;
 mod control;
 mod deadlines;
 mod ending;
@@ -101,6 +103,7 @@ use yielding::YieldingState;
 
 pub use crate::relay::write_all;
 pub use crate::task::{ForeignWorker, OutputRoute, StartInfo, TaskSpec};
+pub use ahead::{AHEAD_SPAN, MOST_AHEAD, SHORT_TASK};
 pub use events::{Event, EventSink};
 pub use settings::EngineSettings;
 pub use yielding::YIELDING_NICENESS;
@@ -311,27 +314,40 @@ impl Engine {
                 self.activity += task.received - before;
             }
         }
-        let mut index = 0;
-        while index < self.running.len() {
-            let task = &self.running[index];
-            if task.worker_kind.is_some() && task.ending.is_none() && task.has_result() {
-                self.finish_reused(index, sink);
-            } else {
-                index += 1;
-            }
-        }
+        self.finish_results(sink);
         self.end_broken_streams();
-        self.pool
-            .forget_exited(&mut self.sweeper, self.scheduler.own_processes());
+        if everything || self.pool.exit_seen {
+            self.pool
+                .forget_exited(&mut self.sweeper, self.scheduler.own_processes());
+        }
         self.finish_exited(everything, sink);
         self.check_deadlines(Instant::now());
+        self.recall_ahead();
         self.sweeper
             .check(self.scheduler.own_processes(), Instant::now());
         if self.gate.is_open() && !self.paused && sink.accepts_starts() {
             self.start_ready(sink);
+            self.send_ahead();
         }
         self.yield_if_advised(sink);
         Ok(())
+    }
+
+    /// Finishes the tasks whose reused worker sent their result; for a
+    /// worker that goes on to a task sent ahead to it, what it sent after
+    /// that result (read in the same go) is read next.
+    fn finish_results(&mut self, sink: &mut (impl EventSink + ?Sized)) {
+        let mut index = 0;
+        while index < self.running.len() {
+            let task = &self.running[index];
+            if task.worker_kind.is_some() && task.ending.is_none() && task.has_task_result() {
+                if self.finish_reused(index, sink) {
+                    self.running[index].read_received(sink);
+                }
+            } else {
+                index += 1;
+            }
+        }
     }
 
     /// Finishes the running tasks whose process exited (all that the last

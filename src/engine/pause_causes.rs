@@ -27,6 +27,15 @@ impl Pauses {
         self.since.is_some()
     }
 
+    /// A paused task counts as paused since `now` from here on (a reused
+    /// worker that goes on to its next task: that task's timeout starts
+    /// now).
+    pub(crate) fn restart_clock(&mut self, now: Instant) {
+        if self.since.is_some() {
+            self.since = Some(now);
+        }
+    }
+
     /// Whether the task is paused for `cause`.
     pub(crate) fn holds(&self, cause: PauseCause) -> bool {
         match cause {

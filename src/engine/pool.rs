@@ -12,17 +12,22 @@
 //! the next task gets a fresh one.
 //!
 //! Here too is how a worker is handed its request: written to the socket
-//! that is its standard input.
+//! that is its standard input. (A busy worker may also be sent its next
+//! tasks before it is done: see `ahead`.)
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
+use std::path::Path;
 use std::time::Duration;
 
 use super::Engine;
+use crate::invocation;
 use crate::launch::{LaunchSpec, ProcessHandle, Sweeper};
 use crate::load::OwnProcesses;
 use crate::platform;
+use crate::protocol::FrameBuffer;
+use crate::task::CallTarget;
 
 /// What tells one kind of worker from another: two tasks may share a
 /// worker only if they would start the same program the same way.
@@ -41,30 +46,70 @@ impl WorkerKind {
             env: spec.env.clone(),
         }
     }
+
+    /// Whether a call to `target` starts a worker of this kind (what
+    /// [`WorkerKind::of`] its launch spec says, without making that spec),
+    /// with workers started from `worker_program`.
+    pub(crate) fn fits_call(&self, target: &CallTarget, worker_program: Option<&Path>) -> bool {
+        let (program, args, env): (&OsStr, &[OsString], &[(OsString, OsString)]) = match target {
+            CallTarget::Function { .. } => match worker_program {
+                Some(program) => (program.as_os_str(), &[], &[]),
+                None => (platform::self_exe_for_spawn_str(), &[], &[]),
+            },
+            CallTarget::Foreign(worker) => (&worker.program, &worker.args, &worker.env),
+        };
+        let ours = invocation::worker_args();
+        self.program == program
+            && self.args.len() == args.len() + ours.len()
+            && self
+                .args
+                .iter()
+                .zip(args.iter().chain(&ours))
+                .all(|(a, b)| a == b)
+            && self.env.len() == env.len()
+            && self
+                .env
+                .iter()
+                .zip(env)
+                .all(|((k, v), (key, value))| k == key && v.as_ref() == Some(value))
+    }
 }
 
 /// A worker waiting for its next task.
 struct IdleWorker {
     kind: WorkerKind,
-    process: ProcessHandle,
+    worker: Reusable,
+}
+
+/// A worker that finished its task, as it goes into the pool and comes
+/// out again.
+pub(crate) struct Reusable {
+    pub process: ProcessHandle,
+    /// What it sent after its last result, not read yet (log records of
+    /// its other threads), and a frame it may have begun.
+    pub frames: FrameBuffer,
+    /// How long its last task took (see `RunningTask::pace`).
+    pub pace: Option<Duration>,
 }
 
 /// The idle workers.
 #[derive(Default)]
 pub(crate) struct Pool {
     idle: Vec<IdleWorker>,
+    /// Set by the last wait: an idle worker exited.
+    pub exit_seen: bool,
 }
 
 impl Pool {
     /// Takes an idle worker of `kind`, if there is one.
-    pub(crate) fn take(&mut self, kind: &WorkerKind) -> Option<ProcessHandle> {
+    pub(crate) fn take(&mut self, kind: &WorkerKind) -> Option<Reusable> {
         let at = self.idle.iter().rposition(|w| &w.kind == kind)?;
-        Some(self.idle.swap_remove(at).process)
+        Some(self.idle.swap_remove(at).worker)
     }
 
     /// Keeps a worker that finished its task for the next one.
-    pub(crate) fn put(&mut self, kind: WorkerKind, process: ProcessHandle) {
-        self.idle.push(IdleWorker { kind, process });
+    pub(crate) fn put(&mut self, kind: WorkerKind, worker: Reusable) {
+        self.idle.push(IdleWorker { kind, worker });
     }
 
     /// How many workers wait.
@@ -74,19 +119,20 @@ impl Pool {
 
     /// Their pidfds, readable when one exits while idle.
     pub(crate) fn fds(&self) -> impl Iterator<Item = BorrowedFd<'_>> {
-        self.idle.iter().map(|w| w.process.pidfd.as_fd())
+        self.idle.iter().map(|w| w.worker.process.pidfd.as_fd())
     }
 
     /// Forgets idle workers that exited: they are reaped and what they
     /// left is swept.
     pub(crate) fn forget_exited(&mut self, sweeper: &mut Sweeper, own: &OwnProcesses) {
+        self.exit_seen = false;
         let (exited, idle): (Vec<_>, Vec<_>) = self
             .idle
             .drain(..)
-            .partition(|worker| matches!(worker.process.peek_exit(false), Ok(Some(_)) | Err(_)));
+            .partition(|idle| matches!(idle.worker.process.peek_exit(false), Ok(Some(_)) | Err(_)));
         self.idle = idle;
-        for mut worker in exited {
-            sweeper.sweep(&mut worker.process, own, false, None);
+        for mut idle in exited {
+            sweeper.sweep(&mut idle.worker.process, own, false, None);
         }
     }
 
@@ -99,7 +145,7 @@ impl Pool {
         sweeper: &mut Sweeper,
         own: &OwnProcesses,
     ) {
-        let workers: Vec<ProcessHandle> = self.idle.drain(..).map(|w| w.process).collect();
+        let workers: Vec<ProcessHandle> = self.idle.drain(..).map(|w| w.worker.process).collect();
         retire(workers, grace, sweeper, own);
     }
 
@@ -112,7 +158,7 @@ impl Pool {
         own: &OwnProcesses,
     ) {
         if !self.idle.is_empty() {
-            let oldest = self.idle.remove(0).process;
+            let oldest = self.idle.remove(0).worker.process;
             retire(vec![oldest], grace, sweeper, own);
         }
     }
@@ -171,42 +217,45 @@ impl Engine {
         &mut self,
         kind: &WorkerKind,
         request: Option<&[u8]>,
-    ) -> Option<ProcessHandle> {
-        while let Some(mut process) = self.pool.take(kind) {
-            let sent = match (request, &process.input) {
+    ) -> Option<Reusable> {
+        while let Some(worker) = self.pool.take(kind) {
+            let sent = match (request, &worker.process.input) {
                 (Some(request), Some(input)) => {
                     platform::send_all_unless_closed(input, request).is_ok()
                 }
                 _ => false,
             };
             if sent {
-                return Some(process);
+                return Some(worker);
             }
             // It died meanwhile: end it and try the next.
-            process.kill();
-            let _ = process.peek_exit(true);
-            self.sweeper
-                .sweep(&mut process, self.scheduler.own_processes(), true, None);
+            self.end_worker_now(worker.process);
         }
         None
     }
 
-    /// Starts `spec` through the launch seam and sends a worker its
-    /// request.
-    pub(super) fn start_process(
-        &mut self,
-        spec: &LaunchSpec,
-        request: Option<&[u8]>,
-    ) -> io::Result<ProcessHandle> {
-        let mut launched = self.launch.start(spec)?;
-        if let (Some(request), Some(input)) = (request, &launched.input)
-            && let Err(e) = platform::send_all_unless_closed(input, request)
-        {
-            launched.kill();
-            let _ = launched.peek_exit(true);
-            let _ = launched.reap();
-            return Err(e);
-        }
-        Ok(launched)
+    /// Ends a worker we no longer want, now (`SIGKILL`): reaped, and what
+    /// it left swept.
+    pub(super) fn end_worker_now(&mut self, mut process: ProcessHandle) {
+        process.kill();
+        let _ = process.peek_exit(true);
+        self.sweeper
+            .sweep(&mut process, self.scheduler.own_processes(), true, None);
     }
+}
+
+/// Sends a new worker its request; a worker that cannot take it is ended.
+pub(super) fn send_request(
+    mut process: ProcessHandle,
+    request: Option<&[u8]>,
+) -> io::Result<ProcessHandle> {
+    if let (Some(request), Some(input)) = (request, &process.input)
+        && let Err(e) = platform::send_all_unless_closed(input, request)
+    {
+        process.kill();
+        let _ = process.peek_exit(true);
+        let _ = process.reap();
+        return Err(e);
+    }
+    Ok(process)
 }

@@ -47,6 +47,18 @@ impl TaskQueue {
         self.waiting.push_front(queued);
     }
 
+    /// Puts back a task that was sent ahead to a worker and did not start
+    /// there: before the first waiting task that was queued after it, so
+    /// that tasks keep their call order.
+    pub(crate) fn put_back(&mut self, queued: Queued) {
+        let at = self
+            .waiting
+            .iter()
+            .position(|waiting| waiting.id > queued.id)
+            .unwrap_or(self.waiting.len());
+        self.waiting.insert(at, queued);
+    }
+
     /// Takes the task at the head.
     pub(crate) fn pop_front(&mut self) -> Option<Queued> {
         self.waiting.pop_front()
@@ -110,7 +122,8 @@ impl Engine {
         self.queue.push_new(spec)
     }
 
-    /// Tasks waiting to start.
+    /// Tasks waiting to start: in the queue, or sent ahead to a reused
+    /// worker (see [`EngineSettings::tasks_ahead`](super::EngineSettings::tasks_ahead)).
     ///
     /// ```
     /// use dummymp::engine::Engine;
@@ -119,7 +132,7 @@ impl Engine {
     /// assert_eq!(engine.queued(), 0);
     /// ```
     pub fn queued(&self) -> usize {
-        self.queue.len()
+        self.queue.len() + self.queued_at_workers()
     }
 
     /// Removes every queued task without running or reporting it; returns

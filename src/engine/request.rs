@@ -24,60 +24,34 @@ impl Engine {
         let cpus = spec.options.cpus;
         let command = match &mut spec.work {
             Work::Call(call) => {
-                let executable = identity::current();
-                let forkable = matches!(call.target, CallTarget::Function { .. })
-                    && self.settings.worker_program.is_none();
-                let (requested, program, argv0, mut args, env) = match &call.target {
-                    CallTarget::Function { entry, function } => {
-                        let (program, argv0) = match &self.settings.worker_program {
-                            Some(program) => (program.clone().into_os_string(), None),
-                            None => (
-                                platform::self_exe_for_spawn().into_os_string(),
-                                Some(platform::self_exe_display_name().to_owned()),
-                            ),
-                        };
-                        let requested = RequestedCall::Function {
-                            entry: *entry,
-                            function: *function,
-                            seal: crate::callable::seal(executable, *entry, *function),
-                        };
-                        (requested, program, argv0, Vec::new(), Vec::new())
-                    }
+                let mut args = Vec::new();
+                let (program, argv0, env) = match &call.target {
+                    CallTarget::Function { .. } => match &self.settings.worker_program {
+                        Some(program) => (program.clone().into_os_string(), None, Vec::new()),
+                        None => (
+                            platform::self_exe_for_spawn().into_os_string(),
+                            Some(platform::self_exe_display_name().to_owned()),
+                            Vec::new(),
+                        ),
+                    },
                     // A copy of this process has no program: `fork` below.
-                    CallTarget::Foreign(worker) => (
-                        RequestedCall::Payload,
-                        worker.program.clone(),
-                        None,
-                        worker.args.clone(),
-                        worker
+                    CallTarget::Foreign(worker) => {
+                        args.clone_from(&worker.args);
+                        let env = worker
                             .env
                             .iter()
                             .map(|(k, v)| (k.clone(), Some(v.clone())))
-                            .collect(),
-                    ),
+                            .collect();
+                        (worker.program.clone(), None, env)
+                    }
                 };
-                if call.args.len() > crate::MESSAGE_LIMIT {
-                    // A foreign payload (arguments were checked when queued).
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidInput,
-                        crate::encoded::too_large("the call's payload"),
-                    ));
-                }
-                let request = TaskRequestRef {
-                    protocol: PROTOCOL_VERSION,
-                    executable,
-                    task_id: start.id.0 as u64,
-                    call: &requested,
-                    function_name: &spec.name,
-                    log_level: log::max_level() as u8,
-                    args: &call.args,
-                    keep_alive: self.settings.reuse_workers,
-                };
-                let frame = protocol::encode_frame(&request).map_err(io::Error::other)?;
+                let forkable = matches!(call.target, CallTarget::Function { .. })
+                    && self.settings.worker_program.is_none();
                 let fork = match &call.target {
                     CallTarget::Foreign(worker) => worker.fork.clone(),
                     CallTarget::Function { .. } => None,
                 };
+                let frame = self.worker_request(spec, start)?;
                 // The worker's standard input is a socket: that and the
                 // ticket make it a worker. (A launcher that replaces standard
                 // input passes the ticket in the environment too.) A copy
@@ -122,6 +96,43 @@ impl Engine {
             },
             None,
         ))
+    }
+
+    /// The encoded request that asks a worker to run `spec`, a function
+    /// call (else an error).
+    pub(super) fn worker_request(&self, spec: &TaskSpec, start: &StartInfo) -> io::Result<Vec<u8>> {
+        let Work::Call(call) = &spec.work else {
+            return Err(io::Error::other(
+                "only a function call has a worker's request",
+            ));
+        };
+        let executable = identity::current();
+        let requested = match &call.target {
+            CallTarget::Function { entry, function } => RequestedCall::Function {
+                entry: *entry,
+                function: *function,
+                seal: crate::callable::seal(executable, *entry, *function),
+            },
+            CallTarget::Foreign(_) => RequestedCall::Payload,
+        };
+        if call.args.len() > crate::MESSAGE_LIMIT {
+            // A foreign payload (arguments were checked when queued).
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                crate::encoded::too_large("the call's payload"),
+            ));
+        }
+        let request = TaskRequestRef {
+            protocol: PROTOCOL_VERSION,
+            executable,
+            task_id: start.id.0 as u64,
+            call: &requested,
+            function_name: &spec.name,
+            log_level: log::max_level() as u8,
+            args: &call.args,
+            keep_alive: self.settings.reuse_workers,
+        };
+        protocol::encode_frame(&request).map_err(io::Error::other)
     }
 
     /// The niceness tasks start at now.

@@ -2,9 +2,10 @@
 //! from a worker, output from a command), routing its output, and telling
 //! how it ended.
 
+use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::encoded::{Encoded, Pieces};
 use crate::launch::ProcessHandle;
@@ -17,6 +18,7 @@ use crate::task::{OutputMode, Stream, TaskId};
 
 use super::ending::{EndReason, Ending};
 use super::events::{Event, EventSink};
+use super::queue::Queued;
 use crate::task::{OutputRoute, TaskSpec};
 
 /// How much is read from one descriptor before other events get a turn.
@@ -53,6 +55,31 @@ pub(crate) struct RunningTask {
     pub pauses: super::pause_causes::Pauses,
     /// The kind of its worker, when the worker is reused after the task.
     pub worker_kind: Option<super::pool::WorkerKind>,
+    /// Tasks sent to this worker ahead, to run after this one (see
+    /// `ahead`), in order.
+    pub ahead: VecDeque<Queued>,
+    /// How long the worker's last task took, from its start as we saw it
+    /// to its result (`None` before one of its tasks that did not include
+    /// starting the worker has ended).
+    pub pace: Option<Duration>,
+    /// Set when a task sent to it ahead was killed: the worker ends as
+    /// soon as the tasks before that one have.
+    pub retire: bool,
+    /// Whether this task started its worker (so that its runtime includes
+    /// the worker's start).
+    pub fresh: bool,
+}
+
+/// The part of a [`RunningTask`] that belongs to the task rather than to
+/// its worker: what is left to report once the worker went on to the next
+/// task (see [`RunningTask::begin_next`]).
+pub(crate) struct EndedTask {
+    pub id: TaskId,
+    pub spec: TaskSpec,
+    pub attempt: u32,
+    pub started_wall: SystemTime,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
 }
 
 /// How a worker's message stream broke.
@@ -84,9 +111,18 @@ pub(crate) enum Reader {
 }
 
 impl Reader {
-    pub(crate) fn worker() -> Reader {
+    /// What was received of a worker's stream and not read yet.
+    pub(crate) fn into_frames(self) -> FrameBuffer {
+        match self {
+            Reader::Worker { frames, .. } => frames,
+            Reader::Command { .. } => FrameBuffer::default(),
+        }
+    }
+
+    /// A worker's message stream, from what was already received of it.
+    pub(crate) fn worker(frames: FrameBuffer) -> Reader {
         Reader::Worker {
-            frames: FrameBuffer::default(),
+            frames,
             open: true,
             result: None,
             stream_error: None,
@@ -161,8 +197,32 @@ impl RunningTask {
         stdout.into_iter().chain(stderr)
     }
 
-    /// Reads what has arrived, without blocking, and passes it on.
+    /// Reads what has arrived, without blocking, and passes it on. A
+    /// reused worker's messages are read up to the task's result and no
+    /// further: what follows belongs to the next task it runs (see
+    /// [`RunningTask::begin_next`]).
     pub(crate) fn read(&mut self, events: &mut (impl EventSink + ?Sized)) {
+        self.read_with(events, self.worker_kind.is_some(), true);
+    }
+
+    /// Reads what was received from a reused worker and not read yet, up
+    /// to the task's result, without reading the pipe again (what is left
+    /// in it makes the next wait return at once).
+    pub(crate) fn read_received(&mut self, events: &mut (impl EventSink + ?Sized)) {
+        self.read_with(events, true, false);
+    }
+
+    /// [`RunningTask::read`], stopping after a worker's result when
+    /// `stop_at_result`, and reading the pipe only when `from_pipe`. What
+    /// a reused worker sends after the result is not this task's: output
+    /// after it is dropped, log records relayed.
+    fn read_with(
+        &mut self,
+        events: &mut (impl EventSink + ?Sized),
+        stop_at_result: bool,
+        from_pipe: bool,
+    ) {
+        let reused = self.worker_kind.is_some();
         let mut sink = OutputSink {
             id: self.id,
             pid: self.process.pid,
@@ -178,23 +238,31 @@ impl RunningTask {
                 result,
                 stream_error,
             } => {
+                // A broken stream is read no further: what follows the
+                // break cannot be trusted.
+                if stream_error.is_some() {
+                    return;
+                }
                 if let Err(error) = read_messages(
                     &self.process.stdout,
                     frames,
                     open,
                     &mut self.received,
+                    (stop_at_result, from_pipe),
                     |m| match m {
                         Incoming::Message(WorkerMessage::Log(record)) => {
                             relay::relay_log(sink.pid, &record)
                         }
                         Incoming::Message(WorkerMessage::Output { stream, data }) => {
-                            sink.lines(stream, &data)
+                            if !(reused && result.is_some()) {
+                                sink.lines(stream, &data)
+                            }
                         }
                         Incoming::Message(WorkerMessage::Finished(r)) => {
-                            *result = Some(r.map_returned(Encoded::Whole))
+                            result.get_or_insert(r.map_returned(Encoded::Whole));
                         }
                         Incoming::Returned(pieces) => {
-                            *result = Some(TaskResult::Returned(Encoded::Pieces(pieces)))
+                            result.get_or_insert(TaskResult::Returned(Encoded::Pieces(pieces)));
                         }
                     },
                 ) {
@@ -235,7 +303,7 @@ impl RunningTask {
     /// processes it left behind to close the pipes) and passes on a last
     /// unfinished line.
     pub(crate) fn read_last(&mut self, events: &mut (impl EventSink + ?Sized)) {
-        self.read(events);
+        self.read_with(events, false, true);
         if let Reader::Command {
             stdout_open,
             stderr_open,
@@ -338,6 +406,34 @@ impl RunningTask {
         )
     }
 
+    /// The worker goes on to `next`, a task sent to it ahead: its result
+    /// for this task is in (and taken), and it reads the next request as
+    /// soon as it has sent it, so `next` starts now as far as we can tell.
+    /// Returns this task's part, to report; the worker (process, stream,
+    /// slot, niceness, pause) stays.
+    pub(crate) fn begin_next(&mut self, next: Queued, now: Instant) -> EndedTask {
+        let deadline = next.spec.options.timeout.map(|timeout| now + timeout);
+        // Paused since now, as far as the new task's timeout goes.
+        self.pauses.restart_clock(now);
+        self.deadline = deadline;
+        self.fresh = false;
+        self.started = now;
+        EndedTask {
+            id: std::mem::replace(&mut self.id, next.id),
+            spec: std::mem::replace(&mut self.spec, next.spec),
+            attempt: std::mem::replace(&mut self.attempt, next.attempt),
+            started_wall: std::mem::replace(&mut self.started_wall, SystemTime::now()),
+            stdout: std::mem::take(&mut self.stdout),
+            stderr: std::mem::take(&mut self.stderr),
+        }
+    }
+
+    /// Whether the worker has sent a result that lets it go on to another
+    /// task (not a refusal to set itself up, after which it exits).
+    pub(crate) fn has_task_result(&self) -> bool {
+        self.has_result() && self.worker_not_started().is_none()
+    }
+
     /// Whether a worker has sent the task's result.
     pub(crate) fn has_result(&self) -> bool {
         matches!(
@@ -377,13 +473,16 @@ enum Incoming {
 }
 
 /// Reads the messages of a worker that have arrived, without blocking,
-/// handing each to `on_message`. Returns an error message when the stream
-/// is broken (and then stops reading it).
+/// handing each to `on_message`; with `stop_at_result`, up to the first
+/// result: the frames after it stay in `frames` for the next task. Reads
+/// the pipe only when `from_pipe` (else only what is in `frames`). Returns
+/// an error message when the stream is broken (and then stops reading it).
 fn read_messages(
     pipe: &OwnedFd,
     frames: &mut FrameBuffer,
     open: &mut bool,
     received: &mut u64,
+    (stop_at_result, from_pipe): (bool, bool),
     mut on_message: impl FnMut(Incoming),
 ) -> Result<(), StreamBreak> {
     let broke = |reason: String| StreamBreak {
@@ -391,18 +490,8 @@ fn read_messages(
         at_end: false,
     };
     let mut budget = READ_BUDGET;
-    while *open && budget > 0 {
-        let (n, at_end) = match frames.read_from(pipe, CHUNK) {
-            Ok(Some(0)) => (0, true),
-            Ok(Some(n)) => (n, false),
-            Ok(None) => return Ok(()),
-            Err(e) => {
-                *open = false;
-                return Err(broke(format!("reading from the worker failed: {e}")));
-            }
-        };
-        *received += n as u64;
-        budget = budget.saturating_sub(n);
+    loop {
+        // What is in already comes first.
         loop {
             let frame = match frames.next_frame() {
                 Ok(Some(frame)) => frame,
@@ -417,6 +506,9 @@ fn read_messages(
                 Frame::Large(pieces) => match returned_value(pieces) {
                     Ok(value) => {
                         on_message(Incoming::Returned(value));
+                        if stop_at_result {
+                            return Ok(());
+                        }
                         continue;
                     }
                     Err(pieces) => {
@@ -425,13 +517,33 @@ fn read_messages(
                 },
             };
             match message {
-                Ok(message) => on_message(Incoming::Message(message)),
+                Ok(message) => {
+                    let finished = matches!(message, WorkerMessage::Finished(_));
+                    on_message(Incoming::Message(message));
+                    if finished && stop_at_result {
+                        return Ok(());
+                    }
+                }
                 Err(e) => {
                     *open = false;
                     return Err(broke(format!("the worker sent an unreadable message: {e}")));
                 }
             }
         }
+        if !*open || !from_pipe || budget == 0 {
+            return Ok(());
+        }
+        let (n, at_end) = match frames.read_from(pipe, CHUNK) {
+            Ok(Some(0)) => (0, true),
+            Ok(Some(n)) => (n, false),
+            Ok(None) => return Ok(()),
+            Err(e) => {
+                *open = false;
+                return Err(broke(format!("reading from the worker failed: {e}")));
+            }
+        };
+        *received += n as u64;
+        budget = budget.saturating_sub(n);
         if at_end {
             *open = false;
             if frames.has_partial() {
@@ -440,9 +552,12 @@ fn read_messages(
                     at_end: true,
                 });
             }
+        } else if frames.drained() {
+            // The pipe held no more: read what came, and leave the next
+            // read to the next readiness (one system call less).
+            budget = 0;
         }
     }
-    Ok(())
 }
 
 /// Says what a bad frame means: usually, something other than a worker

@@ -30,6 +30,11 @@ pub struct EngineSettings {
     pub start_delay: Option<Duration>,
     /// Whether workers run task after task.
     pub reuse_workers: bool,
+    /// How many queued tasks a reused worker may be sent ahead of the one
+    /// it runs: `None` (the default) decides by how long its tasks take,
+    /// `Some(0)` sends none ahead, `Some(n)` up to `n` whatever the tasks
+    /// take. See [`Engine::set_tasks_ahead`].
+    pub tasks_ahead: Option<usize>,
     /// The program workers start from, when not the running executable.
     pub worker_program: Option<PathBuf>,
 }
@@ -41,6 +46,7 @@ impl Default for EngineSettings {
             niceness: None,
             start_delay: None,
             reuse_workers: false,
+            tasks_ahead: None,
             worker_program: None,
         }
     }
@@ -218,6 +224,52 @@ impl Engine {
     /// ```
     pub fn reuse_workers(&self) -> bool {
         self.settings.reuse_workers
+    }
+
+    /// How many queued tasks a reused worker may hold ahead of the one it
+    /// runs, so that it goes on to the next without waiting for this
+    /// process (which then reads their results, and sends more, in
+    /// batches): what makes many tiny tasks cheap.
+    ///
+    /// - `None`, the default: decided per worker by how long its last task
+    ///   took, up to [`MOST_AHEAD`](super::MOST_AHEAD) and about
+    ///   [`AHEAD_SPAN`](super::AHEAD_SPAN) of work, and
+    ///   none when its tasks take [`SHORT_TASK`](super::SHORT_TASK) or more (they lose little
+    ///   to the round trip).
+    /// - `Some(0)`: none; each task is sent when its worker is free.
+    /// - `Some(n)`: up to `n`, whatever the tasks take (work queued behind
+    ///   a long task waits for it, even while other workers are free).
+    ///
+    /// A task sent ahead still counts as queued: it starts
+    /// ([`Event::Started`](super::Event::Started), and its timeout begins)
+    /// when the result of the task before it arrives. If its worker ends
+    /// first (a crash, a timeout, a kill, [`Engine::killall`]), it goes
+    /// back to the queue, neither failed nor retried. Only function calls
+    /// with small arguments go ahead (up to about 2 KiB of request each).
+    ///
+    /// ```
+    /// use dummymp::engine::Engine;
+    /// use dummymp::{Priority, Scheduler};
+    /// let mut engine = Engine::new(Scheduler::new(Priority::Nuclear, 0));
+    /// assert_eq!(engine.tasks_ahead(), None);
+    /// engine.set_tasks_ahead(Some(0));
+    /// assert_eq!(engine.settings().tasks_ahead, Some(0));
+    /// ```
+    pub fn set_tasks_ahead(&mut self, ahead: Option<usize>) {
+        self.settings.tasks_ahead = ahead;
+    }
+
+    /// How many tasks a reused worker may hold ahead (see
+    /// [`Engine::set_tasks_ahead`]).
+    ///
+    /// ```
+    /// use dummymp::engine::Engine;
+    /// use dummymp::{Priority, Scheduler};
+    /// let engine = Engine::new(Scheduler::new(Priority::Nuclear, 0));
+    /// assert_eq!(engine.tasks_ahead(), None);
+    /// ```
+    pub fn tasks_ahead(&self) -> Option<usize> {
+        self.settings.tasks_ahead
     }
 
     /// Workers waiting for their next task (only when workers are reused).

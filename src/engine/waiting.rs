@@ -52,6 +52,7 @@ impl Engine {
             Output(usize),
             Exit(usize),
             LaunchExits,
+            IdleWorker,
             Other,
             Extra(usize),
         }
@@ -67,9 +68,13 @@ impl Engine {
                 owners.push(Owner::Exit(index));
             }
         }
-        for fd in self.sweeper.fds().chain(self.pool.fds()) {
+        for fd in self.sweeper.fds() {
             fds.push(fd);
             owners.push(Owner::Other);
+        }
+        for fd in self.pool.fds() {
+            fds.push(fd);
+            owners.push(Owner::IdleWorker);
         }
         if let Some(fd) = self.launch.exits_fd() {
             fds.push(fd);
@@ -107,6 +112,7 @@ impl Engine {
                         }
                     }
                 }
+                Owner::IdleWorker => self.pool.exit_seen = true,
                 Owner::Other => {}
                 Owner::Extra(index) => extras_ready[index] = true,
             }

@@ -48,7 +48,7 @@ pub(crate) enum Reaper {
 }
 
 /// A started task's process, leader of a process group of its own, with
-/// its pipes: returned by [`Launch::start`](super::Launch::start).
+/// its pipes: returned by [`Launch::finish`](super::Launch::finish).
 #[derive(Debug)]
 pub(crate) struct ProcessHandle {
     /// Its process id, which is also its process group id.

@@ -3,7 +3,7 @@
 //!
 //! The engine describes the process it wants ([`LaunchSpec`]: a program,
 //! its arguments and environment, and whether it speaks the worker protocol
-//! or is a plain command) and [`Launch::start`] starts it where the
+//! or is a plain command) and [`Launch::begin`] starts it where the
 //! [`Launcher`] says. [`local`] starts it on this machine (through the
 //! [`fork_server`] for a worker of this program); [`slurm`] wraps the same
 //! spec in `srun`, a job step, and starts that through [`local`]. Whatever
@@ -36,6 +36,7 @@ use crate::error::Error;
 pub(crate) use handle::ProcessHandle;
 pub(crate) use leftovers::Sweeper;
 use local::LocalState;
+pub(crate) use local::Starting;
 pub use slurm::SlurmOptions;
 
 /// Where tasks' processes are started.
@@ -204,23 +205,35 @@ impl Launch {
         self.kill_grace = grace;
     }
 
-    /// Starts the process `spec` describes. A command is put in the
-    /// watchdog's table, so that it ends if this program dies (a worker
-    /// watches its link to us itself).
-    pub(crate) fn start(&mut self, spec: &LaunchSpec) -> io::Result<ProcessHandle> {
-        let mut process = match (&self.launcher, &spec.fork) {
-            (Launcher::Local, Some(host)) => forked::start(&*host.0, spec)?,
-            (Launcher::Local, None) => self.local.start(spec)?,
-            (Launcher::Slurm(_), Some(_)) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "a task that is a copy of this process cannot run as a Slurm job step \
-                     (there is nothing to copy on another node): queue it with a worker \
-                     program instead",
-                ));
-            }
-            (Launcher::Slurm(options), None) => slurm::launch(options, spec)?,
-        };
+    /// Starts the process `spec` describes where the launcher says,
+    /// without waiting for a fork server's answer: [`Launch::finish`]
+    /// takes it. Several starts begun before the first is finished overlap
+    /// (the server forks while this process goes on); they must be
+    /// finished in the order begun. A copy of this process for a task (a
+    /// [`ForkHost`](crate::foreign::ForkHost)'s) is made here and now.
+    pub(crate) fn begin(&mut self, spec: &LaunchSpec) -> io::Result<Starting> {
+        match (&self.launcher, &spec.fork) {
+            (Launcher::Local, Some(host)) => forked::start(&*host.0, spec).map(Starting::Ready),
+            (Launcher::Local, None) => self.local.start(spec),
+            (Launcher::Slurm(_), Some(_)) => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a task that is a copy of this process cannot run as a Slurm job step \
+                 (there is nothing to copy on another node): queue it with a worker \
+                 program instead",
+            )),
+            (Launcher::Slurm(options), None) => slurm::launch(options, spec).map(Starting::Ready),
+        }
+    }
+
+    /// Completes a start [`Launch::begin`] began (with the same `spec`). A
+    /// command is put in the watchdog's table, so that it ends if this
+    /// program dies (a worker watches its link to us itself).
+    pub(crate) fn finish(
+        &mut self,
+        starting: Starting,
+        spec: &LaunchSpec,
+    ) -> io::Result<ProcessHandle> {
+        let mut process = LocalState::finish(starting, spec)?;
         if spec.io == LaunchIo::Command {
             self.local.watch(&mut process, self.kill_grace);
         }

@@ -23,8 +23,8 @@ use rustix::process::{Pid, PidfdFlags, WaitId, WaitIdOptions};
 pub(crate) use cgroup::cgroup_cpu_limit;
 pub(crate) use cpu_times::cpu_times;
 pub(crate) use descriptors::{
-    is_resource_shortage, own_niceness, random_bytes, read_now, read_now_into_spare, read_now_onto,
-    send_all_unless_closed, set_nonblocking, signal_name, stdin_is_socket, write_all,
+    ATOMIC_SEND, is_resource_shortage, own_niceness, random_bytes, read_now, read_now_into_spare,
+    send_all_unless_closed, send_now, set_nonblocking, signal_name, stdin_is_socket, write_all,
 };
 pub(crate) use memory::MemorySource;
 pub(crate) use oom::OomCounter;
@@ -44,7 +44,12 @@ use crate::cpu_set::CpuSet;
 /// The program a worker is started from: the very file this process runs,
 /// even if it was replaced or deleted on disk since.
 pub(crate) fn self_exe_for_spawn() -> PathBuf {
-    PathBuf::from("/proc/self/exe")
+    PathBuf::from(self_exe_for_spawn_str())
+}
+
+/// [`self_exe_for_spawn`], borrowed.
+pub(crate) fn self_exe_for_spawn_str() -> &'static OsStr {
+    OsStr::new("/proc/self/exe")
 }
 
 /// The path of the running executable as users know it, for a worker's

@@ -283,7 +283,9 @@ impl DummyMp {
     /// times out or is killed ends that worker only; the next task gets a
     /// fresh one. Idle workers live until [`killall`](DummyMp::killall),
     /// [`reset`](DummyMp::reset), this setting turned off, or the instance
-    /// dropped; they cost memory, not CPU.
+    /// dropped; they cost memory, not CPU. A worker whose tasks are short
+    /// gets the next ones sent ahead, so that it never waits for this
+    /// process between two (see [`set_tasks_ahead`](DummyMp::set_tasks_ahead)).
     ///
     /// ```
     /// # dummymp::init();
@@ -313,6 +315,40 @@ impl DummyMp {
     /// ```
     pub fn reuse_workers(&self) -> bool {
         self.engine.reuse_workers()
+    }
+
+    /// How many queued tasks a reused worker may hold ahead of the one it
+    /// runs: `None` (the default) decides by how long its tasks take (up
+    /// to 32 for tasks of microseconds, none for tasks of a millisecond or
+    /// more), `Some(0)` none, `Some(n)` up to `n` whatever they take.
+    ///
+    /// A task sent ahead still counts as queued until the task before it
+    /// returns: then it starts (the start callback runs, its timeout
+    /// begins). If its worker ends first (a crash, a timeout or a kill of
+    /// the task it runs, [`killall`](DummyMp::killall)), it goes back to
+    /// the queue and runs later, neither failed nor retried. See
+    /// [`Engine::set_tasks_ahead`](crate::engine::Engine::set_tasks_ahead).
+    ///
+    /// ```
+    /// # dummymp::init();
+    /// fn double(x: u32) -> u32 { 2 * x }
+    /// let mut mp = dummymp::DummyMp::new();
+    /// mp.set_reuse_workers(true);
+    /// mp.set_tasks_ahead(Some(4));
+    /// mp.run_many(double, 0..100)?;
+    /// mp.process_until_done()?;
+    /// assert_eq!(mp.returns::<u32>()?[&99], 198);
+    /// assert_eq!(mp.tasks_ahead(), Some(4));
+    /// # Ok::<(), dummymp::Error>(())
+    /// ```
+    pub fn set_tasks_ahead(&mut self, ahead: Option<usize>) {
+        self.engine.set_tasks_ahead(ahead);
+    }
+
+    /// How many tasks a reused worker may hold ahead (see
+    /// [`set_tasks_ahead`](DummyMp::set_tasks_ahead)).
+    pub fn tasks_ahead(&self) -> Option<usize> {
+        self.engine.tasks_ahead()
     }
 
     /// Where tasks are started (default: [`Launcher::Local`]).

@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::thread::JoinHandle;
 
+use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::pipe::PipeFlags;
 use rustix::process::Signal;
 
@@ -71,30 +72,23 @@ impl Capture {
             stderr: Pump::new(stderr, Stream::Stderr),
             buf: vec![0u8; 64 * 1024],
         }));
-        let busy = Arc::new(AtomicBool::new(false));
-        let hung_up = Arc::new(AtomicBool::new(false));
+        let watch = Arc::new(Watch::default());
         drain_at_exit(&streams, &channel);
         let thread = {
-            let (streams, busy, channel) =
-                (Arc::clone(&streams), Arc::clone(&busy), channel.clone());
-            let hung_up = Arc::clone(&hung_up);
+            let (streams, channel) = (Arc::clone(&streams), channel.clone());
+            let parent = Parent {
+                link: parent,
+                watch: Arc::clone(&watch),
+            };
             std::thread::Builder::new()
                 .name("dummymp-relay".into())
                 .stack_size(RELAY_STACK_SIZE)
-                .spawn(move || {
-                    let link = Link {
-                        fd: &parent,
-                        busy: &busy,
-                        hung_up: &hung_up,
-                    };
-                    relay(&streams, &pipes, &channel, link, &stop_read)
-                })?
+                .spawn(move || relay(&streams, &pipes, &channel, &parent, &stop_read))?
         };
         Ok(Relay {
             streams,
-            busy,
+            watch,
             channel,
-            hung_up: Arc::clone(&hung_up),
             stop: stop_write,
             thread: Some(thread),
         })
@@ -157,43 +151,99 @@ struct Streams {
 
 impl Streams {
     /// Sends every line the pipes hold now, and then unfinished last lines
-    /// as they are.
+    /// as they are. One `poll` tells which pipes hold anything (most tasks
+    /// write nothing), instead of a read of each.
     fn drain(&mut self, channel: &Channel) {
         let Streams {
             stdout,
             stderr,
             buf,
         } = self;
-        for pump in [stdout, stderr] {
-            pump.pump(buf, channel);
+        let holds = holding([&*stdout, &*stderr].map(|pump| pump.open.then_some(&*pump.pipe)));
+        for (pump, holds) in [stdout, stderr].into_iter().zip(holds) {
+            if holds {
+                pump.pump(buf, channel);
+            }
             pump.flush(channel);
         }
     }
 }
 
+/// The link to the parent as the relay thread watches it.
+struct Parent {
+    link: Arc<OwnedFd>,
+    watch: Arc<Watch>,
+}
+
+/// Whether a task runs (set by the main thread) and whether the parent
+/// hung up (set by the relay thread). Each side sets its own flag, then
+/// reads the other's: whatever the order, at least one of them sees both,
+/// so that no task runs once the parent is gone.
+#[derive(Default)]
+struct Watch {
+    busy: AtomicBool,
+    gone: AtomicBool,
+}
+
+impl Watch {
+    /// The main thread is about to run a task: false when the parent has
+    /// hung up already (the task's request was sent ahead and waited),
+    /// and the task must not run.
+    fn task_starting(&self) -> bool {
+        self.busy.store(true, Ordering::SeqCst);
+        !self.gone.load(Ordering::SeqCst)
+    }
+
+    /// The main thread is done with a task.
+    fn task_done(&self) {
+        self.busy.store(false, Ordering::SeqCst);
+    }
+
+    /// The relay thread saw the parent hang up: true when a task runs,
+    /// which must end now.
+    fn hung_up(&self) -> bool {
+        self.gone.store(true, Ordering::SeqCst);
+        self.busy.load(Ordering::SeqCst)
+    }
+}
+
+/// Which of `pipes` (those given) hold something to read, or are closed
+/// at the other end; every one given when that cannot be told.
+fn holding(pipes: [Option<&OwnedFd>; 2]) -> [bool; 2] {
+    let mut polled: Vec<PollFd<'_>> = pipes
+        .iter()
+        .flatten()
+        .map(|pipe| PollFd::new(*pipe, PollFlags::IN))
+        .collect();
+    let zero = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    let told = loop {
+        match rustix::event::poll(&mut polled, Some(&zero)) {
+            Err(rustix::io::Errno::INTR) => continue,
+            other => break other.is_ok(),
+        }
+    };
+    let mut ready = polled.iter().map(|fd| !told || !fd.revents().is_empty());
+    pipes.map(|pipe| pipe.is_some() && ready.next().unwrap_or(true))
+}
+
 /// The running relay thread.
 pub(super) struct Relay {
     streams: Arc<Mutex<Streams>>,
-    busy: Arc<AtomicBool>,
+    watch: Arc<Watch>,
     channel: Channel,
-    /// Set by the relay thread when the link to the parent hung up.
-    hung_up: Arc<AtomicBool>,
     stop: OwnedFd,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Relay {
     /// A task starts: from now on the parent hanging up kills the worker.
-    /// A parent that hung up already (after sending the request, before
-    /// the task started: the relay thread then took it for the end
-    /// between two tasks and stopped watching) kills it now. (Each side
-    /// sets its flag before it reads the other's: one of the two sees
-    /// both.)
-    pub(super) fn task_started(&self) {
-        self.busy.store(true, Ordering::SeqCst);
-        if self.hung_up.load(Ordering::SeqCst) {
-            parent_gone();
-        }
+    /// False when the parent has hung up already (a request sent ahead was
+    /// still waiting): the task must not run.
+    pub(super) fn task_started(&self) -> bool {
+        self.watch.task_starting()
     }
 
     /// A task has ended (and flushed its buffered output): sends every
@@ -204,7 +254,7 @@ impl Relay {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .drain(&self.channel);
-        self.busy.store(false, Ordering::SeqCst);
+        self.watch.task_done();
     }
 }
 
@@ -248,20 +298,11 @@ extern "C" fn drain_captured_at_exit() {
         .drain(channel);
 }
 
-/// What the relay thread watches of the link to the parent.
-struct Link<'a> {
-    fd: &'a OwnedFd,
-    /// Whether a task runs.
-    busy: &'a AtomicBool,
-    /// Set when the link hung up.
-    hung_up: &'a AtomicBool,
-}
-
 fn relay(
     streams: &Mutex<Streams>,
     pipes: &[Arc<OwnedFd>; 2],
     channel: &Channel,
-    link: Link<'_>,
+    parent: &Parent,
     stop: &OwnedFd,
 ) {
     let mut watch_parent = true;
@@ -278,7 +319,7 @@ fn relay(
         }
         let parent_at = fds.len();
         if watch_parent {
-            fds.push((link.fd.as_fd(), Interest::HangUp));
+            fds.push((parent.link.as_fd(), Interest::HangUp));
         }
         let Ok(ready) = platform::wait_for(&fds, None) else {
             return;
@@ -297,12 +338,12 @@ fn relay(
             stderr.pump(buf, channel);
         }
         if watch_parent && ready[parent_at] {
-            link.hung_up.store(true, Ordering::SeqCst);
-            if link.busy.load(Ordering::SeqCst) {
+            if parent.watch.hung_up() {
                 parent_gone();
             }
-            // Between tasks: the main thread sees the end of the link and
-            // exits; stop watching it meanwhile.
+            // Between tasks: the main thread sees the end of the link (or
+            // the flag, before a request that was sent ahead) and exits;
+            // stop watching it meanwhile.
             watch_parent = false;
         }
     }
@@ -317,4 +358,25 @@ fn parent_gone() -> ! {
     }
     let _ = platform::signal_process(me, Signal::KILL);
     std::process::exit(137)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Watch;
+
+    #[test]
+    fn a_hang_up_between_tasks_stops_the_next_one() {
+        let watch = Watch::default();
+        assert!(watch.task_starting());
+        watch.task_done();
+        assert!(!watch.hung_up(), "no task runs: nothing to end now");
+        assert!(!watch.task_starting(), "a request sent ahead must not run");
+    }
+
+    #[test]
+    fn a_hang_up_during_a_task_ends_it() {
+        let watch = Watch::default();
+        assert!(watch.task_starting());
+        assert!(watch.hung_up());
+    }
 }

@@ -30,7 +30,7 @@ pub(crate) use logger::forward_log;
 
 use std::any::Any;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::thread::ThreadId;
@@ -115,7 +115,11 @@ fn serve_with(
         }
         let Some(relay) = &relay else { return 4 };
         logger::install(channel.clone(), request.log_level);
-        relay.task_started();
+        if !relay.task_started() {
+            // The parent went away while this request waited (sent ahead):
+            // nobody wants its result.
+            return 0;
+        }
         let result = within_limit(execute(&request, &mut foreign));
         if flush_std {
             let _ = io::stdout().flush();
@@ -147,19 +151,27 @@ impl Channel {
         out.write_all(&frame).is_ok()
     }
 
-    /// Sends a task's result; a returned value straight from where it is,
-    /// not copied into a frame first.
+    /// Sends a task's result in one write; a big returned value straight
+    /// from where it is, not copied into a frame first.
     pub(crate) fn send_result(&self, result: TaskResult) -> bool {
         let TaskResult::Returned(value) = result else {
             return self.send(&WorkerMessage::Finished(result));
         };
-        let Ok(head) = protocol::returned_frame_head(value.len()) else {
+        let Ok(mut head) = protocol::returned_frame_head(value.len()) else {
             return false;
         };
         let mut out = self.out.lock().unwrap_or_else(PoisonError::into_inner);
+        if value.len() <= COPIED_VALUE {
+            head.extend_from_slice(&value);
+            return out.write_all(&head).is_ok();
+        }
         out.write_all(&head).is_ok() && out.write_all(&value).is_ok()
     }
 }
+
+/// A returned value up to this size is copied after its frame's head, so
+/// that the result goes in one write.
+const COPIED_VALUE: usize = 16 * 1024;
 
 /// `result`, unless it returns a value too big to send (a foreign call's;
 /// a function's encoding already stops at the limit): then a failure that
@@ -185,6 +197,9 @@ struct Worker {
     /// Requests come in here; shared with the relay thread, which watches
     /// it for the parent hanging up.
     input: Arc<OwnedFd>,
+    /// What was read of it and not decoded yet: several requests may come
+    /// in one read when the parent sends them ahead.
+    requests: BufReader<LinkReader>,
     /// Until the relay thread takes it over.
     capture: Option<capture::Capture>,
 }
@@ -213,9 +228,11 @@ impl Worker {
         let _ = CHANNEL.set(channel.clone());
         let _ = TASK_THREAD.set(std::thread::current().id());
         install_panic_hook();
+        let input = Arc::new(input);
         Ok(Worker {
             channel,
-            input: Arc::new(input),
+            requests: BufReader::with_capacity(REQUEST_BUFFER, LinkReader(Arc::clone(&input))),
+            input,
             capture: Some(capture),
         })
     }
@@ -231,7 +248,7 @@ impl Worker {
     /// Reads and checks the next request; `None` when the parent closed the
     /// link instead.
     fn read_request(&mut self) -> Result<Option<TaskRequest>, String> {
-        let frame = protocol::read_frame_or_end(&mut LinkReader(&self.input))
+        let frame = protocol::read_frame_or_end(&mut self.requests)
             .map_err(|e| format!("cannot read the task from the parent: {e}"))?;
         let Some(frame) = frame else {
             return Ok(None);
@@ -267,13 +284,16 @@ impl Worker {
     }
 }
 
-/// Reads the link to the parent.
-struct LinkReader<'a>(&'a OwnedFd);
+/// How much of the link to the parent is read at a time.
+const REQUEST_BUFFER: usize = 64 * 1024;
 
-impl Read for LinkReader<'_> {
+/// Reads the link to the parent.
+struct LinkReader(Arc<OwnedFd>);
+
+impl Read for LinkReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
-            match rustix::io::read(self.0, &mut *buf) {
+            match rustix::io::read(&*self.0, &mut *buf) {
                 Err(rustix::io::Errno::INTR) => continue,
                 other => return other.map_err(io::Error::from),
             }

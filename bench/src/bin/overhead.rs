@@ -3,6 +3,10 @@
 //! once, with a process cap of AT_ONCE (default 2) in `Nuclear` mode, a
 //! fresh worker per task (default) or reused workers, and times queueing
 //! plus `process_until_done()`. Prints one JSON line.
+//!
+//! For profiles (bench/PROFILE.md): `BENCH_WORKER_PROGRAM=PATH` starts the
+//! workers from PATH (a wrapper such as `valgrind --tool=callgrind` around
+//! this very binary) instead of forking them from the fork server.
 
 use std::time::Instant;
 
@@ -33,6 +37,10 @@ fn main() {
     mp.set_priority_mode(Priority::Nuclear);
     mp.set_max_processes(at_once);
     mp.set_reuse_workers(workers == "reuse");
+    if let Some(program) = std::env::var_os("BENCH_WORKER_PROGRAM") {
+        mp.set_worker_program(Some(program.into()))
+            .expect("BENCH_WORKER_PROGRAM is an executable file");
+    }
     for i in 0..tasks {
         mp.run(identity, i).expect("a u32 serialises");
     }

@@ -56,13 +56,15 @@ impl ForkChannel {
         self.socket.as_fd()
     }
 
-    /// Forks a worker with these standard descriptors; returns its pid and
-    /// a pidfd.
-    pub(crate) fn fork(
+    /// Asks for a worker with these standard descriptors, without waiting
+    /// for it: [`ForkChannel::forked`] gives the server's answers, in the
+    /// order of the requests (so that several forks overlap with the
+    /// parent's own work instead of each waiting for the server).
+    pub(crate) fn request_fork(
         &self,
         stdio: [BorrowedFd<'_>; 3],
         niceness: Option<i32>,
-    ) -> io::Result<(u32, OwnedFd)> {
+    ) -> io::Result<()> {
         let cwd = std::env::current_dir()
             .ok()
             .filter(|now| Some(now) != self.cwd.as_ref());
@@ -74,7 +76,13 @@ impl ForkChannel {
             env,
             limits,
         };
-        send(&self.socket, &request, &stdio)?;
+        send(&self.socket, &request, &stdio)
+    }
+
+    /// The server's answer to the oldest [`ForkChannel::request_fork`] not
+    /// answered yet, waiting for it: the worker's pid and a pidfd. Exits
+    /// reported meanwhile are stored.
+    pub(crate) fn forked(&self) -> io::Result<(u32, OwnedFd)> {
         loop {
             let (reply, fd) = receive::<Reply>(&self.socket, true)?
                 .ok_or_else(|| io::Error::other("the fork server has gone"))?;

@@ -20,6 +20,23 @@ use super::handle::ProcessHandle;
 use super::{LaunchIo, LaunchSpec};
 use watchdog::Watchdog;
 
+/// A start under way: its process, or a fork the fork server has been
+/// asked for and has not answered yet (see [`LocalState::finish`]).
+pub(crate) enum Starting {
+    Ready(ProcessHandle),
+    Forking(spawn::PendingFork),
+}
+
+/// A fork the server refused for a reason of its own (not the system's)
+/// falls back to executing the worker.
+fn unless_refused_by_the_server(error: io::Error, spec: &LaunchSpec) -> io::Result<ProcessHandle> {
+    if error.raw_os_error().is_some() {
+        Err(error)
+    } else {
+        spawn::launch(spec)
+    }
+}
+
 /// Something opened on first use.
 enum Lazy<T> {
     NotOpened,
@@ -50,20 +67,29 @@ impl std::fmt::Debug for LocalState {
 
 impl LocalState {
     /// Starts `spec` on this machine: a worker of this very program through
-    /// the fork server when it may (a refusal of the server's own, not the
+    /// the fork server when it may (asked for here, its answer taken by
+    /// [`LocalState::finish`]; a refusal of the server's own, not the
     /// system's, falls back to executing the worker), anything else by
     /// spawning it.
-    pub(crate) fn start(&mut self, spec: &LaunchSpec) -> io::Result<ProcessHandle> {
+    pub(crate) fn start(&mut self, spec: &LaunchSpec) -> io::Result<Starting> {
         let forkable = spec.forkable && spec.io == LaunchIo::Worker;
         match self.fork_channel().filter(|_| forkable) {
-            Some(channel) => spawn::fork_worker(&channel, spec).or_else(|e| {
-                if e.raw_os_error().is_some() {
-                    Err(e)
-                } else {
-                    spawn::launch(spec)
-                }
-            }),
-            None => spawn::launch(spec),
+            Some(channel) => match spawn::request_worker(&channel, spec) {
+                Ok(pending) => Ok(Starting::Forking(pending)),
+                Err(e) => unless_refused_by_the_server(e, spec).map(Starting::Ready),
+            },
+            None => spawn::launch(spec).map(Starting::Ready),
+        }
+    }
+
+    /// Completes a start: waits for the fork server's answer to a fork
+    /// [`LocalState::start`] asked for.
+    pub(crate) fn finish(starting: Starting, spec: &LaunchSpec) -> io::Result<ProcessHandle> {
+        match starting {
+            Starting::Ready(process) => Ok(process),
+            Starting::Forking(pending) => pending
+                .finish()
+                .or_else(|e| unless_refused_by_the_server(e, spec)),
         }
     }
 

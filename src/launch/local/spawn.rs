@@ -18,6 +18,9 @@ use std::process::{Command, Stdio};
 
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
+use std::os::fd::OwnedFd;
+
+use crate::launch::fork_server::ForkChannel;
 use crate::launch::handle::{ProcessHandle, Reaper};
 use crate::launch::{LaunchIo, LaunchSpec};
 
@@ -115,12 +118,14 @@ pub(crate) fn launch(spec: &LaunchSpec) -> io::Result<ProcessHandle> {
     ))
 }
 
-/// Starts a worker of this program through the fork server: the same
-/// descriptors as [`launch`] gives a worker, without `exec`.
-pub(crate) fn fork_worker(
-    channel: &std::sync::Arc<crate::launch::fork_server::ForkChannel>,
+/// Asks the fork server for a worker of this program, with the same
+/// descriptors as [`launch`] gives a worker (without `exec`); its answer is
+/// taken by [`PendingFork::finish`], so that several forks can be asked
+/// for before the first answer is waited for.
+pub(crate) fn request_worker(
+    channel: &std::sync::Arc<ForkChannel>,
     spec: &LaunchSpec,
-) -> io::Result<ProcessHandle> {
+) -> io::Result<PendingFork> {
     let (ours, theirs) = rustix::net::socketpair(
         AddressFamily::UNIX,
         SocketType::STREAM,
@@ -129,7 +134,7 @@ pub(crate) fn fork_worker(
     )?;
     let (stdout, their_stdout) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
     let stderr = std::io::stderr();
-    let (pid, pidfd) = channel.fork(
+    channel.request_fork(
         [
             std::os::fd::AsFd::as_fd(&theirs),
             std::os::fd::AsFd::as_fd(&their_stdout),
@@ -137,15 +142,58 @@ pub(crate) fn fork_worker(
         ],
         spec.niceness,
     )?;
-    rustix::io::ioctl_fionbio(&stdout, true)?;
-    Ok(ProcessHandle::new(
-        pid,
-        pidfd,
-        Some(ours),
-        stdout,
-        None,
-        Reaper::ForkServer(std::sync::Arc::clone(channel)),
-    ))
+    // The server has its own copies of the worker's ends now.
+    Ok(PendingFork {
+        channel: std::sync::Arc::clone(channel),
+        ends: Some((ours, stdout)),
+    })
+}
+
+/// A worker asked of the fork server, until its answer is taken. Answers
+/// come in the order of the requests: one dropped without
+/// [`PendingFork::finish`] takes its answer (and ends that worker) so
+/// that the next one gets its own.
+pub(crate) struct PendingFork {
+    channel: std::sync::Arc<ForkChannel>,
+    /// Our ends of the worker's standard input and output, until taken.
+    ends: Option<(OwnedFd, OwnedFd)>,
+}
+
+impl PendingFork {
+    /// Waits for the server's answer: the worker's handle.
+    pub(crate) fn finish(mut self) -> io::Result<ProcessHandle> {
+        let (input, stdout) = self.ends.take().expect("a pending fork has its ends");
+        let (pid, pidfd) = self.channel.forked()?;
+        let process = ProcessHandle::new(
+            pid,
+            pidfd,
+            Some(input),
+            stdout,
+            None,
+            Reaper::ForkServer(std::sync::Arc::clone(&self.channel)),
+        );
+        if let Err(e) = rustix::io::ioctl_fionbio(&process.stdout, true) {
+            let mut process = process;
+            process.kill();
+            let _ = process.peek_exit(true);
+            let _ = process.reap();
+            return Err(e.into());
+        }
+        Ok(process)
+    }
+}
+
+impl Drop for PendingFork {
+    fn drop(&mut self) {
+        if self.ends.take().is_some()
+            && let Ok((pid, pidfd)) = self.channel.forked()
+        {
+            // Nothing was asked of it yet: end it, and forget its exit.
+            let _ = rustix::process::pidfd_send_signal(&pidfd, rustix::process::Signal::KILL);
+            let _ = self.channel.exit_of(pid, true);
+            let _ = self.channel.forget(pid);
+        }
+    }
 }
 
 /// Whether a process started now must be started with `fork` rather than

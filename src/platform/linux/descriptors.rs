@@ -23,19 +23,6 @@ pub(crate) fn read_now(
     }
 }
 
-/// Reads what `fd` (non-blocking) holds now, up to `at_most` bytes, onto
-/// the end of `bytes` (into its spare capacity: nothing is zeroed first).
-/// `Some(n)` bytes came (0 at end of file), or `None` when nothing is there
-/// yet.
-pub(crate) fn read_now_onto(
-    fd: impl AsFd,
-    bytes: &mut Vec<u8>,
-    at_most: usize,
-) -> io::Result<Option<usize>> {
-    bytes.reserve(at_most);
-    read_now_into_spare(fd, bytes)
-}
-
 /// Reads what `fd` (non-blocking) holds now into the spare capacity of
 /// `bytes` (and no further): `Some(n)` bytes came (0 at end of file, or
 /// when there is no spare capacity), or `None` when nothing is there yet.
@@ -79,6 +66,32 @@ pub(crate) fn send_all_unless_closed(socket: impl AsFd, mut data: &[u8]) -> io::
     }
     Ok(())
 }
+
+/// Sends what of `data` `socket` takes now, without waiting and without
+/// ever raising `SIGPIPE`: `Some(n)` bytes went (the kernel takes a send of
+/// at most [`ATOMIC_SEND`] bytes on a Unix stream socket whole or not at
+/// all), `None` when its buffer is full. A peer that closed its end is an
+/// error here (`EPIPE`).
+pub(crate) fn send_now(socket: impl AsFd, data: &[u8]) -> io::Result<Option<usize>> {
+    loop {
+        match rustix::net::send(
+            socket.as_fd(),
+            data,
+            SendFlags::NOSIGNAL | SendFlags::DONTWAIT,
+        ) {
+            Ok(n) => return Ok(Some(n)),
+            Err(Errno::INTR) => continue,
+            Err(Errno::AGAIN) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// The most bytes a Unix stream socket takes in one piece whatever its
+/// buffer size: Linux sends up to half the socket's send buffer less 64
+/// bytes as one buffer, which it takes whole as soon as any room is left,
+/// and the smallest send buffer it allows is over 4 KiB.
+pub(crate) const ATOMIC_SEND: usize = 2048;
 
 /// Makes `fd` non-blocking.
 pub(crate) fn set_nonblocking(fd: impl AsFd) -> io::Result<()> {
