@@ -42,7 +42,6 @@
 use std::io;
 use std::os::fd::OwnedFd;
 
-use rustix::net::{AddressFamily, SocketFlags, SocketType};
 use rustix::pipe::PipeFlags;
 
 use super::LaunchSpec;
@@ -58,12 +57,7 @@ const SERVE_PANICKED: i32 = 101;
 
 /// Starts `spec`'s worker as a copy of this process made by `host`.
 pub(crate) fn start(host: &dyn ForkHost, spec: &LaunchSpec) -> io::Result<ProcessHandle> {
-    let (ours, theirs) = rustix::net::socketpair(
-        AddressFamily::UNIX,
-        SocketType::STREAM,
-        SocketFlags::CLOEXEC,
-        None,
-    )?;
+    let (ours, theirs) = super::local::spawn::stream_pair()?;
     let (stdout, their_stdout) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC)?;
     let (note, their_note) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC)?;
     host.prepare();

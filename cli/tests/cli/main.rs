@@ -2,6 +2,8 @@
 
 #[path = "../../../tests/common/cgroup.rs"]
 mod cgroup;
+#[path = "../../../tests/common/cluster.rs"]
+mod cluster;
 
 mod compat;
 mod contention;

@@ -10,77 +10,16 @@
 //! cluster (its `.ci/slurm/kill-node.sh`), as root.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use rustix::process::Signal;
 
+use crate::cluster::{
+    DeadNode, cluster_available, cluster_lock, processes_of_job, steps_named, test_cluster_nodes,
+};
 use crate::support::{binary, lines, nuclear, send, spawn_nuclear, wait_for_exit, wait_until};
-
-/// Whether a Slurm cluster answers; see the module documentation.
-fn cluster_available() -> bool {
-    static AVAILABLE: OnceLock<Result<(), String>> = OnceLock::new();
-    let available = AVAILABLE.get_or_init(|| {
-        // sinfo retries for a minute when it has no configuration file.
-        let output = Command::new("timeout")
-            .args(["20", "sinfo", "--noheader", "--responding", "--format=%T"])
-            .output()
-            .map_err(|e| format!("sinfo cannot run: {e}"))?;
-        if !output.status.success() || output.stdout.trim_ascii().is_empty() {
-            return Err(format!(
-                "sinfo found no responding node: {}",
-                String::from_utf8_lossy(&output.stderr).trim()
-            ));
-        }
-        Ok(())
-    });
-    match available {
-        Ok(()) => true,
-        Err(why) if std::env::var("DUMMYMP_SLURM_TESTS").as_deref() == Ok("required") => {
-            panic!("DUMMYMP_SLURM_TESTS=required but no Slurm cluster answers ({why})")
-        }
-        Err(why) => {
-            eprintln!(
-                "skipping a Slurm test: {why}. Start the test cluster with \
-                 `sudo bash .ci/slurm/start.sh` and `. /var/lib/dummymp-slurm/env` \
-                 to run it."
-            );
-            false
-        }
-    }
-}
-
-/// The cluster is shared by the Slurm tests, of this program and of the
-/// library's: a test that kills a node must have it alone (`alone`), the
-/// others share it. A lock file, held until dropped.
-fn cluster_lock(alone: bool) -> std::fs::File {
-    let lock = std::fs::File::create(std::env::temp_dir().join("dummymp-slurm-cluster.lock"))
-        .expect("lock file");
-    let how = if alone {
-        rustix::fs::FlockOperation::LockExclusive
-    } else {
-        rustix::fs::FlockOperation::LockShared
-    };
-    rustix::fs::flock(&lock, how).expect("locked");
-    lock
-}
-
-/// The ids of the steps named `name` that Slurm knows of.
-fn steps_named(name: &str) -> Vec<String> {
-    let output = Command::new("squeue")
-        .args(["--noheader", "--steps", "--format=%i %j"])
-        .output()
-        .expect("squeue runs");
-    assert!(output.status.success(), "squeue failed: {output:?}");
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| line.trim().split_once(' '))
-        .filter(|(_, step_name)| *step_name == name)
-        .map(|(id, _)| id.to_string())
-        .collect()
-}
 
 /// The job log's rows (after the header), by job number.
 fn log_rows(path: &Path) -> Vec<Vec<String>> {
@@ -213,62 +152,6 @@ fn jobs_spread_over_every_node_of_a_batch_job() {
     for (row, exit) in rows.iter().zip(1..) {
         assert_eq!(row[6], exit.to_string(), "{row:?}");
         assert_eq!(row[7], "0", "{row:?}");
-    }
-}
-
-/// The test cluster's nodes (`DUMMYMP_SLURM_NODES`) when this is root on
-/// it; else `None`, after saying why (a failure when
-/// `DUMMYMP_SLURM_TESTS=required`).
-fn test_cluster_nodes() -> Option<Vec<String>> {
-    let nodes: Vec<String> = std::env::var("DUMMYMP_SLURM_NODES")
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(str::to_string)
-        .collect();
-    if nodes.len() >= 3 && rustix::process::geteuid().is_root() {
-        return Some(nodes);
-    }
-    let why = "it needs the three-node test cluster of .ci/slurm (DUMMYMP_SLURM_NODES), as root";
-    if std::env::var("DUMMYMP_SLURM_TESTS").as_deref() == Ok("required") {
-        panic!("DUMMYMP_SLURM_TESTS=required, but {why}");
-    }
-    eprintln!("skipping a Slurm test: {why}");
-    None
-}
-
-/// One of `.ci/slurm/`'s scripts.
-fn cluster_script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../.ci/slurm")
-        .join(name)
-}
-
-/// A node killed as a power cut would; started again when dropped.
-struct DeadNode(String);
-
-impl DeadNode {
-    fn kill(node: &str) -> DeadNode {
-        let status = Command::new("bash")
-            .arg(cluster_script("kill-node.sh"))
-            .arg(node)
-            .stdout(Stdio::null())
-            .status()
-            .expect("bash runs");
-        assert!(status.success(), "kill-node.sh {node}: {status}");
-        DeadNode(node.to_string())
-    }
-}
-
-impl Drop for DeadNode {
-    fn drop(&mut self) {
-        let status = Command::new("bash")
-            .arg(cluster_script("start-node.sh"))
-            .arg(&self.0)
-            .stdout(Stdio::null())
-            .status();
-        if !status.as_ref().is_ok_and(|s| s.success()) {
-            eprintln!("start-node.sh {} failed: {status:?}", self.0);
-        }
     }
 }
 
@@ -415,21 +298,4 @@ fn a_job_whose_node_dies_is_logged_as_failed() {
             processes_of_job(job).is_empty()
         });
     }
-}
-
-/// The processes, on every node of the test cluster (this machine's
-/// `/proc` shows them all), whose environment names job `job`.
-fn processes_of_job(job: &str) -> Vec<u32> {
-    let wanted = format!("SLURM_JOB_ID={job}");
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|environ| {
-                environ
-                    .split(|&b| b == 0)
-                    .any(|entry| entry == wanted.as_bytes())
-            })
-        })
-        .collect()
 }

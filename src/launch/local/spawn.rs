@@ -46,12 +46,7 @@ pub(crate) fn launch(spec: &LaunchSpec) -> io::Result<ProcessHandle> {
     command.process_group(0);
     let worker_input = match spec.io {
         LaunchIo::Worker | LaunchIo::WorkerWithStderrPipe => {
-            let (ours, theirs) = rustix::net::socketpair(
-                AddressFamily::UNIX,
-                SocketType::STREAM,
-                SocketFlags::CLOEXEC,
-                None,
-            )?;
+            let (ours, theirs) = stream_pair()?;
             let stderr = if spec.io == LaunchIo::Worker {
                 Stdio::inherit()
             } else {
@@ -126,12 +121,7 @@ pub(crate) fn request_worker(
     channel: &std::sync::Arc<ForkChannel>,
     spec: &LaunchSpec,
 ) -> io::Result<PendingFork> {
-    let (ours, theirs) = rustix::net::socketpair(
-        AddressFamily::UNIX,
-        SocketType::STREAM,
-        SocketFlags::CLOEXEC,
-        None,
-    )?;
+    let (ours, theirs) = stream_pair()?;
     let (stdout, their_stdout) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
     let stderr = std::io::stderr();
     channel.request_fork(
@@ -248,4 +238,16 @@ pub(crate) fn launch_helper(
     let pid = child.id();
     let pidfd = crate::platform::open_pidfd(pid)?;
     Ok((pid, pidfd))
+}
+
+/// A connected pair of Unix stream sockets, not inherited across `exec`:
+/// a worker's link to us (its standard input) and our end of it, or a
+/// relay's two ends.
+pub(crate) fn stream_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    Ok(rustix::net::socketpair(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )?)
 }

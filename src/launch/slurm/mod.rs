@@ -23,7 +23,6 @@ mod step;
 
 use std::io;
 
-use rustix::net::{AddressFamily, SocketFlags, SocketType};
 use rustix::process::Signal;
 
 use super::handle::{Control, ProcessHandle};
@@ -64,12 +63,7 @@ fn read_messages(
         .ok_or_else(|| io::Error::other("srun's error stream is missing"))?;
     let destination = match io {
         LaunchIo::Command => {
-            let (engine_end, relay_end) = rustix::net::socketpair(
-                AddressFamily::UNIX,
-                SocketType::STREAM,
-                SocketFlags::CLOEXEC,
-                None,
-            )?;
+            let (engine_end, relay_end) = super::local::spawn::stream_pair()?;
             rustix::io::ioctl_fionbio(&engine_end, true)?;
             launched.stderr = Some(engine_end);
             Destination::Socket(relay_end)

@@ -93,6 +93,13 @@ impl ProcessTable {
 
 /// Reads and parses one `stat` file relative to the `/proc` directory.
 fn read_stat(proc_dir: impl AsFd, path: &CStr, line: &mut [u8]) -> Option<ProcessSample> {
+    parse_stat(read_relative(proc_dir, path, line)?)
+}
+
+/// Reads the file at `path` relative to the `/proc` directory into `line`
+/// (one read: these files are a line each); what was read, `None` when the
+/// process is gone.
+fn read_relative<'a>(proc_dir: impl AsFd, path: &CStr, line: &'a mut [u8]) -> Option<&'a [u8]> {
     let file = rustix::fs::openat(
         proc_dir,
         path,
@@ -101,22 +108,14 @@ fn read_stat(proc_dir: impl AsFd, path: &CStr, line: &mut [u8]) -> Option<Proces
     )
     .ok()?;
     let len = rustix::io::read(&file, &mut *line).ok()?;
-    parse_stat(&line[..len])
+    Some(&line[..len])
 }
 
 /// Reads the time a process has waited for a CPU, in nanoseconds: the
 /// second field of its `schedstat` file (`None` when the kernel keeps no
 /// such statistics, or the process is gone).
 fn read_waited(proc_dir: impl AsFd, path: &CStr, line: &mut [u8]) -> Option<u64> {
-    let file = rustix::fs::openat(
-        proc_dir,
-        path,
-        OFlags::RDONLY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .ok()?;
-    let len = rustix::io::read(&file, &mut *line).ok()?;
-    parse_schedstat(&line[..len])
+    parse_schedstat(read_relative(proc_dir, path, line)?)
 }
 
 /// Parses a `schedstat` line: time on a CPU, time waiting for one (both in
