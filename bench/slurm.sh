@@ -14,7 +14,7 @@
 # repository, as bench/device-results.json is): the date, the machine and
 # its load, the command, one JSON line per round and way, and a summary
 # line with the medians and their ratios to bare srun. bench/report.py
-# turns it into BENCHMARKS.md's scenario 10 (python3 bench/report_slurm.py
+# turns it into BENCHMARKS.md's scenario 11 (python3 bench/report_slurm.py
 # prints that section alone).
 set -euo pipefail
 cd "$(dirname "$0")/.."
