@@ -8,8 +8,11 @@
 //! once. A *learned* one (the largest recent peak of the same function or
 //! command) is a guess: it keeps a task from starting beside ours, but
 //! never refuses one, and with none of ours running the task starts as one
-//! of unknown size. Nothing waits for ever: while ours run, one of them
-//! ends; with none running, a task starts or is reported.
+//! of unknown size. Nothing of ours waits for ever: while ours run, one of
+//! them ends; with none running, inside a memory cgroup of ours a task
+//! starts or is reported, and on the machine's memory it waits only for
+//! other users to free theirs (the scheduler's decision says so: limit
+//! `Memory` with none of ours running).
 
 use crate::scheduler::Scheduler;
 use crate::scheduler::memory::Bytes;

@@ -123,4 +123,9 @@ pub(crate) struct MemoryFigures {
     /// What can still be allocated without swapping or reclaiming memory in
     /// use (`MemAvailable`, or the limit less the non-reclaimable usage).
     pub available: u64,
+    /// Whether `available` is what the limit of a memory cgroup this
+    /// process runs in leaves: then the memory held below that limit is
+    /// held by the cgroup's own processes (ours, or the cgroup's page
+    /// cache), not by other users of the machine.
+    pub cgroup_bound: bool,
 }

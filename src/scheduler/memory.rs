@@ -13,9 +13,13 @@
 //! resident memory is read and what they may still take is held back too.
 //!
 //! One rule, [`fit`], decides whether a task fits now and whether it never
-//! will: "never" is exactly "does not fit with none of ours running" (or
-//! more than the usable memory less what a lone task keeps free, which no
-//! amount of waiting changes).
+//! will: "never" is "needs more than the usable memory less what a lone
+//! task keeps free", which no amount of waiting changes, or "does not fit
+//! with none of ours running" where a memory cgroup of ours sets the limit
+//! (what is held below it is our own cgroup's, and nothing of ours is left
+//! to end). Where the machine's memory sets it, a task that does not fit
+//! with none of ours running waits for other users to free theirs (a
+//! memory hog's end), as a considerate program should.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -95,12 +99,14 @@ impl fmt::Display for Bytes {
 pub enum MemoryFit {
     /// It fits now.
     Fits,
-    /// It does not fit now, but may once our running tasks end.
+    /// It does not fit now, but may once our running tasks end, or (where
+    /// the machine's memory is the limit) once other users free theirs.
     NotNow,
-    /// It does not fit even with none of ours running (then the available
-    /// memory decides), or it needs more than the usable memory less what
-    /// a lone task keeps free: it would wait for ever. Report it rather
-    /// than queue it.
+    /// It needs more than the usable memory less what a lone task keeps
+    /// free, or it does not fit with none of ours running inside a memory
+    /// cgroup whose limit binds (what holds the memory there is the
+    /// cgroup's own): it would wait for ever. Report it rather than queue
+    /// it.
     Never,
 }
 
@@ -314,10 +320,11 @@ pub(crate) fn reserve_kept(priority: Priority, total: u64, running: usize) -> u6
 /// The one rule for a task of `per_task` bytes, with `running` of ours
 /// running that may still take `growth`: it fits when the available memory
 /// less [`reserve_kept`] and `growth` holds it. When it does not, it never
-/// will if none of ours runs (nothing of ours is left to end, so waiting
-/// would be for other users only, for ever in a cgroup whose memory is
-/// ours), or if it needs more than the usable memory less what a lone task
-/// keeps; else it may once ours end.
+/// will if it needs more than the usable memory less what a lone task
+/// keeps, or if none of ours runs inside a memory cgroup whose limit binds
+/// (nothing of ours is left to end, and what holds the rest is the
+/// cgroup's own: waiting would be for ever); else it may, once ours end or
+/// other users free the machine's memory.
 pub(crate) fn fit(
     figures: MemoryFigures,
     priority: Priority,
@@ -334,7 +341,7 @@ pub(crate) fn fit(
         .saturating_sub(reserve_kept(priority, figures.total, 0));
     if per_task <= room {
         MemoryFit::Fits
-    } else if running == 0 || per_task > lone_room {
+    } else if per_task > lone_room || (running == 0 && figures.cgroup_bound) {
         MemoryFit::Never
     } else {
         MemoryFit::NotNow
@@ -394,8 +401,21 @@ mod tests {
 
     const GIB: u64 = 1 << 30;
 
+    /// A cgroup's limit: the memory held below it is the cgroup's own.
     fn figures(total: u64, available: u64) -> MemoryFigures {
-        MemoryFigures { total, available }
+        MemoryFigures {
+            total,
+            available,
+            cgroup_bound: true,
+        }
+    }
+
+    /// The machine's memory: what is held is other users' too.
+    fn machine(total: u64, available: u64) -> MemoryFigures {
+        MemoryFigures {
+            cgroup_bound: false,
+            ..figures(total, available)
+        }
     }
 
     fn no_growth_lookup(_: u64) -> u64 {
@@ -504,6 +524,37 @@ mod tests {
     }
 
     #[test]
+    fn alone_on_a_shared_machine_a_task_waits_for_other_users_memory() {
+        // A memory hog of another user leaves 4 GiB of 24 GiB; Generous
+        // keeps 4.8 GiB. The hog may end: wait, unless the task could not
+        // fit even on the empty machine.
+        let m = machine(24 * GIB, 4 * GIB);
+        for priority in [Priority::Generous, Priority::Normal] {
+            assert_eq!(
+                fit(m, priority, 5 * GIB, 0, 0),
+                MemoryFit::NotNow,
+                "{priority}"
+            );
+            assert_eq!(
+                memory_slots(m, priority, Some(5 * GIB), 0, 1, no_growth_lookup).0,
+                0,
+                "{priority}"
+            );
+            assert_eq!(
+                fit(m, priority, 25 * GIB, 0, 0),
+                MemoryFit::Never,
+                "{priority}"
+            );
+        }
+        // The same figures set by a cgroup of ours: nothing to wait for.
+        let ours = figures(24 * GIB, 4 * GIB);
+        assert_eq!(
+            fit(ours, Priority::Generous, 5 * GIB, 0, 0),
+            MemoryFit::Never
+        );
+    }
+
+    #[test]
     fn beside_ours_a_task_waits_unless_it_could_never_fit() {
         let m = figures(300 * MIB, 100 * MIB);
         let normal = Priority::Normal;
@@ -520,9 +571,9 @@ mod tests {
         );
     }
 
-    /// "Never" is exactly the complement of "starts with none of ours
-    /// running", and nothing alone waits: a task neither starts nor is
-    /// reported only while some of ours run.
+    /// Inside a memory cgroup of ours, "never" is exactly the complement of
+    /// "starts with none of ours running", and nothing alone waits: a task
+    /// neither starts nor is reported only while some of ours run.
     #[test]
     fn never_is_exactly_what_cannot_start_alone() {
         let total = 1000;

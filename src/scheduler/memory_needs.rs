@@ -91,10 +91,13 @@ impl Scheduler {
     /// Whether a task needing `per_task_bytes` fits now, later, or never,
     /// with `running` of ours running: the same rule as
     /// [`Scheduler::free_slots_with_memory`]. [`MemoryFit::Never`] when it
-    /// does not fit with none of ours running (nothing of ours is left to
-    /// end), or when it needs more than the usable memory less what a task
-    /// alone keeps free: report it instead of queueing it for ever. Reads
-    /// the memory figures.
+    /// needs more than the usable memory less what a task alone keeps
+    /// free, or when it does not fit with none of ours running inside a
+    /// memory cgroup whose limit binds (nothing of ours is left to end):
+    /// report it instead of queueing it for ever. On the machine's memory,
+    /// a task that does not fit with none of ours running is
+    /// [`MemoryFit::NotNow`]: other users may free theirs. Reads the memory
+    /// figures.
     ///
     /// ```
     /// use dummymp::{MemoryFit, Priority, Scheduler};

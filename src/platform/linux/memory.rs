@@ -84,7 +84,10 @@ impl MemorySource {
         for (version, dir) in &self.limited {
             if let Some(level) = read_level(*version, dir, enough) {
                 figures.total = figures.total.min(level.total);
-                figures.available = figures.available.min(level.available);
+                if level.available <= figures.available {
+                    figures.available = level.available;
+                    figures.cgroup_bound = true;
+                }
             }
         }
         Ok(figures)
@@ -109,6 +112,7 @@ pub(crate) fn parse_meminfo(text: &str) -> Option<MemoryFigures> {
     Some(MemoryFigures {
         total,
         available: available.min(total),
+        cgroup_bound: false,
     })
 }
 
@@ -147,6 +151,7 @@ pub(crate) fn level_figures(limit: u64, usage: u64, reclaimable: u64) -> MemoryF
     MemoryFigures {
         total: limit,
         available: limit.saturating_sub(usage.saturating_sub(reclaimable)),
+        cgroup_bound: true,
     }
 }
 
