@@ -310,8 +310,20 @@ mod tests {
         2 * x
     }
 
-    /// A function call, a foreign call, and a foreign call of another
-    /// worker program.
+    /// A copy of this process (never started here).
+    struct Copy;
+
+    impl crate::task::ForkHost for Copy {
+        fn prepare(&self) {}
+        fn resume(&self) {}
+        fn serve(&self, _: crate::task::ForkedLink) -> i32 {
+            0
+        }
+    }
+
+    /// A function call, a foreign call, a foreign call of another worker
+    /// program, and a call served by a copy of this process (the Python
+    /// package's tasks).
     fn made(which: usize) -> TaskSpec {
         let worker = ForeignWorker::new("/usr/bin/python3")
             .args(["-m", "serve"])
@@ -319,7 +331,12 @@ mod tests {
         match which {
             0 => TaskSpec::call(double, 1).unwrap(),
             1 => TaskSpec::foreign(worker, vec![1], "f"),
-            _ => TaskSpec::foreign(worker.args(["more"]), vec![1], "f"),
+            2 => TaskSpec::foreign(worker.args(["more"]), vec![1], "f"),
+            _ => TaskSpec::foreign(
+                ForeignWorker::forked(std::sync::Arc::new(Copy)),
+                vec![1],
+                "f",
+            ),
         }
     }
 
@@ -333,10 +350,10 @@ mod tests {
         };
         for program in [None, Some(std::path::PathBuf::from("/usr/bin/env"))] {
             engine.settings.worker_program = program;
-            for i in 0..3 {
+            for i in 0..4 {
                 let (launch, _) = engine.launch_spec(&mut made(i), &start).unwrap();
                 let kind = WorkerKind::of(&launch);
-                for j in 0..3 {
+                for j in 0..4 {
                     let Work::Call(call) = &made(j).work else {
                         panic!("a call")
                     };

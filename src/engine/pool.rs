@@ -58,13 +58,20 @@ impl WorkerKind {
             },
             CallTarget::Foreign(worker) => (&worker.program, &worker.args, &worker.env),
         };
-        let ours = invocation::worker_args();
+        // A copy of this process is started without the arguments that make
+        // an executed program a worker (see `Engine::launch_spec`).
+        let forked = matches!(target, CallTarget::Foreign(worker) if worker.is_forked());
+        let ours: &[OsString] = if forked {
+            &[]
+        } else {
+            &invocation::worker_args()
+        };
         self.program == program
             && self.args.len() == args.len() + ours.len()
             && self
                 .args
                 .iter()
-                .zip(args.iter().chain(&ours))
+                .zip(args.iter().chain(ours))
                 .all(|(a, b)| a == b)
             && self.env.len() == env.len()
             && self
