@@ -181,6 +181,8 @@ device_args=()
 if [[ -f bench/device-results.json ]]; then
     device_args=(--device bench/device-results.json)
 fi
-python3 bench/report.py "$results" "$report" "${device_args[@]}"
+# A full run adds its line to bench/history.jsonl (report.py skips --only
+# and --quick runs), for the report's "between full runs" tables.
+python3 bench/report.py "$results" "$report" "${device_args[@]}" --history bench/history.jsonl
 elapsed=$((($(date +%s%N) - started_ns) / 1000000000))
 say "$report written; raw results in $results; run.sh took ${elapsed} s"
