@@ -346,7 +346,13 @@ impl DummyMp {
     }
 
     /// How many tasks a reused worker may hold ahead (see
-    /// [`set_tasks_ahead`](DummyMp::set_tasks_ahead)).
+    /// [`set_tasks_ahead`](DummyMp::set_tasks_ahead)): `None`, the
+    /// default, lets the engine decide by each worker's pace.
+    ///
+    /// ```
+    /// let mp = dummymp::DummyMp::new();
+    /// assert_eq!(mp.tasks_ahead(), None);
+    /// ```
     pub fn tasks_ahead(&self) -> Option<usize> {
         self.engine.tasks_ahead()
     }
