@@ -284,46 +284,18 @@ mod tests {
         assert!(!ownership.is_ours(10));
     }
 
-    /// Kills the processes it holds when dropped.
-    struct Killed(Vec<i32>);
-
-    impl Drop for Killed {
-        fn drop(&mut self) {
-            for &pid in &self.0 {
-                let _ = crate::platform::signal_process(pid as u32, rustix::process::Signal::KILL);
-            }
-        }
-    }
-
     // On the node the batch script runs on, our tasks' steps are children
     // of a `slurmstepd`, not ours: here, orphans made to look like them.
     #[test]
     fn the_processes_of_our_slurm_jobs_steps_are_ours() {
-        let dir = tempfile::tempdir().unwrap();
-        // A link, not a copy: a copy being written may be inherited by a
-        // process another test forks meanwhile, and fail to run (ETXTBSY);
-        // the kernel names a process after the path it was started by.
-        let stepd = dir.path().join("slurmstepd");
-        std::os::unix::fs::symlink("/bin/sh", &stepd).unwrap();
-        let stepd = stepd.display();
-        // Started by a shell that exits at once: none is our descendant.
-        let script = format!(
-            "(exec -a 'slurmstepd: [77.3]' {stepd} -c 'sleep 60; :') >/dev/null 2>&1 & echo $!; \
-             (exec -a 'slurmstepd: [77.batch]' {stepd} -c 'sleep 60; :') >/dev/null 2>&1 & echo $!; \
-             (exec -a 'slurmstepd: [78.0]' {stepd} -c 'sleep 60; :') >/dev/null 2>&1 & echo $!; \
-             SLURM_JOB_ID=77 SLURM_STEP_ID=5 sleep 60 >/dev/null 2>&1 & echo $!; \
-             SLURM_JOB_ID=77 sleep 60 >/dev/null 2>&1 & echo $!"
-        );
-        let output = std::process::Command::new("bash")
-            .args(["-c", &script])
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap();
-        let pids: Vec<i32> = String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .map(|l| l.trim().parse().unwrap())
-            .collect();
-        let mut killed = Killed(pids.clone());
+        let mut killed = crate::load::slurm_steps::stand_ins::start(&[
+            "(exec -a 'slurmstepd: [77.3]' {stepd} -c 'sleep 60; :')",
+            "(exec -a 'slurmstepd: [77.batch]' {stepd} -c 'sleep 60; :')",
+            "(exec -a 'slurmstepd: [78.0]' {stepd} -c 'sleep 60; :')",
+            "SLURM_JOB_ID=77 SLURM_STEP_ID=5 sleep 60",
+            "SLURM_JOB_ID=77 sleep 60",
+        ]);
+        let pids = killed.pids.clone();
         let [step, batch, other_job, left_its_step, batch_script] = pids[..] else {
             panic!("{pids:?}");
         };
@@ -346,7 +318,7 @@ mod tests {
             );
             std::thread::sleep(std::time::Duration::from_millis(20));
         };
-        killed.0.extend(children);
+        killed.adopt(children);
         let own = OwnProcesses::new();
         let mut ownership = own.classify(&table);
         for pid in [step, children[0], left_its_step] {

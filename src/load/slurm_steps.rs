@@ -75,6 +75,67 @@ fn descendants(table: &[ProcessSample], root: impl Fn(&ProcessSample) -> bool) -
     found.split_off(roots)
 }
 
+/// Stand-ins for the processes of Slurm steps, for the tests here and in
+/// `load::own`: orphans started by a shell that exits at once (none is a
+/// descendant of the test), some of them titled as a `slurmstepd`.
+#[cfg(test)]
+pub(crate) mod stand_ins {
+    use crate::platform;
+
+    /// Processes that are killed when this is dropped.
+    pub(crate) struct Orphans {
+        pub pids: Vec<i32>,
+        _dir: tempfile::TempDir,
+    }
+
+    impl Orphans {
+        /// Kills `pids` too when dropped.
+        pub(crate) fn adopt(&mut self, pids: impl IntoIterator<Item = i32>) {
+            self.pids.extend(pids);
+        }
+    }
+
+    impl Drop for Orphans {
+        fn drop(&mut self) {
+            for &pid in &self.pids {
+                let _ = platform::signal_process(pid as u32, rustix::process::Signal::KILL);
+            }
+        }
+    }
+
+    /// Starts one orphan per line of `commands`, in the background, in
+    /// that order; `{stepd}` in a line is a shell the kernel names
+    /// `slurmstepd` (start it with `exec -a 'slurmstepd: [JOB.STEP]'`).
+    pub(crate) fn start(commands: &[&str]) -> Orphans {
+        let dir = tempfile::tempdir().unwrap();
+        // A link, not a copy: a copy being written may be inherited by a
+        // process another test forks meanwhile, and fail to run (ETXTBSY);
+        // the kernel names a process after the path it was started by.
+        let stepd = dir.path().join("slurmstepd");
+        std::os::unix::fs::symlink("/bin/sh", &stepd).unwrap();
+        let stepd = stepd.display().to_string();
+        let script: String = commands
+            .iter()
+            .map(|line| {
+                format!(
+                    "{} >/dev/null 2>&1 & echo $!; ",
+                    line.replace("{stepd}", &stepd)
+                )
+            })
+            .collect();
+        let output = std::process::Command::new("bash")
+            .args(["-c", &script])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let pids = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(|l| l.trim().parse().unwrap())
+            .collect();
+        Orphans { pids, _dir: dir }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,28 +156,10 @@ mod tests {
     // slurmstepd (a stand-in: a shell started by that title, not ours).
     #[test]
     fn the_processes_of_a_step_are_found_under_its_slurmstepd() {
-        let dir = tempfile::tempdir().unwrap();
-        let stepd = dir.path().join("slurmstepd");
-        std::os::unix::fs::symlink("/bin/sh", &stepd).unwrap();
-        let stepd = stepd.display();
-        let script = format!(
-            "(exec -a 'slurmstepd: [77.3]' {stepd} -c 'sleep 60; :') >/dev/null 2>&1 & echo $!; \
-             (exec -a 'slurmstepd: [77.4]' {stepd} -c 'sleep 60; :') >/dev/null 2>&1 & echo $!"
-        );
-        let output = std::process::Command::new("bash")
-            .args(["-c", &script])
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap();
-        let stepds: Vec<i32> = String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .map(|l| l.trim().parse().unwrap())
-            .collect();
-        let kill = |pids: &[i32]| {
-            for &pid in pids {
-                let _ = platform::signal_process(pid as u32, rustix::process::Signal::KILL);
-            }
-        };
+        let mut stepds = stand_ins::start(&[
+            "(exec -a 'slurmstepd: [77.3]' {stepd} -c 'sleep 60; :')",
+            "(exec -a 'slurmstepd: [77.4]' {stepd} -c 'sleep 60; :')",
+        ]);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         let (mine, other) = loop {
             let mine = processes_of_step(77, 3).unwrap();
@@ -124,12 +167,13 @@ mod tests {
             if !mine.is_empty() && !other.is_empty() {
                 break (mine, other);
             }
-            if std::time::Instant::now() > deadline {
-                kill(&stepds);
-                panic!("the stand-ins did not start: {mine:?} {other:?}");
-            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the stand-ins did not start: {mine:?} {other:?}"
+            );
             std::thread::sleep(std::time::Duration::from_millis(20));
         };
+        stepds.adopt(mine.iter().chain(&other).copied());
         let parent = |pid: i32| {
             let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
             stat.rsplit(')')
@@ -137,13 +181,10 @@ mod tests {
                 .and_then(|rest| rest.split_whitespace().nth(1)?.parse::<i32>().ok())
         };
         let parents: Vec<_> = mine.iter().map(|&pid| parent(pid)).collect();
-        kill(&mine);
-        kill(&other);
-        kill(&stepds);
         assert_eq!(mine.len(), 1, "{mine:?}");
         assert_eq!(other.len(), 1, "{other:?}");
         assert_ne!(mine, other);
-        assert_eq!(parents, [Some(stepds[0])]);
+        assert_eq!(parents, [Some(stepds.pids[0])]);
     }
 
     #[test]
